@@ -1,0 +1,236 @@
+"""Structured-config schemas, registered with Hydra's ConfigStore.
+
+The schemas make OmegaConf reject an unknown key or a wrong type when the config is composed.
+Range checks live in ``__post_init__`` and run when :func:`to_run_config` turns the composed
+config into these dataclasses; they raise :class:`~gplvm.errors.ConfigError` with one line that
+names the bad value and what would be valid. Checks that need the data (``latent_dim`` < N) are
+in :func:`check_against_data`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from gplvm.errors import ConfigError
+
+
+class Likelihood(str, Enum):
+    """How eq. 1 is evaluated: Woodbury in O(N Q^2 + N Q D), or a dense O(N^3) Cholesky."""
+
+    woodbury = "woodbury"
+    dense = "dense"
+
+
+class Init(str, Enum):
+    """Where an optimiser or sampler starts. ``map`` (NUTS only) means: at the fitted MAP."""
+
+    pca = "pca"
+    random = "random"
+    map = "map"
+
+
+class Sampler(str, Enum):
+    """NUTS implementation behind ``pm.sample``."""
+
+    nutpie = "nutpie"
+    pymc = "pymc"
+
+
+def _require(ok: bool, key: str, value: Any, valid: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key}={value!r} is invalid: {valid}")
+
+
+def _positive_finite(key: str, value: float) -> None:
+    _require(math.isfinite(value) and value > 0, key, value, "it must be a finite number > 0")
+
+
+# ---------------------------------------------------------------- datasets
+
+
+@dataclass
+class DatasetConfig:
+    """Fields every dataset shares."""
+
+    name: str = MISSING
+    standardize: bool = False  # divide each feature by its standard deviation after centring
+    max_obs: int | None = None  # keep only the first max_obs rows (quick trials)
+
+    def __post_init__(self) -> None:
+        if self.max_obs is not None:
+            _require(self.max_obs >= 2, "dataset.max_obs", self.max_obs, "it must be >= 2 or null")
+
+
+@dataclass
+class SyntheticDatasetConfig(DatasetConfig):
+    """Data drawn from the linear model itself: Y = Z W^T + noise, with known Z and beta."""
+
+    name: str = "synthetic"
+    n_obs: int = 100
+    n_features: int = 10
+    latent_dim: int = 2
+    beta: float = 10.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(self.n_obs >= 2, "dataset.n_obs", self.n_obs, "it must be >= 2")
+        _require(self.n_features >= 1, "dataset.n_features", self.n_features, "it must be >= 1")
+        _require(self.latent_dim >= 1, "dataset.latent_dim", self.latent_dim, "it must be >= 1")
+        _positive_finite("dataset.beta", self.beta)
+
+
+@dataclass
+class DigitsDatasetConfig(DatasetConfig):
+    """scikit-learn's bundled 8x8 digits: 1797 x 64, labels 0-9."""
+
+    name: str = "digits"
+
+
+@dataclass
+class IrisDatasetConfig(DatasetConfig):
+    """scikit-learn's bundled iris: 150 x 4, three species."""
+
+    name: str = "iris"
+
+
+@dataclass
+class FileDatasetConfig(DatasetConfig):
+    """A user file: ``.csv`` with a header row, ``.npy`` (a 2-D array) or ``.npz``."""
+
+    name: str = "file"
+    path: str = MISSING
+    label_column: str | None = None  # csv: a column name; npz: an array name
+    array: str = "Y"  # npz: the name of the data array
+
+
+# ---------------------------------------------------------------- model
+
+
+@dataclass
+class ModelConfig:
+    """The linear-kernel GPLVM: K = Z Z^T + beta^-1 I, Z ~ Normal(0, prior_scale)."""
+
+    latent_dim: int = 2
+    beta: float = 1.0
+    prior_scale: float = 1.0
+    likelihood: Likelihood = Likelihood.woodbury
+
+    def __post_init__(self) -> None:
+        _require(self.latent_dim >= 1, "model.latent_dim", self.latent_dim, "it must be >= 1")
+        _positive_finite("model.beta", self.beta)
+        _positive_finite("model.prior_scale", self.prior_scale)
+
+
+# ---------------------------------------------------------------- inference
+
+
+@dataclass
+class InferenceConfig:
+    """Fields every inference method shares."""
+
+    method: str = MISSING
+    init: Init = Init.pca
+    backend: str = "numba"  # PyTensor compile backend: numba or c
+
+    def __post_init__(self) -> None:
+        _require(self.backend in ("numba", "c"), "inference.backend", self.backend, "choose numba or c")
+
+
+@dataclass
+class MapConfig(InferenceConfig):
+    """MAP by ``pm.find_MAP`` (scipy L-BFGS-B with PyTensor gradients)."""
+
+    method: str = "map"
+    maxiter: int = 10_000
+    ftol: float = 0.0  # scipy's 2.2e-9 stops short of the optimum on large objectives
+    gtol: float = 1e-8
+    maxcor: int = 30
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(self.init != Init.map, "inference.init", self.init.value, "MAP starts from pca or random")
+        _require(self.maxiter >= 1, "inference.maxiter", self.maxiter, "it must be >= 1")
+        _require(self.ftol >= 0, "inference.ftol", self.ftol, "it must be >= 0")
+        _require(self.gtol >= 0, "inference.gtol", self.gtol, "it must be >= 0")
+        _require(self.maxcor >= 1, "inference.maxcor", self.maxcor, "it must be >= 1")
+
+
+@dataclass
+class NutsConfig(InferenceConfig):
+    """NUTS by ``pm.sample``, started at the MAP (default) plus PyMC's U(-1, 1) jitter per chain."""
+
+    method: str = "nuts"
+    init: Init = Init.map
+    draws: int = 1000
+    tune: int = 1000
+    chains: int = 2
+    cores: int = 1  # >1 runs chains in parallel processes (pymc sampler) or threads (nutpie)
+    target_accept: float = 0.8
+    sampler: Sampler = Sampler.nutpie
+    map: MapConfig = field(default_factory=MapConfig)  # settings of the MAP used as start
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(self.draws >= 1, "inference.draws", self.draws, "it must be >= 1")
+        _require(self.tune >= 0, "inference.tune", self.tune, "it must be >= 0")
+        _require(self.chains >= 1, "inference.chains", self.chains, "it must be >= 1")
+        _require(self.cores >= 1, "inference.cores", self.cores, "it must be >= 1")
+        _require(
+            0 < self.target_accept < 1, "inference.target_accept", self.target_accept, "it must lie in (0, 1)"
+        )
+
+
+# ---------------------------------------------------------------- root
+
+
+@dataclass
+class Config:
+    """The root config: one dataset, one model, one inference method and a seed."""
+
+    dataset: Any = MISSING
+    model: ModelConfig = field(default_factory=ModelConfig)
+    inference: Any = MISSING
+    seed: int = 0
+    plot: bool = True
+
+
+def register_configs() -> None:
+    """Register the schemas so that the YAML files in ``conf/`` are validated against them."""
+    cs = ConfigStore.instance()
+    cs.store(name="base_config", node=Config)
+    cs.store(group="dataset", name="base_synthetic", node=SyntheticDatasetConfig)
+    cs.store(group="dataset", name="base_digits", node=DigitsDatasetConfig)
+    cs.store(group="dataset", name="base_iris", node=IrisDatasetConfig)
+    cs.store(group="dataset", name="base_file", node=FileDatasetConfig)
+    cs.store(group="model", name="base_model", node=ModelConfig)
+    cs.store(group="inference", name="base_map", node=MapConfig)
+    cs.store(group="inference", name="base_nuts", node=NutsConfig)
+
+
+def to_run_config(cfg: DictConfig) -> Config:
+    """Turn a composed config into validated dataclasses, or raise a one-line ConfigError."""
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        raise ConfigError(f"{missing[0]} is required; set it on the command line, e.g. {missing[0]}=...")
+    try:
+        run_cfg = OmegaConf.to_object(cfg)
+    except OmegaConfBaseException as exc:
+        # e.g. "Missing mandatory value: dataset.path"
+        raise ConfigError(str(exc).splitlines()[0]) from None
+    if not isinstance(run_cfg, Config):
+        raise ConfigError("the config was not composed from the gplvm schema (base_config)")
+    return run_cfg
+
+
+def check_against_data(cfg: Config, n_obs: int) -> None:
+    """Checks that need the data: 1 <= latent_dim < number of observations."""
+    q = cfg.model.latent_dim
+    _require(q < n_obs, "model.latent_dim", q, f"it must be < the number of observations ({n_obs})")

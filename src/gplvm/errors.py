@@ -1,0 +1,13 @@
+"""Errors that reach the user as one line and a nonzero exit, never as a traceback."""
+
+
+class GPLVMError(Exception):
+    """Base class: bad input that the user can fix. The message is shown as is."""
+
+
+class ConfigError(GPLVMError):
+    """A configuration value is out of range or inconsistent with the data."""
+
+
+class DataError(GPLVMError):
+    """A dataset cannot be loaded or is unusable (missing file, NaNs, non-numeric values...)."""

@@ -1,0 +1,169 @@
+"""Fit a GPLVM model by MAP (``pm.find_MAP``) or NUTS (``pm.sample``).
+
+Both return a :class:`Fit`: a DataTree in ArviZ's layout plus the timings that separate
+compilation from optimisation or sampling, which dominate in opposite regimes.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pymc as pm
+from xarray import DataTree
+
+from gplvm.config import Init, MapConfig, NutsConfig
+from gplvm.data import Dataset
+
+
+@dataclass
+class Fit:
+    """What a fit produced.
+
+    Attributes
+    ----------
+    idata : DataTree
+        ``posterior`` (one draw for MAP), ``sample_stats`` for NUTS, ``constant_data`` and, for
+        MAP, ``optimizer_result``.
+    compile_seconds : float
+        Time before the first optimiser iteration or the first draw: graph rewriting and compiling.
+    fit_seconds : float
+        Time spent optimising or sampling.
+    info : dict
+        Method-specific figures, such as iterations and convergence for MAP.
+    map_fit : Fit or None
+        For NUTS started at the MAP, the MAP fit it started from.
+    """
+
+    idata: DataTree
+    compile_seconds: float
+    fit_seconds: float
+    info: dict = field(default_factory=dict)
+    map_fit: Fit | None = None
+
+    def point_estimate(self) -> np.ndarray:
+        """Z of the MAP fit (or of the MAP that NUTS started from), shape (N, Q)."""
+        fit = self if self.map_fit is None else self.map_fit
+        return fit.idata.posterior["Z"].values[0, 0]
+
+
+def initial_latents(data: Dataset, latent_dim: int, init: Init, prior_scale: float, seed: int) -> np.ndarray:
+    """Starting Z: PCA scores scaled to unit variance per dim, or a seeded draw from the prior.
+
+    Neither start is Z = 0, which is a saddle point of the posterior.
+    """
+    rng = np.random.default_rng(seed)
+    if init == Init.pca:
+        U, _, _ = np.linalg.svd(data.Y, full_matrices=False)
+        Z = np.zeros((data.n_obs, latent_dim))
+        k = min(latent_dim, U.shape[1])
+        Z[:, :k] = U[:, :k] * np.sqrt(data.n_obs)
+        # Dims beyond rank(Y) get small noise so that the start is not a saddle there either.
+        Z[:, k:] = 1e-3 * rng.standard_normal((data.n_obs, latent_dim - k))
+        return Z
+    if init == Init.random:
+        return prior_scale * rng.standard_normal((data.n_obs, latent_dim))
+    raise ValueError(f"init {init.value!r} needs a fitted MAP; use pca or random here")
+
+
+def fit_map(model: pm.Model, Z0: np.ndarray, cfg: MapConfig, seed: int) -> Fit:
+    """Maximise the log posterior with ``pm.find_MAP`` (L-BFGS-B with PyTensor gradients).
+
+    Parameters
+    ----------
+    model : pm.Model
+        From :func:`gplvm.model.build_model`.
+    Z0 : ndarray, shape (N, Q)
+        Starting point.
+    cfg : MapConfig
+        Optimiser settings and compile backend.
+    seed : int
+        Seed recorded by PyMC (the start is deterministic already).
+    """
+    first_iteration: list[float] = []
+
+    def mark_first_iteration(*_args) -> None:
+        if not first_iteration:
+            first_iteration.append(time.perf_counter())
+
+    options = {"maxiter": cfg.maxiter, "ftol": cfg.ftol, "gtol": cfg.gtol, "maxcor": cfg.maxcor}
+    start = time.perf_counter()
+    with model, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        idata = pm.find_MAP(
+            method="L-BFGS-B",
+            initvals={"Z": Z0},
+            jitter=False,
+            random_seed=seed,
+            progressbar=False,
+            return_inferencedata=True,
+            backend=cfg.backend,
+            callback=mark_first_iteration,
+            options=options,
+        )
+    end = time.perf_counter()
+    split = first_iteration[0] if first_iteration else end
+    result = idata["optimizer_result"]
+    message = str(result["message"].values)
+    stalled = _stalled_at_optimum(result, message)
+    ignored = ["could not link to a BLAS"] + (["did not converge: ABNORMAL"] if stalled else [])
+    texts = {str(w.message).splitlines()[0] for w in caught}
+    info = {
+        "iterations": int(result["nit"].values),
+        "converged": bool(result["success"].values) or stalled,
+        "optimizer_message": message,
+        "warnings": sorted(t for t in texts if not any(i in t for i in ignored)),
+    }
+    return Fit(idata=idata, compile_seconds=split - start, fit_seconds=end - split, info=info)
+
+
+def _stalled_at_optimum(result, message: str) -> bool:
+    """Whether an L-BFGS-B line-search failure happened at the optimum, within rounding.
+
+    With ``ftol=0`` L-BFGS-B runs until no step decreases the objective; at that point it reports
+    ABNORMAL. Accept it when the gradient is at the rounding level of the objective.
+    """
+    if not message.startswith("ABNORMAL"):
+        return False
+    scale = max(1.0, abs(float(result["fun"].values))) / max(1.0, float(np.max(np.abs(result["x"].values))))
+    return float(np.max(np.abs(result["jac"].values))) <= 1e-8 * scale
+
+
+def fit_nuts(model: pm.Model, Z0: np.ndarray, cfg: NutsConfig, seed: int, map_fit: Fit | None = None) -> Fit:
+    """Sample the posterior with NUTS, starting every chain at ``Z0`` plus PyMC's U(-1, 1) jitter.
+
+    Parameters
+    ----------
+    model : pm.Model
+        From :func:`gplvm.model.build_model`.
+    Z0 : ndarray, shape (N, Q)
+        Common start of the chains (the MAP by default).
+    cfg : NutsConfig
+        Draws, tuning, chains, sampler and compile backend.
+    seed : int
+        Seed of the jitter and of the sampler.
+    map_fit : Fit, optional
+        The MAP fit that produced ``Z0``, kept in the result for reporting.
+    """
+    start = time.perf_counter()
+    with model:
+        idata = pm.sample(
+            draws=cfg.draws,
+            tune=cfg.tune,
+            chains=cfg.chains,
+            cores=cfg.cores,
+            random_seed=seed,
+            nuts_sampler=cfg.sampler.value,
+            initvals={"Z": Z0},
+            nuts={"target_accept": cfg.target_accept},
+            backend=cfg.backend,
+            progressbar=True,
+            compute_convergence_checks=False,
+        )
+    total = time.perf_counter() - start
+    sampling = float(idata.sample_stats.attrs.get("sampling_time", total))
+    diverging = idata.sample_stats["diverging"].values
+    info = {"divergences": int(diverging.sum()), "draws": cfg.draws, "tune": cfg.tune, "chains": cfg.chains}
+    return Fit(idata=idata, compile_seconds=total - sampling, fit_seconds=sampling, info=info, map_fit=map_fit)

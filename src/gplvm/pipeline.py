@@ -1,0 +1,142 @@
+"""One experiment from a validated config: data -> model -> fit -> metrics -> run directory.
+
+:func:`fit_experiment` does the work and touches no file; :func:`run_experiment` also writes the
+run directory and records failures there. The Hydra entry point in :mod:`gplvm.cli` is a thin
+wrapper around the latter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+from xarray import DataTree
+
+from gplvm import plots, results
+from gplvm.config import Config, Init, Likelihood, MapConfig, check_against_data
+from gplvm.data import Dataset, load_dataset
+from gplvm.errors import ConfigError
+from gplvm.inference import Fit, fit_map, fit_nuts, initial_latents
+from gplvm.metrics import fit_metrics
+from gplvm.model import build_model
+
+# Above this N the dense likelihood's N x N matrices (several per gradient) exhaust memory.
+DENSE_MAX_OBS = 10_000
+
+
+@dataclass
+class Experiment:
+    """The outcome of one experiment, before anything is written."""
+
+    data: Dataset
+    fit: Fit
+    metrics: dict
+    idata: DataTree
+
+
+def check_config(cfg: Config, data: Dataset) -> None:
+    """Checks that need the data's size."""
+    check_against_data(cfg, data.n_obs)
+    if cfg.model.likelihood == Likelihood.dense and data.n_obs > DENSE_MAX_OBS:
+        gib = 8 * data.n_obs**2 / 2**30
+        raise ConfigError(
+            f"model.likelihood=dense with N={data.n_obs} needs N x N matrices of {gib:.1f} GiB each;"
+            f" use model.likelihood=woodbury (dense allows N <= {DENSE_MAX_OBS})"
+        )
+
+
+def _fit(data: Dataset, cfg: Config) -> Fit:
+    model = build_model(data, cfg.model)
+    inf = cfg.inference
+    if isinstance(inf, MapConfig):
+        Z0 = initial_latents(data, cfg.model.latent_dim, inf.init, cfg.model.prior_scale, cfg.seed)
+        return fit_map(model, Z0, inf, cfg.seed)
+    map_fit = None
+    if inf.init == Init.map:
+        Z0 = initial_latents(data, cfg.model.latent_dim, inf.map.init, cfg.model.prior_scale, cfg.seed)
+        map_fit = fit_map(model, Z0, inf.map, cfg.seed)
+        Z0 = map_fit.point_estimate()
+    else:
+        Z0 = initial_latents(data, cfg.model.latent_dim, inf.init, cfg.model.prior_scale, cfg.seed)
+    return fit_nuts(model, Z0, inf, cfg.seed, map_fit=map_fit)
+
+
+def describe(idata: DataTree, data: Dataset, cfg: Config, metrics: dict, config_yaml: str) -> DataTree:
+    """Make the DataTree self-describing and drop what is bulky and redundant.
+
+    Labels join ``constant_data``; the root attrs record the method, dataset, model settings and
+    the composed config. The MAP's ``fit`` group and L-BFGS memory (O(N Q) each, repeating Z) are
+    dropped.
+    """
+    groups = {path: node.to_dataset() for path, node in idata.subtree_with_keys if path != "."}
+    groups.pop("fit", None)
+    if "optimizer_result" in groups:
+        opt = groups["optimizer_result"]
+        jac = opt["jac"].values if "jac" in opt else np.zeros(1)
+        opt = opt.drop_vars([v for v in ("hess_inv_sk", "hess_inv_yk", "x", "jac") if v in opt])
+        opt = opt.drop_vars([c for c in ("variables",) if c in opt.coords])
+        groups["optimizer_result"] = opt.assign(jac_max_abs=float(np.max(np.abs(jac))))
+    constant = groups.get("constant_data", xr.Dataset())
+    if data.labels is not None:
+        constant = constant.assign(label=xr.DataArray(data.labels.astype(str), dims="obs"))
+    if data.Z_true is not None:
+        constant = constant.assign(Z_true=xr.DataArray(data.Z_true, dims=("obs", "true_latent_dim")))
+        constant = constant.assign_coords(true_latent_dim=np.arange(data.Z_true.shape[1]))
+    groups["constant_data"] = constant
+    tree = DataTree.from_dict(groups)
+    tree.attrs = {
+        **idata.attrs,
+        "gplvm_version": version("gplvm"),
+        "method": metrics["method"],
+        "dataset": data.name,
+        "latent_dim": cfg.model.latent_dim,
+        "beta": cfg.model.beta,
+        "prior_scale": cfg.model.prior_scale,
+        "likelihood": cfg.model.likelihood.value,
+        "seed": cfg.seed,
+        "config": config_yaml,
+        **{f"dataset_{k}": v for k, v in data.attrs.items()},
+    }
+    return tree
+
+
+def fit_experiment(cfg: Config, config_yaml: str = "") -> Experiment:
+    """Load the data, build the model, fit it and compute the metrics; write nothing."""
+    data = load_dataset(cfg.dataset)
+    check_config(cfg, data)
+    fit = _fit(data, cfg)
+    metrics = fit_metrics(fit, data, cfg)
+    return Experiment(data, fit, metrics, describe(fit.idata, data, cfg, metrics, config_yaml))
+
+
+def save_experiment(exp: Experiment, run_dir: Path, plot: bool = True) -> None:
+    """Write ``posterior.nc``, ``latent.png`` and, last, ``metrics.json`` with status completed."""
+    results.write_posterior(run_dir, exp.idata)
+    if plot:
+        title = "MAP" if exp.metrics["method"] == "map" else "MAP (start of the NUTS chains)"
+        if exp.fit.map_fit is None and exp.metrics["method"] == "nuts":
+            title = "last draw of chain 0"
+            Z = exp.idata.posterior["Z"].values[0, -1]
+        else:
+            Z = exp.fit.point_estimate()
+        panel_title = f"GPLVM {title}: {exp.data.name}, Q={exp.metrics['latent_dim']}, beta={exp.metrics['beta']:g}"
+        results.write_atomic(
+            run_dir / results.LATENT_PLOT,
+            lambda p: plots.save_latent_plot(p, [(panel_title, Z)], exp.data.labels),
+        )
+    results.write_metrics(run_dir, {"status": "completed", **exp.metrics})
+
+
+def run_experiment(cfg: Config, run_dir: Path, config_yaml: str = "") -> dict:
+    """Fit and save one experiment in ``run_dir``; on any error record it there and re-raise."""
+    results.mark_running(run_dir)
+    try:
+        exp = fit_experiment(cfg, config_yaml)
+        save_experiment(exp, run_dir, plot=cfg.plot)
+    except BaseException as exc:
+        results.mark_failed(run_dir, exc)
+        raise
+    return exp.metrics
