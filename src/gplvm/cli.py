@@ -12,12 +12,12 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
-import hydra  # noqa: E402
-from hydra.core.hydra_config import HydraConfig  # noqa: E402
-from omegaconf import DictConfig, OmegaConf  # noqa: E402
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
 
-from gplvm.config import register_configs, to_run_config  # noqa: E402
-from gplvm.errors import GPLVMError  # noqa: E402
+from gplvm.config import register_configs, to_run_config
+from gplvm.errors import GPLVMError
 
 log = logging.getLogger("gplvm")
 CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
@@ -27,10 +27,25 @@ register_configs()
 
 
 def _summary(metrics: dict) -> str:
-    keys = ("method", "n_obs", "n_features", "latent_dim", "beta", "log_likelihood", "log_posterior",
-            "analytic_gap", "gram_rel_error", "divergences", "compile_seconds", "fit_seconds")
-    return ", ".join(f"{k}={metrics[k]:.6g}" if isinstance(metrics[k], float) else f"{k}={metrics[k]}"
-                     for k in keys if metrics.get(k) is not None)
+    keys = (
+        "method",
+        "n_obs",
+        "n_features",
+        "latent_dim",
+        "beta",
+        "log_likelihood",
+        "log_posterior",
+        "analytic_gap",
+        "gram_rel_error",
+        "divergences",
+        "compile_seconds",
+        "fit_seconds",
+    )
+    return ", ".join(
+        f"{k}={metrics[k]:.6g}" if isinstance(metrics[k], float) else f"{k}={metrics[k]}"
+        for k in keys
+        if metrics.get(k) is not None
+    )
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")

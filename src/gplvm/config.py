@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
@@ -21,14 +21,14 @@ from omegaconf.errors import OmegaConfBaseException
 from gplvm.errors import ConfigError
 
 
-class Likelihood(str, Enum):
+class Likelihood(StrEnum):
     """How eq. 1 is evaluated: Woodbury in O(N Q^2 + N Q D), or a dense O(N^3) Cholesky."""
 
     woodbury = "woodbury"
     dense = "dense"
 
 
-class Init(str, Enum):
+class Init(StrEnum):
     """Where an optimiser or sampler starts. ``map`` (NUTS only) means: at the fitted MAP."""
 
     pca = "pca"
@@ -36,7 +36,7 @@ class Init(str, Enum):
     map = "map"
 
 
-class Sampler(str, Enum):
+class Sampler(StrEnum):
     """NUTS implementation behind ``pm.sample``."""
 
     nutpie = "nutpie"
@@ -183,6 +183,12 @@ class NutsConfig(InferenceConfig):
         _require(self.tune >= 0, "inference.tune", self.tune, "it must be >= 0")
         _require(self.chains >= 1, "inference.chains", self.chains, "it must be >= 1")
         _require(self.cores >= 1, "inference.cores", self.cores, "it must be >= 1")
+        _require(
+            self.sampler != Sampler.nutpie or self.backend == "numba",
+            "inference.backend",
+            self.backend,
+            "the nutpie sampler compiles with numba; use inference.backend=numba or inference.sampler=pymc",
+        )
         _require(
             0 < self.target_accept < 1, "inference.target_accept", self.target_accept, "it must lie in (0, 1)"
         )

@@ -71,7 +71,9 @@ def synthetic(cfg: SyntheticDatasetConfig) -> tuple[np.ndarray, np.ndarray, np.n
 
 def _from_sklearn(loader) -> tuple[np.ndarray, np.ndarray, list[str]]:
     bunch = loader()
-    names = [str(n) for n in getattr(bunch, "feature_names", [])] or [f"x{j}" for j in range(bunch.data.shape[1])]
+    names = [str(n) for n in getattr(bunch, "feature_names", [])] or [
+        f"x{j}" for j in range(bunch.data.shape[1])
+    ]
     labels = np.asarray(bunch.target_names)[bunch.target] if hasattr(bunch, "target_names") else bunch.target
     return np.asarray(bunch.data, dtype=float), np.asarray(labels).astype(str), names
 
@@ -115,7 +117,9 @@ def _read_npz(path: Path, array: str, label_column: str | None) -> tuple[np.ndar
         labels = None
         if label_column is not None:
             if label_column not in arrays:
-                raise DataError(f"{path} has no array {label_column!r} (label_column); it has {sorted(arrays.files)}")
+                raise DataError(
+                    f"{path} has no array {label_column!r} (label_column); it has {sorted(arrays.files)}"
+                )
             labels = np.asarray(arrays[label_column]).astype(str)
     return Y, labels
 
@@ -137,7 +141,9 @@ def read_file(cfg: FileDatasetConfig) -> tuple[np.ndarray, np.ndarray | None, li
                 raise DataError("dataset.label_column needs a .csv or .npz file; a .npy file holds one array")
             Y, labels = np.load(path, allow_pickle=False), None
         else:
-            raise DataError(f"dataset.path={cfg.path!r}: unsupported file type {suffix!r}; use .csv, .npy or .npz")
+            raise DataError(
+                f"dataset.path={cfg.path!r}: unsupported file type {suffix!r}; use .csv, .npy or .npz"
+            )
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise DataError(f"cannot read {path}: {exc}") from None
     if Y.ndim != 2:

@@ -17,7 +17,7 @@ from typing import Literal
 
 import numpy as np
 import pytensor.tensor as pt
-from pytensor.tensor.slinalg import cholesky, solve_triangular
+from pytensor.tensor.linalg import cholesky, solve_triangular
 
 LikelihoodForm = Literal["woodbury", "dense"]
 LOG_2PI = float(np.log(2.0 * np.pi))
@@ -60,8 +60,7 @@ def dense_log_likelihood(Z: pt.TensorLike, Y: pt.TensorLike, beta: pt.TensorLike
     Parameters and return value are those of :func:`woodbury_log_likelihood`.
     """
     Z, Y, beta = pt.as_tensor(Z), pt.as_tensor(Y), pt.as_tensor(beta)
-    n_obs, n_features = Y.shape[0], Y.shape[1]
-    K = Z @ Z.T + pt.eye(n_obs) / beta
+    K = Z @ Z.T + pt.eye(Y.shape[0]) / beta
     return dense_log_likelihood_from_K(K, Y)
 
 
@@ -91,5 +90,7 @@ def log_likelihood(
     try:
         fn = LIKELIHOODS[form]
     except KeyError:
-        raise ValueError(f"likelihood form {form!r} is unknown; choose one of {sorted(LIKELIHOODS)}") from None
+        raise ValueError(
+            f"likelihood form {form!r} is unknown; choose one of {sorted(LIKELIHOODS)}"
+        ) from None
     return fn(Z, Y, beta)

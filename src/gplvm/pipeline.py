@@ -71,7 +71,9 @@ def describe(idata: DataTree, data: Dataset, cfg: Config, metrics: dict, config_
     the composed config. The MAP's ``fit`` group and L-BFGS memory (O(N Q) each, repeating Z) are
     dropped.
     """
-    groups = {path: node.to_dataset() for path, node in idata.subtree_with_keys if path != "."}
+    groups = {
+        path: node.to_dataset() for path, node in idata.subtree_with_keys if path != "." and node.data_vars
+    }
     groups.pop("fit", None)
     if "optimizer_result" in groups:
         opt = groups["optimizer_result"]
@@ -122,7 +124,9 @@ def save_experiment(exp: Experiment, run_dir: Path, plot: bool = True) -> None:
             Z = exp.idata.posterior["Z"].values[0, -1]
         else:
             Z = exp.fit.point_estimate()
-        panel_title = f"GPLVM {title}: {exp.data.name}, Q={exp.metrics['latent_dim']}, beta={exp.metrics['beta']:g}"
+        panel_title = (
+            f"GPLVM {title}: {exp.data.name}, Q={exp.metrics['latent_dim']}, beta={exp.metrics['beta']:g}"
+        )
         results.write_atomic(
             run_dir / results.LATENT_PLOT,
             lambda p: plots.save_latent_plot(p, [(panel_title, Z)], exp.data.labels),

@@ -25,6 +25,8 @@ from xarray import DataTree
 METRICS = "metrics.json"
 POSTERIOR = "posterior.nc"
 LATENT_PLOT = "latent.png"
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
@@ -34,6 +36,7 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the usual permissions
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -1,0 +1,32 @@
+"""Shared fixtures. Compilation dominates the suite's time, so compiled functions are session-wide."""
+
+from __future__ import annotations
+
+import pytensor
+import pytensor.tensor as pt
+import pytest
+
+from gplvm.likelihood import LIKELIHOODS, dense_log_likelihood_from_K
+
+# The Python linker compiles in a fraction of a second and evaluates the same graph in float64;
+# the numba backend that users run is exercised by the MAP, NUTS and CLI tests.
+TEST_MODE = "FAST_COMPILE"
+
+
+@pytest.fixture(scope="session")
+def value_and_grad():
+    """Compiled (value, dl/dZ) of eq. 1 for each likelihood form, for any N, D and Q."""
+    Z, Y, beta = pt.matrix("Z"), pt.matrix("Y"), pt.scalar("beta")
+    fns = {}
+    for form, build in LIKELIHOODS.items():
+        ll = build(Z, Y, beta)
+        fns[form] = pytensor.function([Z, Y, beta], [ll, pytensor.grad(ll, Z)], mode=TEST_MODE)
+    return fns
+
+
+@pytest.fixture(scope="session")
+def grad_wrt_K():
+    """Compiled PyTensor gradient of eq. 1 with respect to K itself."""
+    K, Y = pt.matrix("K"), pt.matrix("Y")
+    ll = dense_log_likelihood_from_K(K, Y)
+    return pytensor.function([K, Y], pytensor.grad(ll, K), mode=TEST_MODE)

@@ -1,0 +1,23 @@
+"""Small helpers shared by the tests."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def random_problem(n_obs: int, n_features: int, latent_dim: int, seed: int = 0):
+    """Seeded Z (N x Q) and centred Y (N x D)."""
+    rng = np.random.default_rng(seed)
+    Z = rng.standard_normal((n_obs, latent_dim))
+    Y = rng.standard_normal((n_obs, n_features))
+    return Z, Y - Y.mean(axis=0)
+
+
+def central_difference(f, Z: np.ndarray, h: float = 1e-6) -> np.ndarray:
+    """Numerical gradient of a scalar function of a matrix, entry by entry."""
+    grad = np.zeros_like(Z)
+    for idx in np.ndindex(Z.shape):
+        step = np.zeros_like(Z)
+        step[idx] = h
+        grad[idx] = (f(Z + step) - f(Z - step)) / (2 * h)
+    return grad

@@ -1,0 +1,137 @@
+"""Configs compose from conf/, and the schemas reject bad keys, types and ranges."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.errors import ConfigCompositionException
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationError
+
+from gplvm.config import (
+    Config,
+    DigitsDatasetConfig,
+    FileDatasetConfig,
+    Init,
+    Likelihood,
+    MapConfig,
+    NutsConfig,
+    Sampler,
+    SyntheticDatasetConfig,
+    check_against_data,
+    register_configs,
+    to_run_config,
+)
+from gplvm.errors import ConfigError
+
+CONF = str(Path(__file__).resolve().parents[1] / "conf")
+register_configs()
+
+
+def compose_cfg(*overrides: str):
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides))
+
+
+def test_default_config_composes_to_digits_map():
+    cfg = to_run_config(compose_cfg())
+    assert isinstance(cfg, Config)
+    assert isinstance(cfg.dataset, DigitsDatasetConfig)
+    assert isinstance(cfg.inference, MapConfig)
+    assert cfg.inference.init == Init.pca
+    assert cfg.model.likelihood == Likelihood.woodbury
+
+
+@pytest.mark.parametrize("dataset", ["synthetic", "digits", "iris"])
+@pytest.mark.parametrize("inference", ["map", "nuts"])
+def test_every_group_option_composes(dataset, inference):
+    cfg = to_run_config(compose_cfg(f"dataset={dataset}", f"inference={inference}"))
+    assert cfg.dataset.name == dataset
+    assert cfg.inference.method == inference
+
+
+def test_issue_example_overrides_compose():
+    cfg = to_run_config(
+        compose_cfg("dataset=digits", "model.latent_dim=3", "model.beta=20", "inference=nuts")
+    )
+    assert (cfg.model.latent_dim, cfg.model.beta) == (3, 20.0)
+    assert isinstance(cfg.inference, NutsConfig)
+    assert cfg.inference.sampler == Sampler.nutpie
+    assert cfg.inference.init == Init.map
+    cfg = to_run_config(compose_cfg("dataset=file", "dataset.path=my.csv", "dataset.label_column=species"))
+    assert isinstance(cfg.dataset, FileDatasetConfig)
+    assert cfg.dataset.label_column == "species"
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        "model.foo=1",
+        "dataset.n_obs=5",
+        "inference.draws=10",
+        "bogus=1",
+    ],  # digits has no n_obs; map has no draws
+)
+def test_unknown_key_fails_at_composition(override):
+    with pytest.raises(ConfigCompositionException) as info:
+        compose_cfg(override)
+    assert isinstance(info.value.__cause__, ConfigAttributeError | ConfigKeyError)
+    assert override.split("=")[0].split(".")[-1] in str(info.value.__cause__)
+
+
+@pytest.mark.parametrize(
+    "override",
+    ["model.beta=abc", "model.latent_dim=2.5", "model.likelihood=cholesky", "inference.init=zeros"],
+)
+def test_wrong_type_fails_at_composition(override):
+    with pytest.raises(ConfigCompositionException) as info:
+        compose_cfg(override)
+    assert isinstance(info.value.__cause__, ValidationError)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        (["model.beta=0"], "model.beta"),
+        (["model.beta=-1"], "model.beta"),
+        (["model.beta=inf"], "model.beta"),
+        (["model.latent_dim=0"], "model.latent_dim"),
+        (["model.prior_scale=0"], "model.prior_scale"),
+        (["inference.init=map"], "inference.init"),
+        (["inference.maxiter=0"], "inference.maxiter"),
+        (["inference.backend=jax"], "inference.backend"),
+        (["inference=nuts", "inference.draws=0"], "inference.draws"),
+        (["inference=nuts", "inference.tune=-1"], "inference.tune"),
+        (["inference=nuts", "inference.chains=0"], "inference.chains"),
+        (["inference=nuts", "inference.cores=0"], "inference.cores"),
+        (["inference=nuts", "inference.target_accept=1.5"], "inference.target_accept"),
+        (["inference=nuts", "inference.backend=c"], "inference.backend"),
+        (["dataset=synthetic", "dataset.n_obs=1"], "dataset.n_obs"),
+        (["dataset=synthetic", "dataset.beta=0"], "dataset.beta"),
+        (["dataset.max_obs=1"], "dataset.max_obs"),
+    ],
+)
+def test_out_of_range_values_give_one_line_errors(overrides, key):
+    with pytest.raises(ConfigError) as info:
+        to_run_config(compose_cfg(*overrides))
+    message = str(info.value)
+    assert message.startswith(f"{key}=") and "\n" not in message
+
+
+def test_missing_file_path_is_named():
+    with pytest.raises(ConfigError, match=r"^dataset.path is required"):
+        to_run_config(compose_cfg("dataset=file"))
+
+
+def test_latent_dim_must_be_below_number_of_observations():
+    cfg = to_run_config(compose_cfg("model.latent_dim=6"))
+    check_against_data(cfg, n_obs=7)
+    with pytest.raises(ConfigError, match=r"^model.latent_dim=6 .* < the number of observations \(6\)$"):
+        check_against_data(cfg, n_obs=6)
+
+
+def test_dataclass_defaults_match_yaml_defaults():
+    cfg = to_run_config(compose_cfg("dataset=synthetic", "inference=nuts"))
+    assert cfg.dataset == SyntheticDatasetConfig()
+    assert cfg.inference == NutsConfig()

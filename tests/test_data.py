@@ -1,0 +1,96 @@
+"""Dataset loading: bundled data, user files, and clear errors for bad files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gplvm.config import DigitsDatasetConfig, FileDatasetConfig, IrisDatasetConfig, SyntheticDatasetConfig
+from gplvm.data import load_dataset
+from gplvm.errors import DataError
+
+
+def test_synthetic_is_seeded_centred_and_keeps_true_latents():
+    cfg = SyntheticDatasetConfig(n_obs=30, n_features=6, latent_dim=3, seed=4)
+    a, b = load_dataset(cfg), load_dataset(cfg)
+    np.testing.assert_array_equal(a.Y, b.Y)
+    assert a.Y.shape == (30, 6) and a.Z_true.shape == (30, 3)
+    np.testing.assert_allclose(a.Y.mean(axis=0), 0, atol=1e-12)
+    assert not np.array_equal(a.Y, load_dataset(SyntheticDatasetConfig(n_obs=30, n_features=6, seed=5)).Y)
+
+
+@pytest.mark.parametrize(
+    ("cfg", "shape", "n_classes"),
+    [(DigitsDatasetConfig(), (1797, 64), 10), (IrisDatasetConfig(), (150, 4), 3)],
+)
+def test_bundled_datasets_load_with_labels(cfg, shape, n_classes):
+    data = load_dataset(cfg)
+    assert data.Y.shape == shape
+    assert len(np.unique(data.labels)) == n_classes
+    assert len(data.feature_names) == shape[1]
+    np.testing.assert_allclose(data.Y.mean(axis=0), 0, atol=1e-10)
+
+
+def test_standardize_and_max_obs():
+    data = load_dataset(IrisDatasetConfig(standardize=True, max_obs=50))
+    assert data.n_obs == 50 and len(data.labels) == 50
+    np.testing.assert_allclose(data.Y.std(axis=0), 1.0, rtol=1e-12)
+
+
+def test_csv_with_label_column(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("a,species,b\n1,x,2\n3,y,5\n5,x,4.5\n")
+    data = load_dataset(FileDatasetConfig(path=str(path), label_column="species"))
+    assert data.feature_names == ["a", "b"]
+    np.testing.assert_array_equal(data.labels, ["x", "y", "x"])
+    np.testing.assert_allclose(
+        data.Y, [[-2, -1.833333333333], [0, 1.166666666667], [2, 0.666666666667]], rtol=1e-9
+    )
+
+
+def test_npy_and_npz(tmp_path):
+    Y = np.arange(12.0).reshape(4, 3) ** 2
+    np.save(tmp_path / "d.npy", Y)
+    np.savez(tmp_path / "d.npz", Y=Y, labels=np.array(["a", "b", "a", "b"]))
+    npy = load_dataset(FileDatasetConfig(path=str(tmp_path / "d.npy")))
+    npz = load_dataset(FileDatasetConfig(path=str(tmp_path / "d.npz"), label_column="labels"))
+    np.testing.assert_allclose(npy.Y, Y - Y.mean(axis=0))
+    np.testing.assert_array_equal(npz.Y, npy.Y)
+    assert list(npz.labels) == ["a", "b", "a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("filename", "content", "message"),
+    [
+        ("missing.csv", None, "no such file"),
+        ("empty.csv", "", "is empty"),
+        ("header.csv", "a,b\n", "no data rows"),
+        ("nan.csv", "a,b\n1,2\nnan,3\n", r"1 NaN or infinite value\(s\), first at row 1, column 0"),
+        ("inf.csv", "a,b\n1,inf\n2,3\n", "NaN or infinite"),
+        ("text.csv", "a,b\n1,2\n3,oops\n", r"line 3, column 'b': 'oops' is not a number"),
+        ("ragged.csv", "a,b\n1,2\n3\n", "line 3 has 1 numeric fields"),
+        ("data.txt", "1 2\n", "unsupported file type '.txt'"),
+    ],
+)
+def test_bad_files_give_clear_errors(tmp_path, filename, content, message):
+    path = tmp_path / filename
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(DataError, match=message) as info:
+        load_dataset(FileDatasetConfig(path=str(path)))
+    assert "\n" not in str(info.value)
+
+
+def test_bad_label_column_and_arrays(tmp_path):
+    (tmp_path / "d.csv").write_text("a,b\n1,2\n3,4\n")
+    with pytest.raises(DataError, match=r"label_column 'species' is not a column .* \['a', 'b'\]"):
+        load_dataset(FileDatasetConfig(path=str(tmp_path / "d.csv"), label_column="species"))
+    np.save(tmp_path / "d.npy", np.ones((3, 2)))
+    with pytest.raises(DataError, match=r"needs a \.csv or \.npz"):
+        load_dataset(FileDatasetConfig(path=str(tmp_path / "d.npy"), label_column="x"))
+    np.save(tmp_path / "v.npy", np.ones(3))
+    with pytest.raises(DataError, match=r"expected a 2-D array .* shape \(3,\)"):
+        load_dataset(FileDatasetConfig(path=str(tmp_path / "v.npy")))
+    np.savez(tmp_path / "d.npz", X=np.ones((3, 2)))
+    with pytest.raises(DataError, match=r"no array 'Y' .* \['X'\]"):
+        load_dataset(FileDatasetConfig(path=str(tmp_path / "d.npz")))
