@@ -21,3 +21,18 @@ def central_difference(f, Z: np.ndarray, h: float = 1e-6) -> np.ndarray:
         step[idx] = h
         grad[idx] = (f(Z + step) - f(Z - step)) / (2 * h)
     return grad
+
+
+def tiny_config(*overrides: str):
+    """A validated Config composed from conf/ on tiny synthetic data (40 x 8, Q = 2)."""
+    from pathlib import Path
+
+    from hydra import compose, initialize_config_dir
+
+    from gplvm.config import register_configs, to_run_config
+
+    register_configs()
+    conf = str(Path(__file__).resolve().parents[1] / "conf")
+    base = ["dataset=synthetic", "dataset.n_obs=40", "dataset.n_features=8", "plot=true"]
+    with initialize_config_dir(config_dir=conf, version_base="1.3"):
+        return to_run_config(compose(config_name="config", overrides=base + list(overrides)))

@@ -51,11 +51,11 @@ def _summary(metrics: dict) -> str:
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
 def main(cfg: DictConfig) -> float | None:
     """Run one configured experiment; return its log-likelihood for sweepers."""
-    from gplvm.pipeline import run_experiment  # heavy imports after Hydra has parsed the CLI
-
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
         run_cfg = to_run_config(cfg)
+        from gplvm.pipeline import run_experiment  # PyMC loads only once the config is valid
+
         metrics = run_experiment(run_cfg, run_dir, OmegaConf.to_yaml(cfg))
     except GPLVMError as exc:
         from gplvm import results

@@ -8,14 +8,13 @@ wrapper around the latter.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 from xarray import DataTree
 
-from gplvm import plots, results
+from gplvm import __version__, plots, results
 from gplvm.config import Config, Init, Likelihood, MapConfig, check_against_data
 from gplvm.data import Dataset, load_dataset
 from gplvm.errors import ConfigError
@@ -91,7 +90,7 @@ def describe(idata: DataTree, data: Dataset, cfg: Config, metrics: dict, config_
     tree = DataTree.from_dict(groups)
     tree.attrs = {
         **idata.attrs,
-        "gplvm_version": version("gplvm"),
+        "gplvm_version": __version__,
         "method": metrics["method"],
         "dataset": data.name,
         "latent_dim": cfg.model.latent_dim,

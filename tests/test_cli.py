@@ -1,0 +1,108 @@
+"""The ``gplvm`` command end to end, in subprocesses, on tiny data."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+GPLVM = [sys.executable, "-m", "gplvm"]
+TINY = ["dataset=synthetic", "dataset.n_obs=40", "dataset.n_features=8"]
+
+
+def run_gplvm(run_dir: Path, *overrides: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "HYDRA_FULL_ERROR": "0"}
+    cmd = [*GPLVM, f"hydra.run.dir={run_dir}", *overrides]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [["inference=map"], ["inference=nuts", "inference.draws=60", "inference.tune=60"]],
+    ids=["map", "nuts"],
+)
+def test_cli_run_writes_a_run_directory(tmp_path, overrides):
+    run_dir = tmp_path / "run"
+    proc = run_gplvm(run_dir, *TINY, *overrides)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "completed"
+    assert metrics["method"] == overrides[0].split("=")[1]
+    assert metrics["gram_rel_error"] < 1e-6
+    for name in ("posterior.nc", "latent.png", ".hydra/config.yaml", ".hydra/overrides.yaml"):
+        assert (run_dir / name).is_file(), name
+
+
+def test_help_and_cfg_job_work():
+    help_out = subprocess.run([*GPLVM, "--help"], capture_output=True, text=True, timeout=120)
+    assert help_out.returncode == 0 and "dataset: " in help_out.stdout and "gplvm" in help_out.stdout
+    cfg_out = subprocess.run(
+        [*GPLVM, "--cfg", "job", "model.beta=20"], capture_output=True, text=True, timeout=120
+    )
+    assert cfg_out.returncode == 0 and "beta: 20" in cfg_out.stdout
+
+
+def _write(tmp_path: Path, name: str, text: str) -> str:
+    (tmp_path / name).write_text(text)
+    return str(tmp_path / name)
+
+
+BAD_INPUTS = {
+    "beta": (["model.beta=0"], "model.beta=0.0 is invalid: it must be a finite number > 0"),
+    "latent_dim_too_big": ([*TINY, "model.latent_dim=40"], "model.latent_dim=40 is invalid"),
+    "latent_dim_zero": (["model.latent_dim=0"], "model.latent_dim=0 is invalid"),
+    "draws": (["inference=nuts", "inference.draws=0"], "inference.draws=0 is invalid"),
+    "chains": (["inference=nuts", "inference.chains=0"], "inference.chains=0 is invalid"),
+    "target_accept": (["inference=nuts", "inference.target_accept=1.2"], "inference.target_accept=1.2"),
+    "missing_file": (["dataset=file", "dataset.path=/nonexistent/y.csv"], "no such file"),
+    "missing_path": (["dataset=file"], "dataset.path is required"),
+    "unknown_key": (["model.foo=1"], "Key 'foo' not in 'ModelConfig'"),
+    "wrong_type": (["model.beta=abc"], "model.beta"),
+    "unknown_option": (["dataset=mnist"], "Could not find 'dataset/mnist'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_gives_a_clear_error_and_nonzero_exit(tmp_path, case):
+    overrides, message = BAD_INPUTS[case]
+    proc = run_gplvm(tmp_path / "run", *overrides)
+    assert proc.returncode != 0
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+    if proc.returncode == 2:  # our own checks: one line, and the run directory says failed
+        assert proc.stderr.strip().count("\n") == 0, proc.stderr
+        metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+        assert metrics["status"] == "failed" and message.split(" is")[0] in metrics["error"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("nan.csv", "a,b\n1,2\nnan,3\n2,2\n", "NaN or infinite value"),
+        ("text.csv", "a,b\n1,2\n3,x\n", "'x' is not a number"),
+        ("empty.csv", "", "is empty"),
+    ],
+)
+def test_bad_data_files_exit_2_with_one_line(tmp_path, name, content, message):
+    path = _write(tmp_path, name, content)
+    proc = run_gplvm(tmp_path / "run", "dataset=file", f"dataset.path={path}")
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().startswith("gplvm: error:") and message in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0
+
+
+def test_user_csv_with_labels_runs(tmp_path):
+    rng = np.random.default_rng(0)
+    Y = rng.standard_normal((40, 2)) @ rng.standard_normal((2, 8))
+    rows = ["species," + ",".join(f"f{j}" for j in range(8))]
+    rows += [f"{'ab'[i % 2]}," + ",".join(f"{v:.6f}" for v in Y[i]) for i in range(40)]
+    path = _write(tmp_path, "my.csv", "\n".join(rows) + "\n")
+    proc = run_gplvm(tmp_path / "run", "dataset=file", f"dataset.path={path}", "dataset.label_column=species")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert (metrics["n_obs"], metrics["n_features"], metrics["dataset"]) == (40, 8, "file")

@@ -1,0 +1,116 @@
+"""MAP and NUTS fits through PyMC: the MAP reaches the analytic optimum; NUTS gives a full DataTree."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from gplvm import results
+from gplvm.errors import ConfigError
+from gplvm.pipeline import fit_experiment, run_experiment
+from tests.helpers import tiny_config
+
+NUTS_ARGS = ["inference=nuts", "inference.draws=60", "inference.tune=60", "inference.chains=2"]
+
+
+@pytest.fixture(scope="module")
+def map_random():
+    return fit_experiment(tiny_config("inference.init=random", "model.beta=4", "model.prior_scale=2"))
+
+
+@pytest.fixture(scope="module")
+def nuts_run():
+    return fit_experiment(tiny_config(*NUTS_ARGS))
+
+
+def test_map_from_random_init_reaches_the_analytic_optimum(map_random):
+    m = map_random.metrics
+    assert m["converged"], m["optimizer_message"]
+    assert m["gram_rel_error"] < 1e-6
+    # Rounding at the objective's scale is ~1e-16 relative; the gap sits within a few of those.
+    assert abs(m["analytic_gap_relative"]) < 1e-12
+    assert m["analytic_gap"] > -1e-9 * abs(m["analytic_log_posterior"])
+
+
+def test_map_metrics_are_consistent(map_random):
+    m = map_random.metrics
+    assert (m["method"], m["n_obs"], m["n_features"], m["latent_dim"], m["beta"]) == ("map", 40, 8, 2, 4.0)
+    lp = m["log_posterior"]
+    np.testing.assert_allclose(m["analytic_log_posterior"] - lp, m["analytic_gap"])
+    assert m["log_likelihood"] > lp  # the N(0, 2) prior on 80 entries has negative log density here
+    assert m["compile_seconds"] > 0 and m["fit_seconds"] > 0
+
+
+def test_map_datatree_has_named_dims(map_random):
+    tree = map_random.idata
+    Z = tree.posterior["Z"]
+    assert Z.dims == ("chain", "draw", "obs", "latent_dim")
+    assert Z.shape == (1, 1, 40, 2)
+    assert tree.constant_data["Y"].dims == ("obs", "feature")
+    assert tree.constant_data["label"].dims == ("obs",)
+    assert "optimizer_result" in tree.children and "fit" not in tree.children
+    assert tree.attrs["method"] == "map" and tree.attrs["latent_dim"] == 2
+
+
+def test_dense_likelihood_map_matches_woodbury(map_random):
+    dense = fit_experiment(
+        tiny_config("inference.init=random", "model.beta=4", "model.prior_scale=2", "model.likelihood=dense")
+    )
+    assert dense.metrics["gram_rel_error"] < 1e-6
+    np.testing.assert_allclose(
+        dense.metrics["log_posterior"], map_random.metrics["log_posterior"], rtol=1e-10
+    )
+
+
+def test_same_seed_gives_the_same_numbers(map_random):
+    again = fit_experiment(tiny_config("inference.init=random", "model.beta=4", "model.prior_scale=2"))
+    np.testing.assert_array_equal(again.fit.point_estimate(), map_random.fit.point_estimate())
+    other = fit_experiment(
+        tiny_config("inference.init=random", "model.beta=4", "model.prior_scale=2", "seed=1")
+    )
+    assert not np.array_equal(other.fit.point_estimate(), map_random.fit.point_estimate())
+
+
+def test_nuts_datatree_groups_and_dims(nuts_run):
+    tree = nuts_run.idata
+    assert {"posterior", "sample_stats", "constant_data"} <= set(tree.children)
+    Z = tree.posterior["Z"]
+    assert Z.dims == ("chain", "draw", "obs", "latent_dim") and Z.shape == (2, 60, 40, 2)
+    np.testing.assert_array_equal(tree.posterior["latent_dim"].values, [0, 1])
+    assert "diverging" in tree.sample_stats
+    assert np.isfinite(Z.values).all()
+
+
+def test_nuts_metrics(nuts_run):
+    m = nuts_run.metrics
+    assert m["method"] == "nuts" and m["divergences"] >= 0
+    assert m["gram_rel_error"] < 1e-6  # of the MAP the chains started from
+    # Draws are typical-set points: below the MAP's log posterior, not wildly so.
+    assert m["log_posterior"] < m["map_log_posterior"]
+    assert m["log_posterior"] > m["map_log_posterior"] - 10 * 40 * 2
+
+
+def test_run_experiment_writes_a_complete_run_directory(tmp_path, nuts_run):
+    from gplvm.pipeline import save_experiment
+
+    save_experiment(nuts_run, tmp_path)
+    metrics = json.loads((tmp_path / results.METRICS).read_text())
+    assert metrics["status"] == "completed" and metrics["method"] == "nuts"
+    assert (tmp_path / results.LATENT_PLOT).stat().st_size > 1000
+    import arviz as az
+
+    tree = az.from_netcdf(tmp_path / results.POSTERIOR)
+    assert tree.posterior["Z"].shape == (2, 60, 40, 2)
+    assert list(tree.constant_data["label"].values[:2]) == list(nuts_run.data.labels[:2])
+    assert not list(tmp_path.glob(".*"))  # no temporary files left behind
+
+
+def test_failed_run_is_recorded_as_failed(tmp_path):
+    with pytest.raises(ConfigError):
+        run_experiment(tiny_config("model.latent_dim=40"), tmp_path)
+    metrics = json.loads((tmp_path / results.METRICS).read_text())
+    assert metrics["status"] == "failed"
+    assert metrics["error_type"] == "ConfigError" and "model.latent_dim=40" in metrics["error"]
+    assert not (tmp_path / results.POSTERIOR).exists()
