@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: install run test test-slow lint experiments clean
+.PHONY: install run test test-slow lint experiment clean
 
 install: $(STAMP)
 
@@ -29,6 +29,10 @@ test-slow: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+experiment: $(STAMP)
+	@test -n "$(NAME)" || { echo "usage: make experiment NAME=<folder in experiments/>"; exit 2; }
+	$(BIN)/python experiments/$(NAME)/run.py
 
 clean:
 	rm -rf outputs .pytest_cache

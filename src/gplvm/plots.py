@@ -28,13 +28,15 @@ def scatter_latents(ax, Z: np.ndarray, labels: np.ndarray | None, title: str) ->
             keep = labels == cls
             ax.scatter(x[keep], y[keep], s=8, alpha=0.7, color=cmap(i % cmap.N), label=str(cls))
         if len(classes) <= MAX_LEGEND_LABELS:
-            ax.legend(fontsize="small", markerscale=2, loc="best", frameon=False)
+            ax.legend(
+                fontsize="small", markerscale=2, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False
+            )
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
 
 
 def save_latent_plot(path: Path, panels: list[tuple[str, np.ndarray]], labels: np.ndarray | None) -> None:
     """Write a PNG with one latent scatter per ``(title, Z)`` panel, side by side."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 5), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 5), squeeze=False)
     for ax, (title, Z) in zip(axes[0], panels, strict=True):
         scatter_latents(ax, Z, labels, title)
     fig.tight_layout()
