@@ -83,6 +83,25 @@ def test_nuts_datatree_groups_and_dims(nuts_run):
     assert np.isfinite(Z.values).all()
 
 
+def test_nuts_is_reproducible_and_runs_with_pymcs_sampler(nuts_run):
+    again = fit_experiment(tiny_config(*NUTS_ARGS))
+    np.testing.assert_array_equal(again.idata.posterior["Z"].values, nuts_run.idata.posterior["Z"].values)
+    pymc = fit_experiment(tiny_config(*NUTS_ARGS, "inference.sampler=pymc", "inference.cores=1"))
+    assert pymc.idata.posterior["Z"].shape == (2, 60, 40, 2)
+    assert pymc.idata.posterior.attrs["inference_library"] == "pymc"
+    assert pymc.metrics["divergences"] >= 0 and pymc.metrics["fit_seconds"] > 0
+
+
+def test_dense_likelihood_refuses_large_n():
+    from gplvm.data import Dataset
+    from gplvm.pipeline import DENSE_MAX_OBS, check_config
+
+    big = Dataset("big", np.zeros((DENSE_MAX_OBS + 1, 1)), ["x0"])
+    with pytest.raises(ConfigError, match=r"model.likelihood=dense with N=10001 needs .* 0.7 GiB"):
+        check_config(tiny_config("model.likelihood=dense"), big)
+    check_config(tiny_config("model.likelihood=woodbury"), big)
+
+
 def test_nuts_metrics(nuts_run):
     m = nuts_run.metrics
     assert m["method"] == "nuts" and m["divergences"] >= 0

@@ -172,7 +172,9 @@ class NutsConfig(InferenceConfig):
     draws: int = 1000
     tune: int = 1000
     chains: int = 2
-    cores: int = 1  # >1 runs chains in parallel processes (pymc sampler) or threads (nutpie)
+    cores: int | None = (
+        None  # chains run in parallel: threads (nutpie) or processes (pymc); null: PyMC's default
+    )
     target_accept: float = 0.8
     sampler: Sampler = Sampler.nutpie
     map: MapConfig = field(default_factory=MapConfig)  # settings of the MAP used as start
@@ -182,7 +184,9 @@ class NutsConfig(InferenceConfig):
         _require(self.draws >= 1, "inference.draws", self.draws, "it must be >= 1")
         _require(self.tune >= 0, "inference.tune", self.tune, "it must be >= 0")
         _require(self.chains >= 1, "inference.chains", self.chains, "it must be >= 1")
-        _require(self.cores >= 1, "inference.cores", self.cores, "it must be >= 1")
+        _require(
+            self.cores is None or self.cores >= 1, "inference.cores", self.cores, "it must be >= 1 or null"
+        )
         _require(
             self.sampler != Sampler.nutpie or self.backend == "numba",
             "inference.backend",
