@@ -50,17 +50,16 @@ def check_config(cfg: Config, data: Dataset) -> None:
 def _fit(data: Dataset, cfg: Config) -> Fit:
     model = build_model(data, cfg.model)
     inf = cfg.inference
+
+    def start(init: Init) -> np.ndarray:
+        return initial_latents(data, cfg.model.latent_dim, init, cfg.model.prior_scale, cfg.seed)
+
     if isinstance(inf, MapConfig):
-        Z0 = initial_latents(data, cfg.model.latent_dim, inf.init, cfg.model.prior_scale, cfg.seed)
-        return fit_map(model, Z0, inf, cfg.seed)
-    map_fit = None
-    if inf.init == Init.map:
-        Z0 = initial_latents(data, cfg.model.latent_dim, inf.map.init, cfg.model.prior_scale, cfg.seed)
-        map_fit = fit_map(model, Z0, inf.map, cfg.seed)
-        Z0 = map_fit.point_estimate()
-    else:
-        Z0 = initial_latents(data, cfg.model.latent_dim, inf.init, cfg.model.prior_scale, cfg.seed)
-    return fit_nuts(model, Z0, inf, cfg.seed, map_fit=map_fit)
+        return fit_map(model, start(inf.init), inf, cfg.seed)
+    if inf.init != Init.map:
+        return fit_nuts(model, start(inf.init), inf, cfg.seed)
+    map_fit = fit_map(model, start(inf.map.init), inf.map, cfg.seed)
+    return fit_nuts(model, map_fit.point_estimate(), inf, cfg.seed, map_fit=map_fit)
 
 
 def describe(idata: DataTree, data: Dataset, cfg: Config, metrics: dict, config_yaml: str) -> DataTree:
@@ -113,22 +112,24 @@ def fit_experiment(cfg: Config, config_yaml: str = "") -> Experiment:
     return Experiment(data, fit, metrics, describe(fit.idata, data, cfg, metrics, config_yaml))
 
 
+def _latent_panel(exp: Experiment) -> tuple[str, np.ndarray]:
+    """What ``latent.png`` shows: the MAP, or for NUTS without one, the last draw of chain 0."""
+    if exp.fit.map_fit is None and exp.metrics["method"] == "nuts":
+        what, Z = "last NUTS draw of chain 0", exp.idata.posterior["Z"].values[0, -1]
+    else:
+        what = "MAP" if exp.metrics["method"] == "map" else "MAP (start of the NUTS chains)"
+        Z = exp.fit.point_estimate()
+    m = exp.metrics
+    return f"GPLVM {what}: {exp.data.name}, Q={m['latent_dim']}, beta={m['beta']:g}", Z
+
+
 def save_experiment(exp: Experiment, run_dir: Path, plot: bool = True) -> None:
     """Write ``posterior.nc``, ``latent.png`` and, last, ``metrics.json`` with status completed."""
     results.write_posterior(run_dir, exp.idata)
     if plot:
-        title = "MAP" if exp.metrics["method"] == "map" else "MAP (start of the NUTS chains)"
-        if exp.fit.map_fit is None and exp.metrics["method"] == "nuts":
-            title = "last draw of chain 0"
-            Z = exp.idata.posterior["Z"].values[0, -1]
-        else:
-            Z = exp.fit.point_estimate()
-        panel_title = (
-            f"GPLVM {title}: {exp.data.name}, Q={exp.metrics['latent_dim']}, beta={exp.metrics['beta']:g}"
-        )
+        panel = _latent_panel(exp)
         results.write_atomic(
-            run_dir / results.LATENT_PLOT,
-            lambda p: plots.save_latent_plot(p, [(panel_title, Z)], exp.data.labels),
+            run_dir / results.LATENT_PLOT, lambda p: plots.save_latent_plot(p, [panel], exp.data.labels)
         )
     results.write_metrics(run_dir, {"status": "completed", **exp.metrics})
 
