@@ -30,3 +30,21 @@ def grad_wrt_K():
     K, Y = pt.matrix("K"), pt.matrix("Y")
     ll = dense_log_likelihood_from_K(K, Y)
     return pytensor.function([K, Y], pytensor.grad(ll, K), mode=TEST_MODE)
+
+
+@pytest.fixture(scope="session")
+def map_random():
+    """A MAP fit from a random start on tiny synthetic data."""
+    from gplvm.pipeline import fit_experiment
+    from tests.helpers import tiny_config
+
+    return fit_experiment(tiny_config("inference.init=random", "model.beta=4", "model.prior_scale=2"))
+
+
+@pytest.fixture(scope="session")
+def nuts_run():
+    """A short NUTS fit (nutpie, 2 chains x 60 draws) on tiny synthetic data."""
+    from gplvm.pipeline import fit_experiment
+    from tests.helpers import NUTS_ARGS, tiny_config
+
+    return fit_experiment(tiny_config(*NUTS_ARGS))

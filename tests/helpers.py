@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+NUTS_ARGS = ["inference=nuts", "inference.draws=60", "inference.tune=60", "inference.chains=2"]
+
 
 def random_problem(n_obs: int, n_features: int, latent_dim: int, seed: int = 0):
     """Seeded Z (N x Q) and centred Y (N x D)."""

@@ -6,17 +6,53 @@ import numpy as np
 import pytest
 
 from gplvm import closed_form
-from gplvm.align import align_to
+from gplvm.align import align_draws, align_to, procrustes_rotations
 from gplvm.baselines import pca_scores, subspace_angles_deg
 
 
+def random_orthogonal(rng: np.random.Generator, q: int, reflect: bool) -> np.ndarray:
+    R, _ = np.linalg.qr(rng.standard_normal((q, q)))
+    if reflect:
+        R[:, 0] *= -1
+    return R
+
+
 @pytest.mark.parametrize("latent_dim", [1, 2, 4])
-def test_alignment_undoes_rotations_and_reflections(latent_dim):
+@pytest.mark.parametrize("reflect", [False, True])
+def test_alignment_undoes_rotations_and_reflections(latent_dim, reflect):
     rng = np.random.default_rng(latent_dim)
     Z = rng.standard_normal((25, latent_dim))
-    R, _ = np.linalg.qr(rng.standard_normal((latent_dim, latent_dim)))
-    R[:, 0] *= -1  # include a reflection
+    R = random_orthogonal(rng, latent_dim, reflect)
     np.testing.assert_allclose(align_to(Z @ R, Z), Z, atol=1e-12)
+    np.testing.assert_allclose(procrustes_rotations(Z @ R, Z), R.T, atol=1e-12)
+
+
+def test_align_draws_recovers_rotated_copies_with_zero_residual():
+    rng = np.random.default_rng(0)
+    Z = rng.standard_normal((30, 3))
+    rotations = [random_orthogonal(rng, 3, reflect=bool(i % 2)) for i in range(2 * 5)]
+    draws = np.stack([Z @ R for R in rotations]).reshape(2, 5, 30, 3)
+    start = Z @ random_orthogonal(rng, 3, reflect=True)  # the reference itself is arbitrary
+    result = align_draws(draws, start)
+    for aligned in result.aligned.reshape(-1, 30, 3):
+        np.testing.assert_allclose(aligned, result.reference, atol=1e-12)
+    np.testing.assert_allclose(result.residual, 0.0, atol=1e-12)
+    assert closed_form.gram_relative_error(result.reference, Z) < 1e-12
+
+
+def test_generalised_procrustes_reference_is_the_aligned_mean():
+    rng = np.random.default_rng(1)
+    Z = rng.standard_normal((20, 2))
+    noisy = np.stack(
+        [(Z + 0.1 * rng.standard_normal(Z.shape)) @ random_orthogonal(rng, 2, False) for _ in range(8)]
+    )
+    result = align_draws(noisy.reshape(2, 4, 20, 2), Z)
+    np.testing.assert_allclose(result.aligned.mean(axis=(0, 1)), result.reference, atol=1e-8)
+    assert result.iterations >= 1
+    assert np.all(result.residual > 0.01) and np.all(result.residual < 0.5)
+    single = align_draws(noisy.reshape(2, 4, 20, 2), Z, generalized=False)
+    assert single.iterations == 0
+    np.testing.assert_array_equal(single.reference, Z)
 
 
 def test_analytic_optimum_spans_the_pca_subspace():

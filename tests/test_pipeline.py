@@ -10,19 +10,7 @@ import pytest
 from gplvm import results
 from gplvm.errors import ConfigError
 from gplvm.pipeline import fit_experiment, run_experiment
-from tests.helpers import tiny_config
-
-NUTS_ARGS = ["inference=nuts", "inference.draws=60", "inference.tune=60", "inference.chains=2"]
-
-
-@pytest.fixture(scope="module")
-def map_random():
-    return fit_experiment(tiny_config("inference.init=random", "model.beta=4", "model.prior_scale=2"))
-
-
-@pytest.fixture(scope="module")
-def nuts_run():
-    return fit_experiment(tiny_config(*NUTS_ARGS))
+from tests.helpers import NUTS_ARGS, tiny_config
 
 
 def test_map_from_random_init_reaches_the_analytic_optimum(map_random):
@@ -100,6 +88,19 @@ def test_dense_likelihood_refuses_large_n():
     with pytest.raises(ConfigError, match=r"model.likelihood=dense with N=10001 needs .* 0.7 GiB"):
         check_config(tiny_config("model.likelihood=dense"), big)
     check_config(tiny_config("model.likelihood=woodbury"), big)
+
+
+def test_nuts_posterior_holds_aligned_latents_and_invariants(nuts_run):
+    post = nuts_run.idata.posterior
+    assert post["Z_aligned"].dims == post["Z"].dims
+    assert post["singular_values"].dims == ("chain", "draw", "latent_dim")
+    for name in ("log_likelihood", "log_posterior", "alignment_residual"):
+        assert post[name].dims == ("chain", "draw")
+    # nutpie's log density of each draw is the same log posterior, computed independently.
+    np.testing.assert_allclose(
+        post["log_posterior"].values, nuts_run.idata.sample_stats["logp"].values, rtol=1e-10
+    )
+    np.testing.assert_allclose(nuts_run.idata["alignment"]["Z_start"].values, nuts_run.fit.point_estimate())
 
 
 def test_nuts_metrics(nuts_run):

@@ -11,3 +11,7 @@ class ConfigError(GPLVMError):
 
 class DataError(GPLVMError):
     """A dataset cannot be loaded or is unusable (missing file, NaNs, non-numeric values...)."""
+
+
+class RunDirectoryError(GPLVMError):
+    """A run directory is missing, incomplete or failed, so there is nothing to inspect."""

@@ -7,9 +7,10 @@ woodbury likelihood does.
 from __future__ import annotations
 
 import numpy as np
+from xarray import DataTree
 
-from gplvm import closed_form
-from gplvm.config import Config, MapConfig
+from gplvm import closed_form, diagnostics
+from gplvm.config import Config
 from gplvm.data import Dataset
 from gplvm.inference import Fit
 
@@ -35,23 +36,16 @@ def analytic_metrics(Z: np.ndarray, data: Dataset, cfg: Config) -> dict[str, flo
     }
 
 
-def draw_log_densities(Z_draws: np.ndarray, data: Dataset, cfg: Config) -> tuple[np.ndarray, np.ndarray]:
-    """Log-likelihood and log posterior of every draw; ``Z_draws`` has shape (chain, draw, N, Q)."""
-    m = cfg.model
-    flat = Z_draws.reshape(-1, *Z_draws.shape[-2:])
-    ll = np.array([closed_form.log_likelihood(Z, data.Y, m.beta) for Z in flat])
-    lp = ll + np.array([closed_form.log_prior(Z, m.prior_scale) for Z in flat])
-    return ll.reshape(Z_draws.shape[:2]), lp.reshape(Z_draws.shape[:2])
-
-
-def fit_metrics(fit: Fit, data: Dataset, cfg: Config) -> dict:
+def fit_metrics(fit: Fit, tree: DataTree, data: Dataset, cfg: Config) -> dict:
     """The figures written to ``metrics.json`` for a completed fit.
 
     For MAP the densities and the analytic gap are those of the MAP. For NUTS ``log_likelihood``
-    and ``log_posterior`` are posterior means over draws; the ``map_*`` figures and the analytic
-    gap describe the MAP the chains started from (null when they started elsewhere).
+    and ``log_posterior`` are posterior means over draws (``tree`` must hold the invariants from
+    :func:`gplvm.diagnostics.rotation_aware_posterior`), the convergence figures come from ArviZ,
+    and the ``map_*`` figures and the analytic gap describe the MAP the chains started from (null
+    when they started elsewhere).
     """
-    method = "map" if isinstance(cfg.inference, MapConfig) else "nuts"
+    method = cfg.inference.method
     out: dict = {
         "method": method,
         "dataset": data.name,
@@ -71,9 +65,14 @@ def fit_metrics(fit: Fit, data: Dataset, cfg: Config) -> dict:
         out.update(fit.info)
         return out
 
-    ll, lp = draw_log_densities(fit.idata.posterior["Z"].values, data, cfg)
-    out.update({"log_likelihood": float(ll.mean()), "log_posterior": float(lp.mean())})
+    posterior = tree.posterior
+    out["log_likelihood"] = float(posterior["log_likelihood"].mean())
+    out["log_posterior"] = float(posterior["log_posterior"].mean())
     out.update(fit.info)
+    out.update(diagnostics.sampler_stats(tree.sample_stats.to_dataset()))
+    out.update(diagnostics.convergence(tree))
+    out["alignment_residual_mean"] = float(posterior["alignment_residual"].mean())
+    out["converged"], out["diagnostic_problems"] = diagnostics.verdict(out, posterior.sizes["chain"])
     keys = ("analytic_log_posterior", "analytic_gap", "analytic_gap_relative", "gram_rel_error")
     if fit.map_fit is None:
         out.update(dict.fromkeys(("map_log_likelihood", "map_log_posterior", *keys)))

@@ -17,6 +17,7 @@ from xarray import DataTree
 from gplvm import __version__, plots, results
 from gplvm.config import Config, Init, Likelihood, MapConfig, check_against_data
 from gplvm.data import Dataset, load_dataset
+from gplvm.diagnostics import rotation_aware_posterior
 from gplvm.errors import ConfigError
 from gplvm.inference import Fit, fit_map, fit_nuts, initial_latents
 from gplvm.metrics import fit_metrics
@@ -62,12 +63,11 @@ def _fit(data: Dataset, cfg: Config) -> Fit:
     return fit_nuts(model, map_fit.point_estimate(), inf, cfg.seed, map_fit=map_fit)
 
 
-def describe(idata: DataTree, data: Dataset, cfg: Config, metrics: dict, config_yaml: str) -> DataTree:
-    """Make the DataTree self-describing and drop what is bulky and redundant.
+def _result_groups(idata: DataTree) -> dict[str, xr.Dataset]:
+    """The fit's groups without what is empty, bulky or redundant.
 
-    Labels join ``constant_data``; the root attrs record the method, dataset, model settings and
-    the composed config. The MAP's ``fit`` group and L-BFGS memory (O(N Q) each, repeating Z) are
-    dropped.
+    The MAP's ``fit`` group and its L-BFGS memory (O(N Q) each, repeating Z) are dropped; the
+    final gradient is kept as its largest entry, ``jac_max_abs``.
     """
     groups = {
         path: node.to_dataset() for path, node in idata.subtree_with_keys if path != "." and node.data_vars
@@ -79,6 +79,22 @@ def describe(idata: DataTree, data: Dataset, cfg: Config, metrics: dict, config_
         opt = opt.drop_vars([v for v in ("hess_inv_sk", "hess_inv_yk", "x", "jac") if v in opt])
         opt = opt.drop_vars([c for c in ("variables",) if c in opt.coords])
         groups["optimizer_result"] = opt.assign(jac_max_abs=float(np.max(np.abs(jac))))
+    return groups
+
+
+def build_tree(fit: Fit, data: Dataset, cfg: Config, config_yaml: str) -> DataTree:
+    """The run's DataTree: the fit's groups, labels, rotation-aware NUTS variables and attrs.
+
+    For NUTS the posterior gains ``Z_aligned``, ``alignment_residual`` and the invariants, and an
+    ``alignment`` group holds the reference (see :mod:`gplvm.diagnostics`). The root attrs record
+    the method, dataset, model settings and the composed config.
+    """
+    groups = _result_groups(fit.idata)
+    if cfg.inference.method == "nuts":
+        reference = None if fit.map_fit is None else fit.point_estimate()
+        groups["posterior"], groups["alignment"] = rotation_aware_posterior(
+            groups["posterior"], data, cfg, reference
+        )
     constant = groups.get("constant_data", xr.Dataset())
     if data.labels is not None:
         constant = constant.assign(label=xr.DataArray(data.labels.astype(str), dims="obs"))
@@ -88,9 +104,9 @@ def describe(idata: DataTree, data: Dataset, cfg: Config, metrics: dict, config_
     groups["constant_data"] = constant
     tree = DataTree.from_dict(groups)
     tree.attrs = {
-        **idata.attrs,
+        **fit.idata.attrs,
         "gplvm_version": __version__,
-        "method": metrics["method"],
+        "method": cfg.inference.method,
         "dataset": data.name,
         "latent_dim": cfg.model.latent_dim,
         "beta": cfg.model.beta,
@@ -108,8 +124,8 @@ def fit_experiment(cfg: Config, config_yaml: str = "") -> Experiment:
     data = load_dataset(cfg.dataset)
     check_config(cfg, data)
     fit = _fit(data, cfg)
-    metrics = fit_metrics(fit, data, cfg)
-    return Experiment(data, fit, metrics, describe(fit.idata, data, cfg, metrics, config_yaml))
+    tree = build_tree(fit, data, cfg, config_yaml)
+    return Experiment(data, fit, fit_metrics(fit, tree, data, cfg), tree)
 
 
 def _latent_panel(exp: Experiment) -> tuple[str, np.ndarray]:

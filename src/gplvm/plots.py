@@ -1,7 +1,8 @@
-"""Latent-space plots (matplotlib, headless)."""
+"""Plots (matplotlib, headless): the latent space, posterior clouds, and ArviZ's plots saved as PNG."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -13,25 +14,41 @@ import numpy as np
 MAX_LEGEND_LABELS = 20
 
 
+def _xy(Z: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The two plotted coordinates: dims 0 and 1, or dim 0 against the observation when Q = 1."""
+    return (Z[:, 0], Z[:, 1]) if Z.shape[1] >= 2 else (Z[:, 0], rows.astype(float))
+
+
+def _axis_labels(ax, latent_dim: int, suffix: str = "") -> None:
+    ax.set_xlabel(f"latent dim 0{suffix}")
+    ax.set_ylabel(f"latent dim 1{suffix}" if latent_dim >= 2 else "observation")
+
+
+def _by_label(labels: np.ndarray | None):
+    """Yield (mask or None, colour, legend label) for each class, or once for unlabelled data."""
+    if labels is None:
+        yield None, "C0", None
+        return
+    classes = np.unique(labels)
+    cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
+    for i, cls in enumerate(classes):
+        yield labels == cls, cmap(i % cmap.N), str(cls)
+
+
+def _legend(ax, labels: np.ndarray | None) -> None:
+    if labels is not None and len(np.unique(labels)) <= MAX_LEGEND_LABELS:
+        ax.legend(fontsize="small", markerscale=2, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False)
+
+
 def scatter_latents(ax, Z: np.ndarray, labels: np.ndarray | None, title: str) -> None:
     """Scatter the first two latent dims (or dim 0 against the row index when Q = 1)."""
-    if Z.shape[1] >= 2:
-        x, y, xlabel, ylabel = Z[:, 0], Z[:, 1], "latent dim 0", "latent dim 1"
-    else:
-        x, y, xlabel, ylabel = Z[:, 0], np.arange(len(Z)), "latent dim 0", "observation"
-    if labels is None:
-        ax.scatter(x, y, s=8, alpha=0.7)
-    else:
-        classes = np.unique(labels)
-        cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
-        for i, cls in enumerate(classes):
-            keep = labels == cls
-            ax.scatter(x[keep], y[keep], s=8, alpha=0.7, color=cmap(i % cmap.N), label=str(cls))
-        if len(classes) <= MAX_LEGEND_LABELS:
-            ax.legend(
-                fontsize="small", markerscale=2, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False
-            )
-    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    x, y = _xy(Z, np.arange(len(Z)))
+    for keep, colour, name in _by_label(labels):
+        sel = slice(None) if keep is None else keep
+        ax.scatter(x[sel], y[sel], s=8, alpha=0.7, color=colour, label=name)
+    _legend(ax, labels)
+    ax.set_title(title)
+    _axis_labels(ax, Z.shape[1])
 
 
 def save_latent_plot(path: Path, panels: list[tuple[str, np.ndarray]], labels: np.ndarray | None) -> None:
@@ -42,3 +59,47 @@ def save_latent_plot(path: Path, panels: list[tuple[str, np.ndarray]], labels: n
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def save_latent_posterior_plot(
+    path: Path,
+    Z_aligned: np.ndarray,
+    reference: np.ndarray,
+    labels: np.ndarray | None,
+    overlay: tuple[str, np.ndarray] | None = None,
+    max_points: int = 60_000,
+) -> None:
+    """Clouds of aligned draws around each latent point, coloured by label.
+
+    ``Z_aligned`` is (chain, draw, N, Q); draws are thinned so that at most ``max_points`` dots are
+    drawn. The ``reference`` (N, Q) is shown as outlined dots and ``overlay``, when given, as
+    crosses (for example the analytic MAP, aligned to the reference).
+    """
+    draws = Z_aligned.reshape(-1, *Z_aligned.shape[-2:])
+    n_obs, latent_dim = draws.shape[1:]
+    cloud = draws[:: max(1, int(np.ceil(draws.shape[0] * n_obs / max_points)))]
+    rows = np.arange(n_obs)
+    fig, ax = plt.subplots(figsize=(7.5, 5.5))
+    for keep, colour, name in _by_label(labels):
+        sel = slice(None) if keep is None else keep
+        x, y = _xy(cloud[:, sel].reshape(-1, latent_dim), np.tile(rows[sel], len(cloud)))
+        ax.scatter(x, y, s=2, alpha=0.08, color=colour, linewidths=0)
+        ax.scatter([], [], s=20, color=colour, label=name)  # opaque legend entry
+    x, y = _xy(reference, rows)
+    ax.scatter(x, y, s=6, facecolors="none", edgecolors="k", linewidths=0.4, label="alignment reference")
+    if overlay is not None:
+        x, y = _xy(overlay[1], rows)
+        ax.scatter(x, y, s=10, marker="x", color="k", linewidths=0.6, label=overlay[0])
+    ax.legend(fontsize="small", markerscale=1.5, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False)
+    ax.set_title(f"posterior of the latent positions ({len(cloud)} aligned draws per point)")
+    _axis_labels(ax, latent_dim, " (aligned)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def save_arviz_plot(path: Path, plot: Callable, tree, var_names: list[str]) -> None:
+    """Draw an ArviZ plot (e.g. ``arviz.plot_trace_dist``) with matplotlib and save it as PNG."""
+    collection = plot(tree, var_names=var_names, backend="matplotlib")
+    collection.savefig(path, dpi=90)
+    plt.close("all")

@@ -1,0 +1,84 @@
+"""``gplvm-inspect`` on MAP and NUTS run directories, and on broken ones."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from gplvm import results
+from gplvm.inspect_run import INSPECT_DIR, main
+from gplvm.pipeline import save_experiment
+
+
+@pytest.fixture(scope="module")
+def run_dirs(tmp_path_factory, map_random, nuts_run):
+    dirs = {"map": tmp_path_factory.mktemp("map"), "nuts": tmp_path_factory.mktemp("nuts")}
+    save_experiment(map_random, dirs["map"])
+    save_experiment(nuts_run, dirs["nuts"])
+    return dirs
+
+
+def test_inspect_nuts_prints_diagnostics_and_writes_plots(run_dirs, capsys):
+    assert main([str(run_dirs["nuts"])]) == 0
+    out = capsys.readouterr().out
+    assert "Rotation invariants" in out and "log_posterior" in out and "singular_values[1]" in out
+    assert "| raw Z (misleads: rotations) |" in out
+    assert "Verdict:" in out
+    for name in ("trace_invariants.png", "rank_invariants.png", "latent_posterior.png"):
+        assert (run_dirs["nuts"] / INSPECT_DIR / name).stat().st_size > 5000, name
+
+
+def test_inspect_verdict_follows_the_metrics(run_dirs, capsys, nuts_run):
+    main([str(run_dirs["nuts"]), "--no-plots"])
+    out = capsys.readouterr().out
+    if nuts_run.metrics["converged"]:
+        assert "Verdict: converged" in out
+    else:  # 60 draws may be too few; then every problem is listed with advice
+        assert "Verdict: NOT converged" in out
+        assert all(p in out for p in nuts_run.metrics["diagnostic_problems"])
+
+
+def test_inspect_map_overlays_the_analytic_optimum(run_dirs, capsys):
+    assert main([str(run_dirs["map"])]) == 0
+    out = capsys.readouterr().out
+    assert "MAP run" in out and "Gram error" in out and "Verdict: converged" in out
+    assert (run_dirs["map"] / INSPECT_DIR / "latent_map.png").stat().st_size > 5000
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        ("missing", "no such directory"),
+        ("empty", "no metrics.json; not a gplvm run directory"),
+        ("running", "the run is incomplete (status 'running')"),
+        ("failed", "the run failed: model.beta=0.0 is invalid"),
+        ("no_posterior", "posterior.nc is missing"),
+        ("bad_json", "not valid JSON"),
+    ],
+)
+def test_broken_run_directories_give_one_line_errors(tmp_path, capsys, setup, message):
+    run_dir = tmp_path / "run"
+    if setup != "missing":
+        run_dir.mkdir()
+    if setup == "running":
+        results.mark_running(run_dir)
+    elif setup == "failed":
+        results.mark_failed(run_dir, ValueError("model.beta=0.0 is invalid: it must be a finite number > 0"))
+    elif setup == "no_posterior":
+        (run_dir / "metrics.json").write_text(json.dumps({"status": "completed", "method": "map"}))
+    elif setup == "bad_json":
+        (run_dir / "metrics.json").write_text("{")
+    assert main([str(run_dir)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("gplvm-inspect: error:") and message in err and "\n" not in err
+
+
+def test_console_script_exits_nonzero_on_a_broken_directory(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "gplvm.inspect_run", str(tmp_path / "nope")], capture_output=True, text=True
+    )
+    assert proc.returncode == 2
+    assert "no such directory" in proc.stderr and "Traceback" not in proc.stderr
