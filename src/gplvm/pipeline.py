@@ -128,25 +128,26 @@ def fit_experiment(cfg: Config, config_yaml: str = "") -> Experiment:
     return Experiment(data, fit, fit_metrics(fit, tree, data, cfg), tree)
 
 
-def _latent_panel(exp: Experiment) -> tuple[str, np.ndarray]:
-    """What ``latent.png`` shows: the MAP, or for NUTS without one, the last draw of chain 0."""
-    if exp.fit.map_fit is None and exp.metrics["method"] == "nuts":
-        what, Z = "last NUTS draw of chain 0", exp.idata.posterior["Z"].values[0, -1]
-    else:
-        what = "MAP" if exp.metrics["method"] == "map" else "MAP (start of the NUTS chains)"
-        Z = exp.fit.point_estimate()
+def _write_latent_plot(exp: Experiment, path: Path) -> None:
+    """``latent.png``: the MAP, or for NUTS the clouds of aligned draws around each point."""
     m = exp.metrics
-    return f"GPLVM {what}: {exp.data.name}, Q={m['latent_dim']}, beta={m['beta']:g}", Z
+    where = f"{exp.data.name}, Q={m['latent_dim']}, beta={m['beta']:g}"
+    if m["method"] == "nuts":
+        post = exp.idata.posterior
+        reference = exp.idata["alignment"]["Z_reference"].values
+        title = f"GPLVM posterior: {where}"
+        plots.save_latent_posterior_plot(
+            path, post["Z_aligned"].values, reference, exp.data.labels, title=title
+        )
+    else:
+        plots.save_latent_plot(path, [(f"GPLVM MAP: {where}", exp.fit.point_estimate())], exp.data.labels)
 
 
 def save_experiment(exp: Experiment, run_dir: Path, plot: bool = True) -> None:
     """Write ``posterior.nc``, ``latent.png`` and, last, ``metrics.json`` with status completed."""
     results.write_posterior(run_dir, exp.idata)
     if plot:
-        panel = _latent_panel(exp)
-        results.write_atomic(
-            run_dir / results.LATENT_PLOT, lambda p: plots.save_latent_plot(p, [panel], exp.data.labels)
-        )
+        results.write_atomic(run_dir / results.LATENT_PLOT, lambda p: _write_latent_plot(exp, p))
     results.write_metrics(run_dir, {"status": "completed", **exp.metrics})
 
 

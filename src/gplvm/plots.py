@@ -67,6 +67,7 @@ def save_latent_posterior_plot(
     reference: np.ndarray,
     labels: np.ndarray | None,
     overlay: tuple[str, np.ndarray] | None = None,
+    title: str = "posterior of the latent positions",
     max_points: int = 60_000,
 ) -> None:
     """Clouds of aligned draws around each latent point, coloured by label.
@@ -91,7 +92,7 @@ def save_latent_posterior_plot(
         x, y = _xy(overlay[1], rows)
         ax.scatter(x, y, s=10, marker="x", color="k", linewidths=0.6, label=overlay[0])
     ax.legend(fontsize="small", markerscale=1.5, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False)
-    ax.set_title(f"posterior of the latent positions ({len(cloud)} aligned draws per point)")
+    ax.set_title(f"{title} ({len(cloud)} aligned draws per point)")
     _axis_labels(ax, latent_dim, " (aligned)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
