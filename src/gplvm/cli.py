@@ -14,6 +14,7 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from gplvm.config import register_configs, to_run_config
@@ -22,6 +23,7 @@ from gplvm.errors import GPLVMError
 log = logging.getLogger("gplvm")
 CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
 EXIT_BAD_INPUT = 2
+EXIT_SWEEP_FAILED = 1
 
 register_configs()
 
@@ -48,22 +50,52 @@ def _summary(metrics: dict) -> str:
     )
 
 
+def _objective(metrics: dict) -> float:
+    """What sweepers optimise: the held-out score when there is one, else the log-likelihood."""
+    score = metrics.get("heldout_log_lik_per_feature")
+    return float(metrics["log_likelihood"] if score is None else score)
+
+
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
-def main(cfg: DictConfig) -> float | None:
-    """Run one configured experiment; return its log-likelihood for sweepers."""
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
+def main(cfg: DictConfig) -> float:
+    """Run one configured experiment and return its objective for sweepers.
+
+    A single run exits 2 on bad input. In a multirun, a failing job is recorded as failed in its
+    directory and returns NaN, so that the other jobs go on; ``gplvm`` then exits 1.
+    """
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
     try:
         run_cfg = to_run_config(cfg)
         from gplvm.pipeline import run_experiment  # PyMC loads only once the config is valid
 
         metrics = run_experiment(run_cfg, run_dir, OmegaConf.to_yaml(cfg))
-    except GPLVMError as exc:
+    except Exception as exc:
         from gplvm import results
 
-        if not (run_dir / results.METRICS).exists():
+        if not (run_dir / results.METRICS).exists() or results.read_metrics(run_dir)["status"] != "failed":
             results.mark_failed(run_dir, exc)
-        print(f"gplvm: error: {exc}", file=sys.stderr)
-        sys.exit(EXIT_BAD_INPUT)
+        if multirun:
+            log.error("job %s failed: %s: %s", hydra_cfg.job.num, type(exc).__name__, exc)
+            return float("nan")
+        if isinstance(exc, GPLVMError):
+            print(f"gplvm: error: {exc}", file=sys.stderr)
+            sys.exit(EXIT_BAD_INPUT)
+        raise
     log.info("%s", _summary(metrics))
     log.info("run directory: %s", run_dir)
-    return metrics.get("log_likelihood")
+    return _objective(metrics)
+
+
+def entry() -> None:
+    """The ``gplvm`` command: Hydra's CLI, then exit 1 if a multirun had jobs that did not complete."""
+    from gplvm.sweep import FAILED_JOBS
+
+    main()
+    if FAILED_JOBS:
+        print(
+            f"gplvm: {len(FAILED_JOBS)} job(s) of the sweep did not complete; see sweep_status.json",
+            file=sys.stderr,
+        )
+        sys.exit(EXIT_SWEEP_FAILED)

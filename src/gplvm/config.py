@@ -198,6 +198,25 @@ class NutsConfig(InferenceConfig):
         )
 
 
+# ---------------------------------------------------------------- evaluation
+
+
+@dataclass
+class HeldoutConfig:
+    """Hold out feature columns, fit Z on the rest, and score them under the fitted K.
+
+    Each column of Y is an independent draw from N(0, K), so held-out columns are scored with the
+    same Gaussian marginal likelihood. Unlike the training likelihood, the score cannot be
+    inflated by more latent dimensions. ``fraction = 0`` turns it off.
+    """
+
+    fraction: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _require(0 <= self.fraction < 1, "heldout.fraction", self.fraction, "it must lie in [0, 1)")
+
+
 # ---------------------------------------------------------------- root
 
 
@@ -208,6 +227,7 @@ class Config:
     dataset: Any = MISSING
     model: ModelConfig = field(default_factory=ModelConfig)
     inference: Any = MISSING
+    heldout: HeldoutConfig = field(default_factory=HeldoutConfig)
     seed: int = 0
     plot: bool = True
 

@@ -6,7 +6,7 @@ Every loader returns a :class:`Dataset` whose ``Y`` is float64, finite and colum
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,7 @@ from gplvm.config import (
     IrisDatasetConfig,
     SyntheticDatasetConfig,
 )
-from gplvm.errors import DataError
+from gplvm.errors import ConfigError, DataError
 
 
 @dataclass(frozen=True)
@@ -207,3 +207,23 @@ def load_dataset(cfg: DatasetConfig) -> Dataset:
     Y = prepare(Y, f"dataset {cfg.name}", cfg.standardize)
     names = names or [f"x{j}" for j in range(Y.shape[1])]
     return Dataset(cfg.name, Y, list(names), labels, Z_true, attrs)
+
+
+def split_features(data: Dataset, fraction: float, seed: int) -> tuple[Dataset, np.ndarray | None, list[str]]:
+    """Hold out a seeded random ``fraction`` of the feature columns.
+
+    Returns the training dataset, the held-out columns (N x D_h, or None when ``fraction`` is 0)
+    and their names. At least one column is held out when ``fraction`` > 0, and at least one kept.
+    """
+    if fraction == 0:
+        return data, None, []
+    n_heldout = max(1, round(fraction * data.n_features))
+    if n_heldout >= data.n_features:
+        raise ConfigError(
+            f"heldout.fraction={fraction} would hold out all {data.n_features} features; keep at least one"
+        )
+    held = np.sort(np.random.default_rng(seed).choice(data.n_features, size=n_heldout, replace=False))
+    keep = np.setdiff1d(np.arange(data.n_features), held)
+    names = [data.feature_names[j] for j in held]
+    train = replace(data, Y=data.Y[:, keep], feature_names=[data.feature_names[j] for j in keep])
+    return train, data.Y[:, held], names

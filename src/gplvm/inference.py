@@ -6,6 +6,7 @@ compilation from optimisation or sampling, which dominate in opposite regimes.
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ import numpy as np
 import pymc as pm
 from xarray import DataTree
 
-from gplvm.config import Init, MapConfig, NutsConfig
+from gplvm.config import Init, MapConfig, NutsConfig, Sampler
 from gplvm.data import Dataset
 
 
@@ -147,6 +148,11 @@ def fit_nuts(model: pm.Model, Z0: np.ndarray, cfg: NutsConfig, seed: int, map_fi
     map_fit : Fit, optional
         The MAP fit that produced ``Z0``, kept in the result for reporting.
     """
+    extra = {}
+    if cfg.sampler == Sampler.pymc and multiprocessing.parent_process() is not None:
+        # In a worker process (joblib launcher) the default start method pickles the model and
+        # fails on "cannot pickle 'mmap.mmap' object"; forked chain processes inherit it instead.
+        extra["mp_ctx"] = "fork"
     start = time.perf_counter()
     with model:
         idata = pm.sample(
@@ -161,6 +167,7 @@ def fit_nuts(model: pm.Model, Z0: np.ndarray, cfg: NutsConfig, seed: int, map_fi
             backend=cfg.backend,
             progressbar=True,
             compute_convergence_checks=False,
+            **extra,
         )
     total = time.perf_counter() - start
     # PyMC's sampler puts sampling_time on sample_stats, nutpie's on posterior.

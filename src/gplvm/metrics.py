@@ -7,6 +7,7 @@ woodbury likelihood does.
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import logsumexp
 from xarray import DataTree
 
 from gplvm import closed_form, diagnostics
@@ -36,7 +37,30 @@ def analytic_metrics(Z: np.ndarray, data: Dataset, cfg: Config) -> dict[str, flo
     }
 
 
-def fit_metrics(fit: Fit, tree: DataTree, data: Dataset, cfg: Config) -> dict:
+def heldout_metrics(Z_draws: np.ndarray, Y_heldout: np.ndarray, beta: float, names: list[str]) -> dict:
+    """Score held-out feature columns under N(0, K) with the fitted Z.
+
+    ``Z_draws`` is (S, N, Q): one draw for MAP, all posterior draws for NUTS. Each column's score
+    is its log predictive density, log mean_s p(y_j | Z_s), which for one draw is the plain log
+    density; ``heldout_log_lik_per_feature`` averages it over the held-out columns.
+    """
+    per_draw = np.stack([closed_form.column_log_likelihoods(Z, Y_heldout, beta) for Z in Z_draws])
+    per_column = logsumexp(per_draw, axis=0) - np.log(len(per_draw))
+    return {
+        "n_heldout_features": len(names),
+        "heldout_log_lik_per_feature": float(per_column.mean()),
+        "heldout_log_lik_by_feature": dict(zip(names, per_column.tolist(), strict=True)),
+    }
+
+
+def fit_metrics(
+    fit: Fit,
+    tree: DataTree,
+    data: Dataset,
+    cfg: Config,
+    Y_heldout: np.ndarray | None = None,
+    heldout_names: list[str] | None = None,
+) -> dict:
     """The figures written to ``metrics.json`` for a completed fit.
 
     For MAP the densities and the analytic gap are those of the MAP. For NUTS ``log_likelihood``
@@ -60,14 +84,22 @@ def fit_metrics(fit: Fit, tree: DataTree, data: Dataset, cfg: Config) -> dict:
         "compile_seconds": fit.compile_seconds,
         "fit_seconds": fit.fit_seconds,
     }
+    Z_draws = tree.posterior["Z"].values.reshape(-1, data.n_obs, cfg.model.latent_dim)
+    if Y_heldout is not None:
+        out["heldout_fraction"] = cfg.heldout.fraction
+        out.update(heldout_metrics(Z_draws, Y_heldout, cfg.model.beta, heldout_names or []))
+    else:
+        out.update({"heldout_fraction": 0.0, "n_heldout_features": 0, "heldout_log_lik_per_feature": None})
     if method == "map":
         out.update(analytic_metrics(fit.point_estimate(), data, cfg))
+        out["train_log_lik_per_feature"] = out["log_likelihood"] / data.n_features
         out.update(fit.info)
         return out
 
     posterior = tree.posterior
     out["log_likelihood"] = float(posterior["log_likelihood"].mean())
     out["log_posterior"] = float(posterior["log_posterior"].mean())
+    out["train_log_lik_per_feature"] = out["log_likelihood"] / data.n_features
     out.update(fit.info)
     out.update(diagnostics.sampler_stats(tree.sample_stats.to_dataset()))
     out.update(diagnostics.convergence(tree))

@@ -16,7 +16,7 @@ from xarray import DataTree
 
 from gplvm import __version__, plots, results
 from gplvm.config import Config, Init, Likelihood, MapConfig, check_against_data
-from gplvm.data import Dataset, load_dataset
+from gplvm.data import Dataset, load_dataset, split_features
 from gplvm.diagnostics import rotation_aware_posterior
 from gplvm.errors import ConfigError
 from gplvm.inference import Fit, fit_map, fit_nuts, initial_latents
@@ -31,7 +31,7 @@ DENSE_MAX_OBS = 10_000
 class Experiment:
     """The outcome of one experiment, before anything is written."""
 
-    data: Dataset
+    data: Dataset  # the columns the model was fitted on
     fit: Fit
     metrics: dict
     idata: DataTree
@@ -82,7 +82,9 @@ def _result_groups(idata: DataTree) -> dict[str, xr.Dataset]:
     return groups
 
 
-def build_tree(fit: Fit, data: Dataset, cfg: Config, config_yaml: str) -> DataTree:
+def build_tree(
+    fit: Fit, data: Dataset, cfg: Config, config_yaml: str, heldout: xr.DataArray | None = None
+) -> DataTree:
     """The run's DataTree: the fit's groups, labels, rotation-aware NUTS variables and attrs.
 
     For NUTS the posterior gains ``Z_aligned``, ``alignment_residual`` and the invariants, and an
@@ -101,6 +103,8 @@ def build_tree(fit: Fit, data: Dataset, cfg: Config, config_yaml: str) -> DataTr
     if data.Z_true is not None:
         constant = constant.assign(Z_true=xr.DataArray(data.Z_true, dims=("obs", "true_latent_dim")))
         constant = constant.assign_coords(true_latent_dim=np.arange(data.Z_true.shape[1]))
+    if heldout is not None:
+        constant = constant.assign(Y_heldout=heldout)
     groups["constant_data"] = constant
     tree = DataTree.from_dict(groups)
     tree.attrs = {
@@ -121,11 +125,18 @@ def build_tree(fit: Fit, data: Dataset, cfg: Config, config_yaml: str) -> DataTr
 
 def fit_experiment(cfg: Config, config_yaml: str = "") -> Experiment:
     """Load the data, build the model, fit it and compute the metrics; write nothing."""
-    data = load_dataset(cfg.dataset)
+    data, Y_heldout, heldout_names = split_features(
+        load_dataset(cfg.dataset), cfg.heldout.fraction, cfg.heldout.seed
+    )
     check_config(cfg, data)
     fit = _fit(data, cfg)
-    tree = build_tree(fit, data, cfg, config_yaml)
-    return Experiment(data, fit, fit_metrics(fit, tree, data, cfg), tree)
+    heldout = None
+    if Y_heldout is not None:
+        heldout = xr.DataArray(
+            Y_heldout, dims=("obs", "heldout_feature"), coords={"heldout_feature": heldout_names}
+        )
+    tree = build_tree(fit, data, cfg, config_yaml, heldout)
+    return Experiment(data, fit, fit_metrics(fit, tree, data, cfg, Y_heldout, heldout_names), tree)
 
 
 def _write_latent_plot(exp: Experiment, path: Path) -> None:
