@@ -110,6 +110,8 @@ def test_wrong_type_fails_at_composition(override):
         (["dataset=synthetic", "dataset.n_obs=1"], "dataset.n_obs"),
         (["dataset=synthetic", "dataset.beta=0"], "dataset.beta"),
         (["dataset.max_obs=1"], "dataset.max_obs"),
+        (["heldout.fraction=1"], "heldout.fraction"),
+        (["heldout.fraction=-0.1"], "heldout.fraction"),
     ],
 )
 def test_out_of_range_values_give_one_line_errors(overrides, key):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from gplvm.config import DigitsDatasetConfig, FileDatasetConfig, IrisDatasetConfig, SyntheticDatasetConfig
-from gplvm.data import load_dataset
-from gplvm.errors import DataError
+from gplvm.data import load_dataset, split_features
+from gplvm.errors import ConfigError, DataError
 
 
 def test_synthetic_is_seeded_centred_and_keeps_true_latents():
@@ -94,3 +94,22 @@ def test_bad_label_column_and_arrays(tmp_path):
     np.savez(tmp_path / "d.npz", X=np.ones((3, 2)))
     with pytest.raises(DataError, match=r"no array 'Y' .* \['X'\]"):
         load_dataset(FileDatasetConfig(path=str(tmp_path / "d.npz")))
+
+
+def test_split_features_is_seeded_and_keeps_columns_apart():
+    data = load_dataset(SyntheticDatasetConfig(n_obs=10, n_features=10))
+    train, held, names = split_features(data, 0.3, seed=1)
+    again = split_features(data, 0.3, seed=1)
+    assert (train.n_features, held.shape) == (7, (10, 3))
+    assert names == again[2] and set(names).isdisjoint(train.feature_names)
+    assert sorted(names + train.feature_names) == sorted(data.feature_names)
+    for j, name in enumerate(names):
+        np.testing.assert_array_equal(held[:, j], data.Y[:, data.feature_names.index(name)])
+    assert split_features(data, 0.0, seed=1) == (data, None, [])
+    assert split_features(data, 0.01, seed=1)[1].shape == (10, 1)  # at least one column
+
+
+def test_split_features_refuses_to_hold_out_everything():
+    data = load_dataset(SyntheticDatasetConfig(n_obs=10, n_features=2))
+    with pytest.raises(ConfigError, match=r"heldout.fraction=0.9 would hold out all 2 features"):
+        split_features(data, 0.9, seed=0)
