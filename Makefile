@@ -32,7 +32,7 @@ lint: $(STAMP)
 
 experiment: $(STAMP)
 	@test -n "$(NAME)" || { echo "usage: make experiment NAME=<folder in experiments/>"; exit 2; }
-	$(BIN)/python experiments/$(NAME)/run.py
+	if [ -x experiments/$(NAME)/run.sh ]; then experiments/$(NAME)/run.sh; else $(BIN)/python experiments/$(NAME)/run.py; fi
 
 clean:
 	rm -rf outputs .pytest_cache
