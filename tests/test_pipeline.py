@@ -52,6 +52,16 @@ def test_dense_likelihood_map_matches_woodbury(map_random):
     )
 
 
+@pytest.mark.parametrize("backend", ["numba", pytest.param("c", marks=pytest.mark.slow)])
+def test_compiled_backends_reach_the_same_map(map_random, backend):
+    args = ("inference.init=random", "model.beta=4", "model.prior_scale=2", f"inference.backend={backend}")
+    other = fit_experiment(tiny_config(*args))
+    assert other.metrics["backend"] == backend and other.metrics["gram_rel_error"] < 1e-6
+    np.testing.assert_allclose(
+        other.metrics["log_posterior"], map_random.metrics["log_posterior"], rtol=1e-12
+    )
+
+
 def test_same_seed_gives_the_same_numbers(map_random):
     again = fit_experiment(tiny_config("inference.init=random", "model.beta=4", "model.prior_scale=2"))
     np.testing.assert_array_equal(again.fit.point_estimate(), map_random.fit.point_estimate())

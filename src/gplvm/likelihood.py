@@ -27,7 +27,9 @@ def _constant(n_obs, n_features):
     return -0.5 * n_obs * n_features * LOG_2PI
 
 
-def woodbury_log_likelihood(Z: pt.TensorLike, Y: pt.TensorLike, beta: pt.TensorLike) -> pt.TensorVariable:
+def woodbury_log_likelihood(
+    Z: pt.TensorLike, Y: pt.TensorLike, beta: pt.TensorLike, Y_sq_norm: pt.TensorLike | None = None
+) -> pt.TensorVariable:
     """Eq. 1 with its constant via the Woodbury identity, in O(N Q^2 + N Q D).
 
     Parameters
@@ -38,6 +40,9 @@ def woodbury_log_likelihood(Z: pt.TensorLike, Y: pt.TensorLike, beta: pt.TensorL
         Centred data.
     beta : scalar tensor
         Noise precision, > 0.
+    Y_sq_norm : scalar tensor, optional
+        ||Y||_F^2. Pass it when Y is a shared variable: PyTensor cannot fold sum(Y**2) into a
+        constant then, and would recompute it, an O(N D) pass, at every evaluation.
 
     Returns
     -------
@@ -50,14 +55,18 @@ def woodbury_log_likelihood(Z: pt.TensorLike, Y: pt.TensorLike, beta: pt.TensorL
     L = cholesky(M, lower=True)
     logdet_K = -n_obs * pt.log(beta) + 2.0 * pt.sum(pt.log(pt.diagonal(L)))
     A = solve_triangular(L, Z.T @ Y, lower=True)
-    trace = beta * pt.sum(Y**2) - beta**2 * pt.sum(A**2)
+    Y_sq_norm = pt.sum(Y**2) if Y_sq_norm is None else pt.as_tensor(Y_sq_norm)
+    trace = beta * Y_sq_norm - beta**2 * pt.sum(A**2)
     return -0.5 * n_features * logdet_K - 0.5 * trace + _constant(n_obs, n_features)
 
 
-def dense_log_likelihood(Z: pt.TensorLike, Y: pt.TensorLike, beta: pt.TensorLike) -> pt.TensorVariable:
+def dense_log_likelihood(
+    Z: pt.TensorLike, Y: pt.TensorLike, beta: pt.TensorLike, Y_sq_norm: pt.TensorLike | None = None
+) -> pt.TensorVariable:
     """Eq. 1 with its constant via a Cholesky factorisation of the N x N matrix K, in O(N^3).
 
-    Parameters and return value are those of :func:`woodbury_log_likelihood`.
+    Parameters and return value are those of :func:`woodbury_log_likelihood`; ``Y_sq_norm`` is
+    accepted for a common signature and not needed.
     """
     Z, Y, beta = pt.as_tensor(Z), pt.as_tensor(Y), pt.as_tensor(beta)
     K = Z @ Z.T + pt.eye(Y.shape[0]) / beta
@@ -84,7 +93,11 @@ LIKELIHOODS: dict[str, Callable[..., pt.TensorVariable]] = {
 
 
 def log_likelihood(
-    Z: pt.TensorLike, Y: pt.TensorLike, beta: pt.TensorLike, form: LikelihoodForm = "woodbury"
+    Z: pt.TensorLike,
+    Y: pt.TensorLike,
+    beta: pt.TensorLike,
+    form: LikelihoodForm = "woodbury",
+    Y_sq_norm: pt.TensorLike | None = None,
 ) -> pt.TensorVariable:
     """Eq. 1 with its constant in the requested ``form`` (``"woodbury"`` or ``"dense"``)."""
     try:
@@ -93,4 +106,4 @@ def log_likelihood(
         raise ValueError(
             f"likelihood form {form!r} is unknown; choose one of {sorted(LIKELIHOODS)}"
         ) from None
-    return fn(Z, Y, beta)
+    return fn(Z, Y, beta, Y_sq_norm)

@@ -22,8 +22,9 @@ def coords_for(data: Dataset, latent_dim: int) -> dict[str, np.ndarray]:
 def build_model(data: Dataset, cfg: ModelConfig) -> pm.Model:
     """Return the GPLVM model for ``data``.
 
-    ``Y`` and ``beta`` are ``pm.Data`` so that they land in the ``constant_data`` group and so that
-    models that differ only in their values share one compiled graph.
+    ``Y``, ``beta`` and ``Y_sq_norm`` (||Y||_F^2, computed once here rather than at every
+    evaluation) are ``pm.Data``: they land in the ``constant_data`` group, and models that differ
+    only in their values share one compiled graph.
 
     Parameters
     ----------
@@ -41,6 +42,7 @@ def build_model(data: Dataset, cfg: ModelConfig) -> pm.Model:
     with pm.Model(coords=coords_for(data, cfg.latent_dim)) as model:
         Y = pm.Data("Y", data.Y, dims=("obs", "feature"))
         beta = pm.Data("beta", float(cfg.beta))
+        Y_sq_norm = pm.Data("Y_sq_norm", float(np.sum(data.Y**2)))
         Z = pm.Normal("Z", mu=0.0, sigma=cfg.prior_scale, dims=("obs", "latent_dim"))
-        pm.Potential("log_likelihood", log_likelihood(Z, Y, beta, cfg.likelihood.value))
+        pm.Potential("log_likelihood", log_likelihood(Z, Y, beta, cfg.likelihood.value, Y_sq_norm))
     return model

@@ -1,0 +1,322 @@
+"""``make bench``: side-by-side measurements on this machine, printed as Markdown and saved as JSON.
+
+Every comparison is measured in the same run, so the ratios hold for this machine and load:
+
+1. one value-and-gradient evaluation of eq. 1 (eq. 4 for the gradient): woodbury against dense
+   against NumPy, for each N and each PyTensor backend (numba, c, python; jax if installed);
+2. a MAP fit on digits under each backend: compile and optimiser seconds, iterations, the gap to
+   the analytic optimum, and the analytic solution's own time;
+3. the whole ``gplvm dataset=digits inference=map`` process, with empty and with warm compile caches;
+4. NUTS on small synthetic data: ESS per second of the rotation invariants, nutpie against PyMC;
+5. the N = 100,000 MAP end to end: wall time and peak memory.
+
+Usage: ``python -m gplvm.bench [--quick] [--out DIR]``. ``--quick`` drops the slowest cases.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np
+
+D, Q = 64, 2
+
+
+def time_call(fn: Callable[[], object], min_seconds: float = 0.3, max_reps: int = 200) -> float:
+    """Median seconds per call over enough repetitions to fill ``min_seconds`` (at least 1)."""
+    fn()  # warm-up: first calls load caches
+    times: list[float] = []
+    while len(times) < max_reps and sum(times) < min_seconds:
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def backends() -> list[str]:
+    """PyTensor backends to compare: numba, c and python, plus jax when it is installed."""
+    found = ["numba", "c", "python"]
+    return [*found, "jax"] if importlib.util.find_spec("jax") else found
+
+
+def _mode(backend: str):
+    from pytensor.compile.mode import get_mode
+
+    return get_mode({"python": "FAST_COMPILE", "c": "CVM"}.get(backend, backend.upper()))
+
+
+def bench_evaluations(sizes: list[int], dense_max: int, backend_list: list[str]) -> list[dict]:
+    """Seconds per value-and-gradient evaluation, per backend, likelihood form and N."""
+    import pytensor
+    import pytensor.tensor as pt
+
+    from gplvm import closed_form
+    from gplvm.likelihood import LIKELIHOODS
+
+    Z_in, Y_in, beta_in, yy_in = pt.matrix("Z"), pt.matrix("Y"), pt.scalar("beta"), pt.scalar("yy")
+    rng = np.random.default_rng(0)
+    problems = {n: (rng.standard_normal((n, Q)), rng.standard_normal((n, D))) for n in sizes}
+    rows = []
+    for n, (Z, Y) in problems.items():
+        t = time_call(lambda Z=Z, Y=Y: (closed_form.log_likelihood(Z, Y, 2.0), closed_form.grad_Z(Z, Y, 2.0)))
+        rows.append(
+            {"backend": "numpy", "form": "woodbury", "n_obs": n, "seconds": t, "compile_seconds": 0.0}
+        )
+    for backend in backend_list:
+        for form, build in LIKELIHOODS.items():
+            ll = build(Z_in, Y_in, beta_in, yy_in)
+            start = time.perf_counter()
+            fn = pytensor.function(
+                [Z_in, Y_in, beta_in, yy_in],
+                [ll, pytensor.grad(ll, Z_in)],
+                mode=_mode(backend),
+                on_unused_input="ignore",  # dense does not need ||Y||^2
+            )
+            Z, Y = problems[sizes[0]]
+            fn(Z, Y, 2.0, float(np.sum(Y**2)))  # numba compiles on the first call
+            compile_seconds = time.perf_counter() - start
+            for n, (Z, Y) in problems.items():
+                if form == "dense" and n > dense_max:
+                    continue
+                yy = float(np.sum(Y**2))
+                slow = form == "dense" and n >= 5000
+                call = lambda fn=fn, Z=Z, Y=Y, yy=yy: fn(Z, Y, 2.0, yy)  # noqa: E731
+                t = time_call(call, min_seconds=0.0 if slow else 0.3)
+                rows.append(
+                    {
+                        "backend": backend,
+                        "form": form,
+                        "n_obs": n,
+                        "seconds": t,
+                        "compile_seconds": compile_seconds,
+                    }
+                )
+    return rows
+
+
+def _config(*overrides: str):
+    from hydra import compose, initialize_config_dir
+
+    from gplvm.config import register_configs, to_run_config
+
+    register_configs()
+    conf = str(Path(__file__).resolve().parents[2] / "conf")
+    with initialize_config_dir(config_dir=conf, version_base="1.3"):
+        return to_run_config(compose(config_name="config", overrides=list(overrides)))
+
+
+def bench_map_digits(backend_list: list[str]) -> list[dict]:
+    """The default digits MAP under each backend, against the analytic solution's own time."""
+    from gplvm import closed_form
+    from gplvm.data import load_dataset
+    from gplvm.pipeline import fit_experiment
+
+    rows = []
+    for backend in backend_list:
+        if backend == "jax":
+            continue
+        cfg = _config(f"inference.backend={backend}")
+        m = fit_experiment(cfg).metrics
+        data = load_dataset(cfg.dataset)
+        mc = cfg.model
+        args = (data.Y, mc.latent_dim, mc.beta, mc.prior_scale)
+        analytic = time_call(lambda args=args: closed_form.analytic_optimum(*args))
+        rows.append(
+            {
+                "backend": backend,
+                "compile_seconds": m["compile_seconds"],
+                "optimiser_seconds": m["fit_seconds"],
+                "iterations": m["iterations"],
+                "analytic_gap_relative": m["analytic_gap_relative"],
+                "gram_rel_error": m["gram_rel_error"],
+                "analytic_seconds": analytic,
+                "optimiser_over_analytic": m["fit_seconds"] / analytic,
+            }
+        )
+    return rows
+
+
+def _run_gplvm(overrides: list[str], compiledir: str | None) -> tuple[float, int, dict]:
+    """Wall seconds, peak RSS (KiB) and metrics of one ``gplvm`` process."""
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+        if compiledir is not None:
+            env["PYTENSOR_FLAGS"] = f"base_compiledir={compiledir}"
+        probe = (
+            "import resource, subprocess, sys, time; t = time.perf_counter();"
+            "r = subprocess.run(sys.argv[1:], capture_output=True);"
+            "rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss;"
+            "print(time.perf_counter() - t, r.returncode, rss)"
+        )
+        cmd = [sys.executable, "-m", "gplvm", f"hydra.run.dir={tmp}", *overrides]
+        out = subprocess.run([sys.executable, "-c", probe, *cmd], capture_output=True, text=True, env=env)
+        wall, code, rss = out.stdout.split()
+        if int(code) != 0:
+            raise RuntimeError(f"gplvm {' '.join(overrides)} failed")
+        return float(wall), int(rss), json.loads((Path(tmp) / "metrics.json").read_text())
+
+
+def bench_process(backend_list: list[str]) -> list[dict]:
+    """Whole-process wall time of the default digits MAP, with empty and with warm caches."""
+    rows = []
+    for backend in [b for b in backend_list if b != "jax"]:
+        with tempfile.TemporaryDirectory() as cache:
+            for phase in ("cold", "warm"):
+                wall, _, m = _run_gplvm(
+                    ["dataset=digits", "inference=map", f"inference.backend={backend}"], cache
+                )
+                rows.append(
+                    {
+                        "backend": backend,
+                        "cache": phase,
+                        "wall_seconds": wall,
+                        "compile_seconds": m["compile_seconds"],
+                    }
+                )
+    return rows
+
+
+def bench_nuts(draws: int) -> list[dict]:
+    """ESS per second of the rotation invariants on small synthetic data, nutpie against PyMC."""
+    from gplvm.pipeline import fit_experiment
+
+    rows = []
+    for sampler in ("nutpie", "pymc"):
+        data = ["dataset=synthetic", "dataset.n_obs=100", "dataset.n_features=10"]
+        nuts = ["inference=nuts", f"inference.sampler={sampler}", "inference.chains=2"]
+        cfg = _config(*data, *nuts, f"inference.draws={draws}", f"inference.tune={draws}")
+        m = fit_experiment(cfg).metrics
+        ess = min(m["ess_bulk_min_invariants"], m["ess_tail_min_invariants"])
+        rows.append(
+            {
+                "sampler": sampler,
+                "compile_seconds": m["compile_seconds"],
+                "sampling_seconds": m["fit_seconds"],
+                "ess_min_invariants": ess,
+                "ess_per_second": ess / m["fit_seconds"],
+                "rhat_max_invariants": m["rhat_max_invariants"],
+                "divergences": m["divergences"],
+            }
+        )
+    return rows
+
+
+def bench_large(n_obs: int) -> dict:
+    """The N = 100,000 MAP end to end in its own process (warm default cache)."""
+    overrides = ["dataset=synthetic", f"dataset.n_obs={n_obs}", f"dataset.n_features={D}"]
+    _run_gplvm(overrides, None)  # warm the cache for this shape
+    wall, rss, m = _run_gplvm(overrides, None)
+    return {
+        "n_obs": n_obs,
+        "wall_seconds": wall,
+        "peak_rss_mib": rss / 1024,
+        "compile_seconds": m["compile_seconds"],
+        "optimiser_seconds": m["fit_seconds"],
+        "iterations": m["iterations"],
+        "gram_rel_error": m["gram_rel_error"],
+    }
+
+
+def _table(rows: list[dict], fmt: Callable[[str, object], str] | None = None) -> str:
+    def cell(key, value):
+        if fmt is not None:
+            return fmt(key, value)
+        return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+    keys = list(rows[0])
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join(cell(k, r[k]) for k in keys) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def evaluation_summary(rows: list[dict]) -> list[dict]:
+    """Per N and backend: milliseconds per evaluation for each form, and dense over woodbury."""
+    out = []
+    numpy_ms = {r["n_obs"]: 1e3 * r["seconds"] for r in rows if r["backend"] == "numpy"}
+    for backend in dict.fromkeys(r["backend"] for r in rows if r["backend"] != "numpy"):
+        for n in sorted({r["n_obs"] for r in rows}):
+            by_form = {r["form"]: r for r in rows if r["backend"] == backend and r["n_obs"] == n}
+            wood = by_form["woodbury"]["seconds"] * 1e3
+            dense = by_form["dense"]["seconds"] * 1e3 if "dense" in by_form else None
+            out.append(
+                {
+                    "backend": backend,
+                    "n_obs": n,
+                    "woodbury_ms": wood,
+                    "dense_ms": dense if dense is not None else "-",
+                    "numpy_ms": numpy_ms[n],
+                    "dense_over_woodbury": dense / wood if dense is not None else "-",
+                    "compile_s (woodbury)": by_form["woodbury"]["compile_seconds"],
+                }
+            )
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every benchmark, print Markdown tables and write the figures as JSON."""
+    parser = argparse.ArgumentParser(prog="gplvm-bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer draws, no N = 100,000")
+    parser.add_argument("--out", type=Path, default=Path("outputs/bench"), help="where to write the JSON")
+    args = parser.parse_args(argv)
+
+    sizes = [500, 1797] if args.quick else [500, 1797, 5000, 100_000]
+    dense_max = 1797 if args.quick else 5000
+    backend_list = backends()
+    started = time.perf_counter()
+    figures: dict = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "date": datetime.now().isoformat(timespec="seconds"),
+    }
+    sections = []
+
+    evals = bench_evaluations(sizes, dense_max, backend_list)
+    figures["evaluations"] = evals
+    summary = evaluation_summary(evals)
+    sections.append(("One value + gradient evaluation (D = 64, Q = 2)", _table(summary)))
+
+    figures["map_digits"] = bench_map_digits(backend_list)
+    sections.append(
+        ("MAP on digits (1797 x 64, Q = 2), against the analytic solution", _table(figures["map_digits"]))
+    )
+
+    figures["process"] = bench_process(backend_list)
+    sections.append(("Whole process: gplvm dataset=digits inference=map", _table(figures["process"])))
+
+    figures["nuts"] = bench_nuts(200 if args.quick else 1000)
+    sections.append(("NUTS on synthetic data (100 x 10, Q = 2, 2 chains)", _table(figures["nuts"])))
+
+    if not args.quick:
+        figures["large"] = bench_large(100_000)
+        sections.append(("MAP at N = 100,000 (D = 64, Q = 2), whole process", _table([figures["large"]])))
+
+    figures["total_seconds"] = time.perf_counter() - started
+    text = "\n\n".join(f"### {title}\n\n{table}" for title, table in sections)
+    print(text)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    for name in (f"bench-{stamp}.json", "latest.json"):
+        (args.out / name).write_text(json.dumps(figures, indent=2) + "\n")
+    (args.out / "latest.md").write_text(text + "\n")
+    print(f"\nWrote {args.out / f'bench-{stamp}.json'} and {args.out / 'latest.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

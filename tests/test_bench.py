@@ -1,0 +1,26 @@
+"""The benchmark's helpers (``make bench`` itself is not part of the test suite)."""
+
+from __future__ import annotations
+
+import time
+
+from gplvm.bench import evaluation_summary, time_call
+
+
+def test_time_call_returns_the_median_of_repeated_calls():
+    calls = []
+    seconds = time_call(lambda: (calls.append(1), time.sleep(0.002)), min_seconds=0.02)
+    assert 0.0015 < seconds < 0.05
+    assert len(calls) >= 2  # a warm-up call plus timed ones
+
+
+def test_evaluation_summary_gives_the_dense_over_woodbury_ratio():
+    rows = [
+        {"backend": "numpy", "form": "woodbury", "n_obs": 10, "seconds": 0.001, "compile_seconds": 0.0},
+        {"backend": "numba", "form": "woodbury", "n_obs": 10, "seconds": 0.002, "compile_seconds": 1.0},
+        {"backend": "numba", "form": "dense", "n_obs": 10, "seconds": 0.5, "compile_seconds": 2.0},
+        {"backend": "numba", "form": "woodbury", "n_obs": 99, "seconds": 0.004, "compile_seconds": 1.0},
+    ]
+    summary = evaluation_summary(rows)
+    assert summary[0]["dense_over_woodbury"] == 250.0 and summary[0]["numpy_ms"] == 1.0
+    assert summary[1]["dense_ms"] == "-" and summary[1]["woodbury_ms"] == 4.0
