@@ -19,6 +19,7 @@ def test_evaluation_summary_gives_the_dense_over_woodbury_ratio():
         {"backend": "numpy", "form": "woodbury", "n_obs": 10, "seconds": 0.001, "compile_seconds": 0.0},
         {"backend": "numba", "form": "woodbury", "n_obs": 10, "seconds": 0.002, "compile_seconds": 1.0},
         {"backend": "numba", "form": "dense", "n_obs": 10, "seconds": 0.5, "compile_seconds": 2.0},
+        {"backend": "numpy", "form": "woodbury", "n_obs": 99, "seconds": 0.003, "compile_seconds": 0.0},
         {"backend": "numba", "form": "woodbury", "n_obs": 99, "seconds": 0.004, "compile_seconds": 1.0},
     ]
     summary = evaluation_summary(rows)
