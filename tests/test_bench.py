@@ -14,6 +14,10 @@ def test_time_call_returns_the_median_of_repeated_calls():
     assert len(calls) >= 2  # a warm-up call plus timed ones
 
 
+def test_time_call_times_at_least_once():
+    assert time_call(lambda: time.sleep(0.001), min_seconds=0.0) > 0.0005
+
+
 def test_evaluation_summary_gives_the_dense_over_woodbury_ratio():
     rows = [
         {"backend": "numpy", "form": "woodbury", "n_obs": 10, "seconds": 0.001, "compile_seconds": 0.0},

@@ -39,7 +39,7 @@ def time_call(fn: Callable[[], object], min_seconds: float = 0.3, max_reps: int 
     """Median seconds per call over enough repetitions to fill ``min_seconds`` (at least 1)."""
     fn()  # warm-up: first calls load caches
     times: list[float] = []
-    while len(times) < max_reps and sum(times) < min_seconds:
+    while not times or (len(times) < max_reps and sum(times) < min_seconds):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
