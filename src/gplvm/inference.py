@@ -183,8 +183,7 @@ def fit_nuts(model: pm.Model, Z0: np.ndarray, cfg: NutsConfig, seed: int, map_fi
     # PyMC's sampler puts sampling_time on sample_stats, nutpie's on posterior.
     attrs = {**idata.posterior.attrs, **idata.sample_stats.attrs}
     sampling = float(attrs.get("sampling_time", total))
-    diverging = idata.sample_stats["diverging"].values
-    info = {"divergences": int(diverging.sum()), "draws": cfg.draws, "tune": cfg.tune, "chains": cfg.chains}
+    info = {"draws": cfg.draws, "tune": cfg.tune, "chains": cfg.chains, "sampler": cfg.sampler.value}
     return Fit(
         idata=idata, compile_seconds=total - sampling, fit_seconds=sampling, info=info, map_fit=map_fit
     )

@@ -84,8 +84,8 @@ def fit_metrics(
         "compile_seconds": fit.compile_seconds,
         "fit_seconds": fit.fit_seconds,
     }
-    Z_draws = tree.posterior["Z"].values.reshape(-1, data.n_obs, cfg.model.latent_dim)
     if Y_heldout is not None:
+        Z_draws = tree.posterior["Z"].values.reshape(-1, data.n_obs, cfg.model.latent_dim)
         out["heldout_fraction"] = cfg.heldout.fraction
         out.update(heldout_metrics(Z_draws, Y_heldout, cfg.model.beta, heldout_names or []))
     else:
