@@ -107,3 +107,8 @@ def test_verdict_names_each_problem_and_a_remedy():
     assert any("tail ESS of the invariants is 50 < 200" in p for p in problems)
     assert any("3 divergent transitions" in p and "target_accept" in p for p in problems)
     assert not verdict(good | {"rhat_max_invariants": float("nan")}, n_chains=2)[0]
+    # One chain: R-hat is undefined (NaN) and the verdict says why, once.
+    ok, problems = verdict(good | {"rhat_max_invariants": float("nan"), "rhat_max_aligned": float("nan")}, 1)
+    assert not ok and problems == [
+        "one chain: R-hat needs at least two to compare; set inference.chains=2 or more"
+    ]

@@ -41,6 +41,16 @@ def test_inspect_verdict_follows_the_metrics(run_dirs, capsys, nuts_run):
         assert all(p in out for p in nuts_run.metrics["diagnostic_problems"])
 
 
+def test_inspect_a_single_chain_skips_the_rank_plot(tmp_path, nuts_run, capsys):
+    one_chain = nuts_run.idata.isel(chain=[0])
+    results.write_posterior(tmp_path, one_chain)
+    results.write_metrics(tmp_path, {**nuts_run.metrics, "status": "completed", "chains": 1})
+    assert main([str(tmp_path)]) == 0
+    assert "rank_invariants.png" not in capsys.readouterr().out
+    assert (tmp_path / INSPECT_DIR / "trace_invariants.png").is_file()
+    assert not (tmp_path / INSPECT_DIR / "rank_invariants.png").exists()
+
+
 def test_inspect_map_overlays_the_analytic_optimum(run_dirs, capsys):
     assert main([str(run_dirs["map"])]) == 0
     out = capsys.readouterr().out

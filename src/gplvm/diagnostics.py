@@ -133,9 +133,11 @@ def verdict(diag: dict, n_chains: int) -> tuple[bool, list[str]]:
     """Judge convergence on the rotation-free figures; return (converged, problems with advice)."""
     problems = []
     ess_min = ESS_PER_CHAIN_MIN * n_chains
+    if n_chains < 2:
+        problems.append("one chain: R-hat needs at least two to compare; set inference.chains=2 or more")
     for group in ("invariants", "aligned"):
         rhat = diag.get(f"rhat_max_{group}")
-        if rhat is not None and not rhat <= RHAT_MAX:
+        if n_chains >= 2 and rhat is not None and not rhat <= RHAT_MAX:
             problems.append(
                 f"R-hat of the {group} is {rhat:.3f} > {RHAT_MAX}: the chains disagree;"
                 " sample longer (inference.tune, inference.draws) or use more chains"

@@ -173,7 +173,10 @@ def write_plots(run: Run) -> list[Path]:
 
         from gplvm.diagnostics import INVARIANTS
 
-        for name, plot in ((TRACE_PLOT, az.plot_trace_dist), (RANK_PLOT, az.plot_rank)):
+        arviz_plots = [(TRACE_PLOT, az.plot_trace_dist)]
+        if post.sizes["chain"] >= 2:  # rank plots compare chains
+            arviz_plots.append((RANK_PLOT, az.plot_rank))
+        for name, plot in arviz_plots:
             results.write_atomic(
                 out / name, lambda p, plot=plot: plots.save_arviz_plot(p, plot, run.tree, INVARIANTS)
             )
