@@ -196,7 +196,12 @@ def bench_nuts(draws: int) -> list[dict]:
     rows = []
     for sampler in ("nutpie", "pymc"):
         data = ["dataset=synthetic", "dataset.n_obs=100", "dataset.n_features=10"]
-        nuts = ["inference=nuts", f"inference.sampler={sampler}", "inference.chains=2"]
+        nuts = [
+            "inference=nuts",
+            f"inference.sampler={sampler}",
+            "inference.chains=2",
+            "inference.progressbar=false",
+        ]
         cfg = _config(*data, *nuts, f"inference.draws={draws}", f"inference.tune={draws}")
         m = fit_experiment(cfg).metrics
         ess = min(m["ess_bulk_min_invariants"], m["ess_tail_min_invariants"])

@@ -186,6 +186,7 @@ class NutsConfig(InferenceConfig):
     )
     target_accept: float = 0.8
     sampler: Sampler = Sampler.nutpie
+    progressbar: bool = True  # set false for quieter logs, e.g. on a cluster
     map: MapConfig = field(default_factory=MapConfig)  # settings of the MAP used as start
 
     def __post_init__(self) -> None:

@@ -174,7 +174,7 @@ def fit_nuts(model: pm.Model, Z0: np.ndarray, cfg: NutsConfig, seed: int, map_fi
             nuts_sampler=cfg.sampler.value,
             initvals={"Z": Z0},
             nuts={"target_accept": cfg.target_accept},
-            progressbar=True,
+            progressbar=cfg.progressbar,
             compute_convergence_checks=False,
             **compile_options(cfg.backend),
             **extra,
