@@ -106,3 +106,25 @@ def test_user_csv_with_labels_runs(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert (metrics["n_obs"], metrics["n_features"], metrics["dataset"]) == (40, 8, "file")
+
+
+@pytest.mark.slow
+def test_n_100000_map_runs_end_to_end_in_bounded_memory(tmp_path):
+    """N = 100,000 x D = 64: nothing N x N may be formed (that alone would be 75 GiB)."""
+    probe = (
+        "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]);"
+        "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    cmd = [
+        *GPLVM,
+        f"hydra.run.dir={tmp_path}",
+        "dataset=synthetic",
+        "dataset.n_obs=100000",
+        "dataset.n_features=64",
+    ]
+    out = subprocess.run([sys.executable, "-c", probe, *cmd], capture_output=True, text=True, timeout=600)
+    code, peak_kib = map(int, out.stdout.split()[-2:])
+    assert code == 0, out.stderr[-2000:]
+    assert peak_kib < 2 * 1024**2  # 2 GiB
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["n_obs"] == 100_000 and metrics["gram_rel_error"] < 1e-5

@@ -96,6 +96,19 @@ def test_heldout_score_peaks_at_the_true_latent_dim():
     assert np.all(np.diff(training) > 0)
 
 
+def test_heldout_score_of_pymc_map_fits_peaks_at_the_true_latent_dim():
+    """The same through the pipeline: PyMC's MAP for each Q, scored on held-out columns."""
+    from gplvm.pipeline import fit_experiment
+    from tests.helpers import tiny_config
+
+    data = ["dataset.n_obs=100", "dataset.n_features=40", "dataset.latent_dim=3", "dataset.beta=10"]
+    scores = []
+    for q in range(1, 7):
+        cfg = tiny_config(*data, "model.beta=10", f"model.latent_dim={q}", "heldout.fraction=0.3")
+        scores.append(fit_experiment(cfg).metrics["heldout_log_lik_per_feature"])
+    assert int(np.argmax(scores)) + 1 == 3, scores
+
+
 def test_heldout_score_of_several_draws_is_the_log_mean_density():
     rng = np.random.default_rng(0)
     draws = rng.standard_normal((5, 12, 2))
