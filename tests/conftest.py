@@ -7,10 +7,7 @@ import pytensor.tensor as pt
 import pytest
 
 from gplvm.likelihood import LIKELIHOODS, dense_log_likelihood_from_K
-
-# The Python linker compiles in a fraction of a second and evaluates the same graph in float64;
-# the numba backend that users run is exercised by the MAP, NUTS and CLI tests.
-TEST_MODE = "FAST_COMPILE"
+from tests.helpers import TEST_MODE
 
 
 @pytest.fixture(scope="session")

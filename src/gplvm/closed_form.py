@@ -19,13 +19,18 @@ def kernel_matrix(Z: np.ndarray, beta: float) -> np.ndarray:
     return Z @ Z.T + np.eye(Z.shape[0]) / beta
 
 
-def log_likelihood_dense(Z: np.ndarray, Y: np.ndarray, beta: float) -> float:
-    """Eq. 1 plus its constant, -ND/2 ln 2 pi, by a dense Cholesky factorisation of K."""
+def log_likelihood_from_K(K: np.ndarray, Y: np.ndarray) -> float:
+    """Eq. 1 plus its constant for any covariance K (N x N), by a Cholesky factorisation."""
     n_obs, n_features = Y.shape
-    L = np.linalg.cholesky(kernel_matrix(Z, beta))
+    L = np.linalg.cholesky(K)
     logdet = 2.0 * np.sum(np.log(np.diag(L)))
     A = np.linalg.solve(L, Y)
     return float(-0.5 * n_features * logdet - 0.5 * np.sum(A**2) - 0.5 * n_obs * n_features * LOG_2PI)
+
+
+def log_likelihood_dense(Z: np.ndarray, Y: np.ndarray, beta: float) -> float:
+    """Eq. 1 plus its constant, -ND/2 ln 2 pi, by a dense Cholesky factorisation of K."""
+    return log_likelihood_from_K(kernel_matrix(Z, beta), Y)
 
 
 def column_log_likelihoods(Z: np.ndarray, Y: np.ndarray, beta: float) -> np.ndarray:
@@ -49,11 +54,16 @@ def log_likelihood(Z: np.ndarray, Y: np.ndarray, beta: float) -> float:
     return float(np.sum(column_log_likelihoods(Z, Y, beta)))
 
 
-def grad_K(Z: np.ndarray, Y: np.ndarray, beta: float) -> np.ndarray:
-    """Eq. 3 with its 1/2: dl/dK = 1/2 (K^-1 Y Y^T K^-1 - D K^-1)."""
-    K_inv = np.linalg.inv(kernel_matrix(Z, beta))
+def dl_dK(K: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """Eq. 3 with its 1/2 for any covariance K: dl/dK = 1/2 (K^-1 Y Y^T K^-1 - D K^-1)."""
+    K_inv = np.linalg.inv(K)
     KiY = K_inv @ Y
     return 0.5 * (KiY @ KiY.T - Y.shape[1] * K_inv)
+
+
+def grad_K(Z: np.ndarray, Y: np.ndarray, beta: float) -> np.ndarray:
+    """Eq. 3 for the linear kernel K = Z Z^T + beta^-1 I."""
+    return dl_dK(kernel_matrix(Z, beta), Y)
 
 
 def grad_Z_dense(Z: np.ndarray, Y: np.ndarray, beta: float) -> np.ndarray:
