@@ -31,6 +31,19 @@ def test_map_metrics_are_consistent(map_random):
     assert m["compile_seconds"] > 0 and m["fit_seconds"] > 0
 
 
+def test_neighbour_errors_are_reported_for_labelled_data(map_random, nuts_run):
+    from gplvm.baselines import pca_scores
+    from gplvm.metrics import nearest_neighbour_error
+
+    m = map_random.metrics
+    expected = nearest_neighbour_error(map_random.fit.point_estimate(), map_random.data.labels)
+    assert m["knn_error"] == expected and 0 <= m["knn_error"] <= 1
+    assert m["pca_knn_error"] == nearest_neighbour_error(
+        pca_scores(map_random.data.Y, 2), map_random.data.labels
+    )
+    assert 0 <= nuts_run.metrics["knn_error"] <= 1
+
+
 def test_map_datatree_has_named_dims(map_random):
     tree = map_random.idata
     Z = tree.posterior["Z"]

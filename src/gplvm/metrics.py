@@ -37,6 +37,34 @@ def analytic_metrics(Z: np.ndarray, data: Dataset, cfg: Config) -> dict[str, flo
     }
 
 
+def nearest_neighbour_error(Z: np.ndarray, labels: np.ndarray) -> float:
+    """Leave-one-out 1-nearest-neighbour error rate of ``labels`` in the latent space Z.
+
+    Each point is classified by the label of its nearest other point (Euclidean), the figure
+    Lawrence (2005) uses to compare latent spaces. A KD-tree keeps it O(N log N) for small Q.
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    _, idx = NearestNeighbors(n_neighbors=2).fit(Z).kneighbors(Z)
+    rows = np.arange(len(Z))
+    # With duplicate points the query itself need not come first; take the first other index.
+    nearest = np.where(idx[:, 0] == rows, idx[:, 1], idx[:, 0])
+    return float(np.mean(labels[nearest] != labels))
+
+
+def neighbour_metrics(Z: np.ndarray, data: Dataset, latent_dim: int) -> dict:
+    """1-NN error of the fitted latent space and of PCA with as many dims (null without labels)."""
+    if data.labels is None:
+        return {"knn_error": None, "pca_knn_error": None}
+    from gplvm.baselines import pca_scores
+
+    pca = pca_scores(data.Y, min(latent_dim, data.n_features, data.n_obs))
+    return {
+        "knn_error": nearest_neighbour_error(Z, data.labels),
+        "pca_knn_error": nearest_neighbour_error(pca, data.labels),
+    }
+
+
 def heldout_metrics(Z_draws: np.ndarray, Y_heldout: np.ndarray, beta: float, names: list[str]) -> dict:
     """Score held-out feature columns under N(0, K) with the fitted Z.
 
@@ -91,6 +119,7 @@ def fit_metrics(
     else:
         out.update({"heldout_fraction": 0.0, "n_heldout_features": 0, "heldout_log_lik_per_feature": None})
     if method == "map":
+        out.update(neighbour_metrics(fit.point_estimate(), data, cfg.model.latent_dim))
         out.update(analytic_metrics(fit.point_estimate(), data, cfg))
         out["train_log_lik_per_feature"] = out["log_likelihood"] / data.n_features
         out.update(fit.info)
@@ -104,6 +133,7 @@ def fit_metrics(
     out.update(diagnostics.sampler_stats(tree.sample_stats.to_dataset()))
     out.update(diagnostics.convergence(tree))
     out["alignment_residual_mean"] = float(posterior["alignment_residual"].mean())
+    out.update(neighbour_metrics(tree["alignment"]["Z_reference"].values, data, cfg.model.latent_dim))
     out["converged"], out["diagnostic_problems"] = diagnostics.verdict(out, posterior.sizes["chain"])
     keys = ("analytic_log_posterior", "analytic_gap", "analytic_gap_relative", "gram_rel_error")
     if fit.map_fit is None:

@@ -1,0 +1,24 @@
+"""Scalar summaries: the leave-one-out nearest-neighbour error."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gplvm.metrics import nearest_neighbour_error
+
+
+def test_nearest_neighbour_error_by_hand():
+    Z = np.array([[0.0], [0.1], [1.0], [1.15], [3.0]])
+    labels = np.array(["a", "a", "b", "a", "b"])
+    # Nearest others: 0->1 (a, right), 1->0 (a, right), 2->3 (a, wrong), 3->2 (b, wrong), 4->3 (a, wrong).
+    assert nearest_neighbour_error(Z, labels) == 3 / 5
+
+
+def test_separated_clusters_have_zero_error_and_duplicates_do_not_match_themselves():
+    rng = np.random.default_rng(0)
+    Z = np.vstack([rng.normal(0, 0.1, (20, 2)), rng.normal(5, 0.1, (20, 2))])
+    labels = np.repeat(["x", "y"], 20)
+    assert nearest_neighbour_error(Z, labels) == 0.0
+    # Two identical points with different labels: each one's nearest other point is its twin.
+    Z_dup = np.array([[0.0, 0.0], [0.0, 0.0], [9.0, 9.0], [9.5, 9.0]])
+    assert nearest_neighbour_error(Z_dup, np.array(["p", "q", "r", "r"])) == 0.5
