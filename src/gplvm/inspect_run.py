@@ -127,6 +127,8 @@ def nuts_report(run: Run) -> str:
         "",
         "Convergence:",
         diagnostics_table(m),
+        f"  leave-one-out 1-NN error of the posterior mean {_fmt(m.get('knn_error'))}"
+        f" (PCA {_fmt(m.get('pca_knn_error'))})",
         f"  divergences {m['divergences']}, mean step size {_fmt(m.get('step_size_mean'))},"
         f" tree depth mean {_fmt(m.get('tree_depth_mean'))} max {_fmt(m.get('tree_depth_max'))}",
         "",
@@ -152,6 +154,7 @@ def map_report(run: Run) -> str:
             f"  log-likelihood {m['log_likelihood']:.6g}, log posterior {m['log_posterior']:.6g}",
             f"  analytic optimum: gap {_fmt(m.get('analytic_gap'))}"
             f" (relative {_fmt(m.get('analytic_gap_relative'))}), Gram error {_fmt(m.get('gram_rel_error'))}",
+            f"  leave-one-out 1-NN error {_fmt(m.get('knn_error'))} (PCA {_fmt(m.get('pca_knn_error'))})",
             f"  optimiser: {m.get('iterations')} iterations, {m.get('optimizer_message')};"
             f" compile {m['compile_seconds']:.1f} s, fit {m['fit_seconds']:.2f} s",
             f"Verdict: {'converged' if m.get('converged') else 'NOT converged: see optimizer_message'}.",

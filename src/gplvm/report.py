@@ -38,6 +38,7 @@ COLUMNS = [
     "train_log_lik_per_feature",
     "analytic_gap",
     "gram_rel_error",
+    "knn_error",
     "compile_seconds",
     "fit_seconds",
     "divergences",
