@@ -74,7 +74,7 @@ def main(cfg: DictConfig) -> float:
     except Exception as exc:
         from gplvm import results
 
-        if not (run_dir / results.METRICS).exists() or results.read_metrics(run_dir)["status"] != "failed":
+        if not (run_dir / results.METRICS).exists():  # run_experiment records its own failures
             results.mark_failed(run_dir, exc)
         if multirun:
             log.error("job %s failed: %s: %s", hydra_cfg.job.num, type(exc).__name__, exc)

@@ -26,7 +26,6 @@ INVARIANTS = ["log_likelihood", "log_posterior", "singular_values"]
 GROUPS = {"invariants": INVARIANTS, "aligned": ["Z_aligned"], "raw": ["Z"]}
 RHAT_MAX = 1.01  # Vehtari et al. (2021)
 ESS_PER_CHAIN_MIN = 100
-SAMPLE_DIMS = ("chain", "draw")
 
 
 def draw_log_densities(Z_draws: np.ndarray, data: Dataset, cfg: Config) -> tuple[np.ndarray, np.ndarray]:

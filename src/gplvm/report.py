@@ -24,7 +24,7 @@ import yaml
 
 from gplvm import results
 from gplvm.errors import GPLVMError
-from gplvm.sweep import job_dirs
+from gplvm.sweep import job_dirs, job_metrics
 
 REPORT_CSV = "report.csv"
 REPORT_MD = "report.md"
@@ -79,10 +79,7 @@ def collect(sweep_dir: Path) -> tuple[pd.DataFrame, list[str]]:
     rows = []
     for job in dirs:
         overrides = read_overrides(job)
-        try:
-            metrics = results.read_metrics(job)
-        except (OSError, ValueError):
-            metrics = {"status": "missing", "error": "no readable metrics.json"}
+        metrics = job_metrics(job)
         row = {"job": str(job.relative_to(sweep_dir)), **overrides}
         row.update({c: metrics.get(c) for c in COLUMNS})
         rows.append(row)

@@ -36,15 +36,19 @@ def job_dirs(sweep_dir: Path) -> list[Path]:
     return sorted(dirs, key=lambda p: (len(p.parts), int(p.name) if p.name.isdigit() else 0, str(p)))
 
 
+def job_metrics(job_dir: Path) -> dict:
+    """A job's ``metrics.json``, or status ``missing`` when it was never written (a killed job)."""
+    try:
+        return results.read_metrics(job_dir)
+    except (OSError, ValueError):
+        return {"status": "missing", "error": "no readable metrics.json"}
+
+
 def job_statuses(sweep_dir: Path) -> list[JobStatus]:
     """The status of every job in ``sweep_dir``."""
     statuses = []
     for path in job_dirs(sweep_dir):
-        try:
-            metrics = results.read_metrics(path)
-        except (OSError, ValueError):
-            statuses.append(JobStatus(path, "missing", "no readable metrics.json"))
-            continue
+        metrics = job_metrics(path)
         statuses.append(JobStatus(path, metrics.get("status", "missing"), metrics.get("error")))
     return statuses
 
