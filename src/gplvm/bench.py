@@ -32,6 +32,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
 
+from gplvm import markdown
+
 D, Q = 64, 2
 
 
@@ -235,16 +237,10 @@ def bench_large(n_obs: int) -> dict:
     }
 
 
-def _table(rows: list[dict], fmt: Callable[[str, object], str] | None = None) -> str:
-    def cell(key, value):
-        if fmt is not None:
-            return fmt(key, value)
-        return f"{value:.4g}" if isinstance(value, float) else str(value)
-
+def _table(rows: list[dict]) -> str:
     keys = list(rows[0])
-    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    lines += ["| " + " | ".join(cell(k, r[k]) for k in keys) + " |" for r in rows]
-    return "\n".join(lines)
+    cell = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)  # noqa: E731
+    return markdown.table(keys, ([r[k] for k in keys] for r in rows), cell)
 
 
 def evaluation_summary(rows: list[dict]) -> list[dict]:

@@ -18,7 +18,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
 
-from gplvm import results
+from gplvm import markdown, results
 from gplvm.errors import RunDirectoryError
 
 INSPECT_DIR = "inspect"
@@ -92,12 +92,12 @@ def _fmt(value) -> str:
 
 def diagnostics_table(metrics: dict) -> str:
     """R-hat and ESS for the invariants, the aligned latents and raw Z, as a Markdown table."""
-    rows = ["| quantity | max R-hat | min bulk ESS | min tail ESS |", "|---|---|---|---|"]
     names = {"invariants": "invariants", "aligned": "Z_aligned", "raw": "raw Z (misleads: rotations)"}
-    for group, name in names.items():
-        cells = [_fmt(metrics.get(f"{k}_{group}")) for k in ("rhat_max", "ess_bulk_min", "ess_tail_min")]
-        rows.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(rows)
+    rows = [
+        [name, *(_fmt(metrics.get(f"{k}_{group}")) for k in ("rhat_max", "ess_bulk_min", "ess_tail_min"))]
+        for group, name in names.items()
+    ]
+    return markdown.table(["quantity", "max R-hat", "min bulk ESS", "min tail ESS"], rows)
 
 
 def nuts_report(run: Run) -> str:

@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from gplvm import results
+from gplvm import markdown, results
 from gplvm.errors import GPLVMError
 from gplvm.sweep import job_dirs, job_metrics
 
@@ -111,9 +111,7 @@ def _cell(value) -> str:
 def to_markdown(table: pd.DataFrame) -> str:
     """The table as GitHub Markdown, without empty columns."""
     table = table.dropna(axis=1, how="all")
-    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
-    return "\n".join(lines)
+    return markdown.table(list(table.columns), table.itertuples(index=False), _cell)
 
 
 def _draw(done: pd.DataFrame, x_key: str, others: list[str], score: str, path: Path) -> None:
