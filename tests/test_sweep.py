@@ -15,7 +15,7 @@ import yaml
 
 from gplvm import results
 from gplvm.closed_form import analytic_optimum, log_likelihood
-from gplvm.config import SyntheticDatasetConfig
+from gplvm.config import ModelConfig, SyntheticDatasetConfig
 from gplvm.data import load_dataset, split_features
 from gplvm.metrics import heldout_metrics
 from gplvm.report import collect, write_report
@@ -90,7 +90,11 @@ def test_heldout_score_peaks_at_the_true_latent_dim():
     heldout, training = [], []
     for q in range(1, 7):
         Z = analytic_optimum(train.Y, q, 10.0, 1.0).Z
-        heldout.append(heldout_metrics(Z[None], Y_test, 10.0, names)["heldout_log_lik_per_feature"])
+        heldout.append(
+            heldout_metrics(Z[None], [{"beta": 10.0}], Y_test, ModelConfig(latent_dim=q, beta=10.0), names)[
+                "heldout_log_lik_per_feature"
+            ]
+        )
         training.append(log_likelihood(Z, train.Y, 10.0) / train.n_features)
     assert int(np.argmax(heldout)) + 1 == 3
     assert np.all(np.diff(training) > 0)
@@ -113,7 +117,7 @@ def test_heldout_score_of_several_draws_is_the_log_mean_density():
     rng = np.random.default_rng(0)
     draws = rng.standard_normal((5, 12, 2))
     Y = rng.standard_normal((12, 3))
-    score = heldout_metrics(draws, Y, 2.0, ["a", "b", "c"])
+    score = heldout_metrics(draws, [{"beta": 2.0}] * 5, Y, ModelConfig(beta=2.0), ["a", "b", "c"])
     from gplvm.closed_form import column_log_likelihoods
 
     dens = np.exp(np.stack([column_log_likelihoods(Z, Y, 2.0) for Z in draws]))

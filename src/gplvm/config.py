@@ -28,6 +28,24 @@ class Likelihood(StrEnum):
     dense = "dense"
 
 
+class Kernel(StrEnum):
+    """Covariance of the latent positions, before the noise term beta^-1 I."""
+
+    linear = "linear"  # Z Z^T: dual probabilistic PCA
+    rbf = "rbf"  # variance * exp(-||(z_a - z_b) / lengthscale||^2 / 2) + bias
+
+
+class PriorDist(StrEnum):
+    """Prior of a learned positive hyperparameter."""
+
+    lognormal = "lognormal"  # log(theta) ~ Normal(mu, sigma)
+    halfnormal = "halfnormal"  # theta ~ |Normal(0, sigma)|
+
+
+HYPERPARAMETERS = ("beta", "variance", "lengthscale", "bias")
+KERNEL_HYPERPARAMETERS = {Kernel.linear: (), Kernel.rbf: ("variance", "lengthscale", "bias")}
+
+
 class Init(StrEnum):
     """Where an optimiser or sampler starts. ``map`` (NUTS only) means: at the fitted MAP."""
 
@@ -118,18 +136,110 @@ class FileDatasetConfig(DatasetConfig):
 
 
 @dataclass
+class PriorConfig:
+    """Prior of one hyperparameter, used when it is learned."""
+
+    dist: PriorDist = PriorDist.lognormal
+    mu: float = 0.0  # lognormal only: the mean of log(theta)
+    sigma: float = 1.0  # lognormal: the sd of log(theta); halfnormal: the scale
+
+    def check(self, key: str) -> None:
+        """Raise a ConfigError naming ``key`` (e.g. ``model.priors.beta``) for a bad value."""
+        _require(math.isfinite(self.mu), f"{key}.mu", self.mu, "it must be finite")
+        _positive_finite(f"{key}.sigma", self.sigma)
+        _require(
+            self.dist == PriorDist.lognormal or self.mu == 0,
+            f"{key}.mu",
+            self.mu,
+            "a halfnormal prior has no mu; leave it at 0 or use dist=lognormal",
+        )
+
+
+@dataclass
+class LearnConfig:
+    """Which hyperparameters are learned (true) or fixed at their configured value (false)."""
+
+    beta: bool = False
+    variance: bool = False
+    lengthscale: bool = False
+    bias: bool = False
+
+
+@dataclass
+class PriorsConfig:
+    """Priors of the hyperparameters. Wide by default: the data set the scale of beta and variance."""
+
+    beta: PriorConfig = field(default_factory=lambda: PriorConfig(sigma=3.0))
+    variance: PriorConfig = field(default_factory=lambda: PriorConfig(sigma=3.0))
+    # Z ~ Normal(0, 1) sets the latent scale, so length scales near 1 are the plausible ones.
+    lengthscale: PriorConfig = field(default_factory=PriorConfig)
+    bias: PriorConfig = field(default_factory=lambda: PriorConfig(PriorDist.halfnormal))
+
+
+@dataclass
 class ModelConfig:
-    """The linear-kernel GPLVM: K = Z Z^T + beta^-1 I, Z ~ Normal(0, prior_scale)."""
+    """The GPLVM: K = k(Z) + (beta^-1 + jitter) I, Z ~ Normal(0, prior_scale).
+
+    ``beta``, ``variance``, ``lengthscale`` and ``bias`` are fixed values, or the starting values
+    of the ones marked in ``learn``, which then get the priors in ``priors``.
+    """
 
     latent_dim: int = 2
-    beta: float = 1.0
+    kernel: Kernel = Kernel.linear
+    ard: bool = False  # rbf: one length scale per latent dim
+    beta: float = 1.0  # noise precision
+    variance: float = 1.0  # rbf signal variance
+    lengthscale: float = 1.0  # rbf length scale (ARD: the start of every dim)
+    bias: float = 0.0  # rbf: constant added to every entry of k
+    learn: LearnConfig = field(default_factory=LearnConfig)
+    priors: PriorsConfig = field(default_factory=PriorsConfig)
     prior_scale: float = 1.0
     likelihood: Likelihood = Likelihood.woodbury
+    jitter: float = 1e-6  # rbf: added to the diagonal, relative to variance + bias
 
     def __post_init__(self) -> None:
         _require(self.latent_dim >= 1, "model.latent_dim", self.latent_dim, "it must be >= 1")
-        _positive_finite("model.beta", self.beta)
         _positive_finite("model.prior_scale", self.prior_scale)
+        for name in ("beta", "variance", "lengthscale"):
+            _positive_finite(f"model.{name}", getattr(self, name))
+        _require(math.isfinite(self.bias) and self.bias >= 0, "model.bias", self.bias, "it must be >= 0")
+        _require(
+            math.isfinite(self.jitter) and 0 <= self.jitter < 1,
+            "model.jitter",
+            self.jitter,
+            "it must lie in [0, 1)",
+        )
+        allowed = ("beta", *KERNEL_HYPERPARAMETERS[self.kernel])
+        for name in HYPERPARAMETERS:
+            if not getattr(self.learn, name):
+                continue
+            _require(
+                name in allowed,
+                f"model.learn.{name}",
+                True,
+                f"the {self.kernel.value} kernel has no {name}; it can learn {', '.join(allowed)}",
+            )
+            _require(
+                getattr(self, name) > 0,
+                f"model.{name}",
+                getattr(self, name),
+                "a learned hyperparameter starts at a value > 0",
+            )
+            getattr(self.priors, name).check(f"model.priors.{name}")
+        _require(
+            not self.ard or self.kernel == Kernel.rbf, "model.ard", self.ard, "ARD needs model.kernel=rbf"
+        )
+        _require(
+            self.likelihood == Likelihood.dense or self.kernel == Kernel.linear,
+            "model.likelihood",
+            self.likelihood.value,
+            f"the woodbury form needs the linear kernel; use model.likelihood=dense with kernel"
+            f" {self.kernel.value} (or model={self.kernel.value})",
+        )
+
+    def learned(self) -> list[str]:
+        """Names of the learned hyperparameters, in the order of :data:`HYPERPARAMETERS`."""
+        return [name for name in HYPERPARAMETERS if getattr(self.learn, name)]
 
 
 # ---------------------------------------------------------------- inference

@@ -5,7 +5,9 @@ the sampler works. This module adds to the posterior what *is* identified:
 
 - ``Z_aligned``: every draw aligned to a common reference by orthogonal Procrustes;
 - ``alignment_residual``: how far each aligned draw stays from that reference;
-- invariants: ``log_likelihood``, ``log_posterior`` and ``singular_values`` of Z per draw;
+- invariants: ``log_likelihood``, ``log_posterior`` and ``singular_values`` of Z per draw
+  (with an isotropic kernel and prior every rotation of Z has the same density; an ARD kernel
+  keeps only reflections and permutations, which the alignment removes too);
 
 and computes R-hat and ESS over them with ArviZ, next to the same figures on raw Z for contrast.
 """
@@ -17,9 +19,9 @@ import numpy as np
 import xarray as xr
 from xarray import DataTree
 
-from gplvm import closed_form
+from gplvm import densities, hyperparameters
 from gplvm.align import align_draws
-from gplvm.config import Config
+from gplvm.config import HYPERPARAMETERS, Config
 from gplvm.data import Dataset
 
 INVARIANTS = ["log_likelihood", "log_posterior", "singular_values"]
@@ -28,13 +30,21 @@ RHAT_MAX = 1.01  # Vehtari et al. (2021)
 ESS_PER_CHAIN_MIN = 100
 
 
-def draw_log_densities(Z_draws: np.ndarray, data: Dataset, cfg: Config) -> tuple[np.ndarray, np.ndarray]:
-    """Log-likelihood and log posterior of every draw; ``Z_draws`` has shape (chain, draw, N, Q)."""
-    m = cfg.model
-    flat = Z_draws.reshape(-1, *Z_draws.shape[-2:])
-    ll = np.array([closed_form.log_likelihood(Z, data.Y, m.beta) for Z in flat])
-    lp = ll + np.array([closed_form.log_prior(Z, m.prior_scale) for Z in flat])
-    return ll.reshape(Z_draws.shape[:2]), lp.reshape(Z_draws.shape[:2])
+def draw_log_densities(posterior: xr.Dataset, data: Dataset, cfg: Config) -> tuple[np.ndarray, np.ndarray]:
+    """Log-likelihood and log posterior of every draw of ``Z`` (and learned hyperparameters).
+
+    Both have shape (chain, draw). The log posterior includes the priors of learned
+    hyperparameters, as :func:`gplvm.densities.log_posterior` defines it.
+    """
+    Z = posterior["Z"].values
+    flat = Z.reshape(-1, *Z.shape[-2:])
+    hypers = hyperparameters.per_draw(posterior, cfg.model)
+    where = "at a posterior draw"
+    ll = np.array(
+        [densities.log_likelihood(z, data.Y, cfg.model, h, where) for z, h in zip(flat, hypers, strict=True)]
+    )
+    lp = ll + np.array([densities.log_prior(z, cfg.model, h) for z, h in zip(flat, hypers, strict=True)])
+    return ll.reshape(Z.shape[:2]), lp.reshape(Z.shape[:2])
 
 
 def rotation_aware_posterior(
@@ -64,7 +74,7 @@ def rotation_aware_posterior(
     Z = posterior["Z"].values
     start = Z[0, -1] if reference is None else reference
     alignment = align_draws(Z, start)
-    ll, lp = draw_log_densities(Z, data, cfg)
+    ll, lp = draw_log_densities(posterior, data, cfg)
     dims = ("chain", "draw", "obs", "latent_dim")
     out = posterior.assign(
         Z_aligned=(dims, alignment.aligned),
@@ -98,10 +108,12 @@ def convergence(tree: DataTree) -> dict[str, float]:
     """Largest R-hat and smallest bulk and tail ESS over the invariants, ``Z_aligned`` and raw ``Z``.
 
     Keys are ``rhat_max_<group>``, ``ess_bulk_min_<group>`` and ``ess_tail_min_<group>`` for the
-    groups ``invariants``, ``aligned`` and ``raw``.
+    groups ``invariants`` (with any learned hyperparameters, which Z -> Z R leaves alone),
+    ``aligned`` and ``raw``.
     """
     out: dict[str, float] = {}
-    for group, names in GROUPS.items():
+    learned = [name for name in HYPERPARAMETERS if name in tree.posterior]
+    for group, names in {**GROUPS, "invariants": INVARIANTS + learned}.items():
         out[f"rhat_max_{group}"] = _extreme(az.rhat(tree, var_names=names), np.max)
         out[f"ess_bulk_min_{group}"] = _extreme(az.ess(tree, var_names=names, method="bulk"), np.min)
         out[f"ess_tail_min_{group}"] = _extreme(az.ess(tree, var_names=names, method="tail"), np.min)

@@ -15,3 +15,7 @@ class DataError(GPLVMError):
 
 class RunDirectoryError(GPLVMError):
     """A run directory is missing, incomplete or failed, so there is nothing to inspect."""
+
+
+class NumericalError(GPLVMError):
+    """The covariance K cannot be factorised at the given latents and hyperparameters."""

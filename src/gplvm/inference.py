@@ -44,10 +44,10 @@ class Fit:
     info: dict = field(default_factory=dict)
     map_fit: Fit | None = None
 
-    def point_estimate(self) -> np.ndarray:
-        """Z of the MAP fit (or of the MAP that NUTS started from), shape (N, Q)."""
+    def point_estimate(self, name: str = "Z") -> np.ndarray:
+        """A variable at the MAP fit (or at the MAP that NUTS started from); Z has shape (N, Q)."""
         fit = self if self.map_fit is None else self.map_fit
-        return fit.idata.posterior["Z"].values[0, 0]
+        return fit.idata.posterior[name].values[0, 0]
 
 
 def initial_latents(data: Dataset, latent_dim: int, init: Init, prior_scale: float, seed: int) -> np.ndarray:
@@ -79,15 +79,16 @@ def compile_options(backend: str) -> dict:
     return {"compile_kwargs": {"mode": "FAST_COMPILE"}} if backend == "python" else {"backend": backend}
 
 
-def fit_map(model: pm.Model, Z0: np.ndarray, cfg: MapConfig, seed: int) -> Fit:
+def fit_map(model: pm.Model, start: dict[str, np.ndarray], cfg: MapConfig, seed: int) -> Fit:
     """Maximise the log posterior with ``pm.find_MAP`` (L-BFGS-B with PyTensor gradients).
 
     Parameters
     ----------
     model : pm.Model
         From :func:`gplvm.model.build_model`.
-    Z0 : ndarray, shape (N, Q)
-        Starting point.
+    start : dict
+        Starting values: ``Z`` (N, Q) and optionally learned hyperparameters (else the model's
+        initial values).
     cfg : MapConfig
         Optimiser settings and compile backend.
     seed : int
@@ -100,12 +101,12 @@ def fit_map(model: pm.Model, Z0: np.ndarray, cfg: MapConfig, seed: int) -> Fit:
             first_iteration.append(time.perf_counter())
 
     options = {"maxiter": cfg.maxiter, "ftol": cfg.ftol, "gtol": cfg.gtol, "maxcor": cfg.maxcor}
-    start = time.perf_counter()
+    t0 = time.perf_counter()
     with model, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
         idata = pm.find_MAP(
             method="L-BFGS-B",
-            initvals={"Z": Z0},
+            initvals=start,
             jitter=False,
             random_seed=seed,
             progressbar=False,
@@ -127,7 +128,7 @@ def fit_map(model: pm.Model, Z0: np.ndarray, cfg: MapConfig, seed: int) -> Fit:
         "optimizer_message": message,
         "warnings": sorted(t for t in texts if not any(i in t for i in ignored)),
     }
-    return Fit(idata=idata, compile_seconds=split - start, fit_seconds=end - split, info=info)
+    return Fit(idata=idata, compile_seconds=split - t0, fit_seconds=end - split, info=info)
 
 
 def _stalled_at_optimum(result, message: str) -> bool:
@@ -142,15 +143,21 @@ def _stalled_at_optimum(result, message: str) -> bool:
     return float(np.max(np.abs(result["jac"].values))) <= 1e-8 * scale
 
 
-def fit_nuts(model: pm.Model, Z0: np.ndarray, cfg: NutsConfig, seed: int, map_fit: Fit | None = None) -> Fit:
-    """Sample the posterior with NUTS, starting every chain at ``Z0`` plus PyMC's U(-1, 1) jitter.
+def fit_nuts(
+    model: pm.Model, start: dict[str, np.ndarray], cfg: NutsConfig, seed: int, map_fit: Fit | None = None
+) -> Fit:
+    """Sample the posterior with NUTS, starting every chain at ``start`` plus PyMC's U(-1, 1) jitter.
+
+    The jitter is added in PyMC's unconstrained space, so a learned hyperparameter starts within
+    a factor e of its start value.
 
     Parameters
     ----------
     model : pm.Model
         From :func:`gplvm.model.build_model`.
-    Z0 : ndarray, shape (N, Q)
-        Common start of the chains (the MAP by default).
+    start : dict
+        Common start of the chains (the MAP by default): ``Z`` (N, Q) and optionally learned
+        hyperparameters.
     cfg : NutsConfig
         Draws, tuning, chains, sampler and compile backend.
     seed : int
@@ -163,7 +170,7 @@ def fit_nuts(model: pm.Model, Z0: np.ndarray, cfg: NutsConfig, seed: int, map_fi
         # In a worker process (joblib launcher) the default start method pickles the model and
         # fails on "cannot pickle 'mmap.mmap' object"; forked chain processes inherit it instead.
         extra["mp_ctx"] = "fork"
-    start = time.perf_counter()
+    t0 = time.perf_counter()
     with model:
         idata = pm.sample(
             draws=cfg.draws,
@@ -172,14 +179,14 @@ def fit_nuts(model: pm.Model, Z0: np.ndarray, cfg: NutsConfig, seed: int, map_fi
             cores=cfg.cores,
             random_seed=seed,
             nuts_sampler=cfg.sampler.value,
-            initvals={"Z": Z0},
+            initvals=start,
             nuts={"target_accept": cfg.target_accept},
             progressbar=cfg.progressbar,
             compute_convergence_checks=False,
             **compile_options(cfg.backend),
             **extra,
         )
-    total = time.perf_counter() - start
+    total = time.perf_counter() - t0
     # PyMC's sampler puts sampling_time on sample_stats, nutpie's on posterior.
     attrs = {**idata.posterior.attrs, **idata.sample_stats.attrs}
     sampling = float(attrs.get("sampling_time", total))

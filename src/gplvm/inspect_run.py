@@ -67,12 +67,12 @@ def load_run(run_dir: Path) -> Run:
 
 
 def analytic_overlay(run: Run, reference: np.ndarray) -> tuple[str, np.ndarray] | None:
-    """The analytic optimum aligned to ``reference``, for linear-kernel runs."""
+    """The analytic optimum aligned to ``reference``, for linear-kernel runs with a fixed beta."""
     from gplvm.align import align_to
     from gplvm.closed_form import analytic_optimum
 
     attrs = run.tree.attrs
-    if attrs.get("kernel", "linear") != "linear" or "Y" not in run.tree.constant_data:
+    if attrs.get("kernel", "linear") != "linear" or attrs.get("learned") or "Y" not in run.tree.constant_data:
         return None
     Y = run.tree.constant_data["Y"].values
     optimum = analytic_optimum(Y, int(attrs["latent_dim"]), float(attrs["beta"]), float(attrs["prior_scale"]))

@@ -1,11 +1,17 @@
 """Covariance functions over the latent positions, in PyTensor and as NumPy references.
 
-Groundwork for non-linear GPLVMs (issue 6): the pipeline still fits the linear kernel through
-:mod:`gplvm.likelihood`. Here K(Z) = k(Z) + (beta^-1 + jitter) I for
+K(Z) = k(Z) + (beta^-1 + jitter) I for
 
-- ``linear``: k = Z Z^T;
+- ``linear``: k = Z Z^T (no jitter: beta^-1 > 0 keeps K positive definite, and the woodbury
+  form never factorises K);
 - ``rbf``: k_ab = variance * exp(-||(z_a - z_b) / lengthscale||^2 / 2) + bias, with one length
   scale or one per latent dim (ARD).
+
+Why jitter: an RBF matrix of N points is numerically low-rank (its eigenvalues decay faster than
+any power), so when beta^-1 falls below about 1e-16 * N * variance the Cholesky factorisation of
+K fails in floating point although K is positive definite in exact arithmetic. Adding
+``jitter * (variance + bias)`` to the diagonal, relative to the diagonal of k so that it does not
+depend on the data's units, keeps K factorisable. It acts as a floor on the noise variance.
 
 The NumPy functions give k and its derivatives dk/dZ, dk/dvariance, dk/dlengthscale in closed
 form, so that tests can chain eq. 3 through them by the Frobenius product and compare with
@@ -14,8 +20,12 @@ PyTensor's gradients.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pytensor.tensor as pt
+from scipy.linalg import solve_triangular
+from scipy.spatial.distance import cdist
 
 
 def rbf(
@@ -37,13 +47,78 @@ def with_noise(k: pt.TensorLike, beta: pt.TensorLike, jitter: float = 0.0) -> pt
     return k + (1.0 / beta + jitter) * pt.eye(k.shape[0])
 
 
+def noise_variance(kernel: str, hyper: Mapping, jitter: float):
+    """What is added to the diagonal of k: beta^-1, plus for rbf ``jitter * (variance + bias)``."""
+    noise = 1.0 / hyper["beta"]
+    if kernel == "rbf":
+        noise = noise + jitter * (hyper["variance"] + hyper["bias"])
+    return noise
+
+
+def covariance(Z: pt.TensorLike, kernel: str, hyper: Mapping, jitter: float) -> pt.TensorVariable:
+    """K = k(Z) + noise I as a PyTensor graph.
+
+    Parameters
+    ----------
+    Z : tensor, shape (N, Q)
+        Latent positions.
+    kernel : {"linear", "rbf"}
+        Covariance function.
+    hyper : mapping
+        ``beta`` and, for rbf, ``variance``, ``lengthscale`` (scalar or length Q) and ``bias``;
+        tensors or numbers.
+    jitter : float
+        Relative diagonal jitter for rbf (see the module docstring).
+    """
+    Z = pt.as_tensor(Z)
+    if kernel == "linear":
+        k = Z @ Z.T
+    elif kernel == "rbf":
+        k = rbf(Z, hyper["variance"], hyper["lengthscale"], hyper["bias"])
+    else:
+        raise ValueError(f"kernel {kernel!r} is unknown; choose linear or rbf")
+    return k + noise_variance(kernel, hyper, jitter) * pt.eye(Z.shape[0])
+
+
 # ---------------------------------------------------------------- NumPy references
 
 
-def rbf_np(Z: np.ndarray, variance: float, lengthscale, bias: float = 0.0) -> np.ndarray:
-    """NumPy twin of :func:`rbf`, from explicit pairwise differences."""
-    diff = (Z[:, None, :] - Z[None, :, :]) / np.asarray(lengthscale, dtype=float)
-    return variance * np.exp(-0.5 * np.sum(diff**2, axis=-1)) + bias
+def rbf_np(Z: np.ndarray, variance: float, lengthscale, bias: float = 0.0, Z_other=None) -> np.ndarray:
+    """NumPy twin of :func:`rbf` (pairwise distances by SciPy), or k(Z, Z_other) when given."""
+    ell = np.asarray(lengthscale, dtype=float)
+    other = Z if Z_other is None else Z_other
+    return variance * np.exp(-0.5 * cdist(Z / ell, other / ell, "sqeuclidean")) + bias
+
+
+def covariance_np(Z: np.ndarray, kernel: str, hyper: Mapping, jitter: float) -> np.ndarray:
+    """NumPy twin of :func:`covariance`; ``hyper`` holds floats and arrays."""
+    k = Z @ Z.T if kernel == "linear" else rbf_np(Z, hyper["variance"], hyper["lengthscale"], hyper["bias"])
+    return k + noise_variance(kernel, hyper, jitter) * np.eye(len(Z))
+
+
+def predictive_variance(
+    Z_new: np.ndarray, Z: np.ndarray, kernel: str, hyper: Mapping, jitter: float, chunk: int = 2048
+) -> np.ndarray:
+    """Variance of the latent function f at ``Z_new`` given f at the training latents Z.
+
+    var(z*) = k(z*, z*) - k(z*, Z) K^-1 k(Z, z*): near the data it falls towards the noise level,
+    far from it it returns to the prior variance k(z*, z*). It is the same for every output
+    dimension, which is what GPy shades behind its latent plots. Rows of ``Z_new`` are processed
+    ``chunk`` at a time so that memory stays O(chunk N).
+    """
+    K = covariance_np(Z, kernel, hyper, jitter)
+    L = np.linalg.cholesky(K)
+    out = np.empty(len(Z_new))
+    for start in range(0, len(Z_new), chunk):
+        rows = Z_new[start : start + chunk]
+        if kernel == "linear":
+            cross, prior = rows @ Z.T, np.sum(rows**2, axis=1)
+        else:
+            cross = rbf_np(rows, hyper["variance"], hyper["lengthscale"], hyper["bias"], Z_other=Z)
+            prior = np.full(len(rows), hyper["variance"] + hyper["bias"])
+        A = solve_triangular(L, cross.T, lower=True)
+        out[start : start + chunk] = prior - np.sum(A**2, axis=0)
+    return np.maximum(out, 0.0)
 
 
 def rbf_grad_Z(G: np.ndarray, Z: np.ndarray, variance: float, lengthscale) -> np.ndarray:

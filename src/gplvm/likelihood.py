@@ -12,12 +12,14 @@ Gradients come from PyTensor's automatic differentiation; the tests compare them
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Literal
 
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.tensor.linalg import cholesky, solve_triangular
+
+from gplvm.kernels import covariance
 
 LikelihoodForm = Literal["woodbury", "dense"]
 LOG_2PI = float(np.log(2.0 * np.pi))
@@ -107,3 +109,25 @@ def log_likelihood(
             f"likelihood form {form!r} is unknown; choose one of {sorted(LIKELIHOODS)}"
         ) from None
     return fn(Z, Y, beta, Y_sq_norm)
+
+
+def kernel_log_likelihood(
+    Z: pt.TensorLike,
+    Y: pt.TensorLike,
+    kernel: str,
+    hyper: Mapping,
+    form: LikelihoodForm = "dense",
+    jitter: float = 0.0,
+    Y_sq_norm: pt.TensorLike | None = None,
+) -> pt.TensorVariable:
+    """Eq. 1 with its constant for any kernel of :func:`gplvm.kernels.covariance`.
+
+    The linear kernel goes through :func:`log_likelihood` in the requested ``form``; other
+    kernels need the dense Cholesky of K (``form`` must be ``"dense"``). A K that cannot be
+    factorised gives NaN, which NUTS rejects like a divergence.
+    """
+    if kernel == "linear":
+        return log_likelihood(Z, Y, hyper["beta"], form, Y_sq_norm)
+    if form != "dense":
+        raise ValueError(f"the {kernel} kernel needs the dense form, not {form!r}")
+    return dense_log_likelihood_from_K(covariance(Z, kernel, hyper, jitter), Y)

@@ -1,7 +1,8 @@
-"""Scalar summaries of a fit, including its distance to the analytic optimum.
+"""Scalar summaries of a fit, including its distance to the analytic optimum (linear kernel).
 
-Everything here is O(N Q^2 + N Q D): no N x N matrix is formed, so it works at any N the
-woodbury likelihood does.
+For the linear kernel everything here is O(N Q^2 + N Q D): no N x N matrix is formed, so it
+works at any N the woodbury likelihood does. Other kernels factorise the dense K once per point
+(once per draw for NUTS).
 """
 
 from __future__ import annotations
@@ -10,26 +11,34 @@ import numpy as np
 from scipy.special import logsumexp
 from xarray import DataTree
 
-from gplvm import closed_form, diagnostics
-from gplvm.config import Config
+from gplvm import closed_form, densities, diagnostics, hyperparameters
+from gplvm.config import Config, Kernel, ModelConfig
 from gplvm.data import Dataset
 from gplvm.inference import Fit
 
+ANALYTIC_KEYS = ("analytic_log_posterior", "analytic_gap", "analytic_gap_relative", "gram_rel_error")
 
-def analytic_metrics(Z: np.ndarray, data: Dataset, cfg: Config) -> dict[str, float]:
-    """Log-likelihood and log posterior at ``Z`` and their gap to the analytic optimum.
 
-    ``analytic_gap`` is the analytic optimum's log posterior minus that of ``Z``: it is >= 0 up to
-    rounding, which at the scale of the objective is about 1e-16 * |log_posterior|.
-    ``gram_rel_error`` is ||Z Z^T - Z* Z*^T||_F / ||Z* Z*^T||_F, free of the rotation Z* R.
+def analytic_metrics(Z: np.ndarray, data: Dataset, cfg: Config, hyper: dict) -> dict[str, float | None]:
+    """Log-likelihood and log posterior at ``Z`` and, for the linear kernel, the gap to the optimum.
+
+    ``analytic_gap`` is the analytic optimum's log posterior minus that of ``Z``, both at the
+    hyperparameters ``hyper`` (a learned beta at its fitted value: the joint MAP's Z is the
+    analytic optimum given that beta). It is >= 0 up to rounding, which at the scale of the
+    objective is about 1e-16 * |log_posterior|. ``gram_rel_error`` is
+    ||Z Z^T - Z* Z*^T||_F / ||Z* Z*^T||_F, free of the rotation Z* R. Other kernels have no
+    analytic optimum, and those four keys are null.
     """
     m = cfg.model
-    optimum = closed_form.analytic_optimum(data.Y, m.latent_dim, m.beta, m.prior_scale)
-    log_post = closed_form.log_posterior(Z, data.Y, m.beta, m.prior_scale)
-    analytic = closed_form.log_posterior(optimum.Z, data.Y, m.beta, m.prior_scale)
+    log_lik = densities.log_likelihood(Z, data.Y, m, hyper)
+    log_post = log_lik + densities.log_prior(Z, m, hyper)
+    out: dict[str, float | None] = {"log_likelihood": log_lik, "log_posterior": log_post}
+    if m.kernel != Kernel.linear:
+        return {**out, **dict.fromkeys(ANALYTIC_KEYS)}
+    optimum = closed_form.analytic_optimum(data.Y, m.latent_dim, float(hyper["beta"]), m.prior_scale)
+    analytic = densities.log_posterior(optimum.Z, data.Y, m, hyper)
     return {
-        "log_likelihood": closed_form.log_likelihood(Z, data.Y, m.beta),
-        "log_posterior": log_post,
+        **out,
         "analytic_log_posterior": analytic,
         "analytic_gap": analytic - log_post,
         "analytic_gap_relative": (analytic - log_post) / abs(analytic),
@@ -65,14 +74,22 @@ def neighbour_metrics(Z: np.ndarray, data: Dataset, latent_dim: int) -> dict:
     }
 
 
-def heldout_metrics(Z_draws: np.ndarray, Y_heldout: np.ndarray, beta: float, names: list[str]) -> dict:
-    """Score held-out feature columns under N(0, K) with the fitted Z.
+def heldout_metrics(
+    Z_draws: np.ndarray, hypers: list[dict], Y_heldout: np.ndarray, model: ModelConfig, names: list[str]
+) -> dict:
+    """Score held-out feature columns under N(0, K) with the fitted Z and hyperparameters.
 
-    ``Z_draws`` is (S, N, Q): one draw for MAP, all posterior draws for NUTS. Each column's score
-    is its log predictive density, log mean_s p(y_j | Z_s), which for one draw is the plain log
-    density; ``heldout_log_lik_per_feature`` averages it over the held-out columns.
+    ``Z_draws`` is (S, N, Q) and ``hypers`` has S dicts: one draw for MAP, all posterior draws for
+    NUTS. Each column's score is its log predictive density, log mean_s p(y_j | Z_s, theta_s),
+    which for one draw is the plain log density; ``heldout_log_lik_per_feature`` averages it
+    over the held-out columns.
     """
-    per_draw = np.stack([closed_form.column_log_likelihoods(Z, Y_heldout, beta) for Z in Z_draws])
+    per_draw = np.stack(
+        [
+            densities.column_log_likelihoods(Z, Y_heldout, model, h, "at a held-out draw")
+            for Z, h in zip(Z_draws, hypers, strict=True)
+        ]
+    )
     per_column = logsumexp(per_draw, axis=0) - np.log(len(per_draw))
     return {
         "n_heldout_features": len(names),
@@ -98,34 +115,46 @@ def fit_metrics(
     when they started elsewhere).
     """
     method = cfg.inference.method
+    m = cfg.model
+    posterior = tree.posterior.to_dataset()
+    fitted = hyperparameters.summary(posterior, m)
     out: dict = {
         "method": method,
         "dataset": data.name,
         "n_obs": data.n_obs,
         "n_features": data.n_features,
-        "latent_dim": cfg.model.latent_dim,
-        "beta": cfg.model.beta,
-        "prior_scale": cfg.model.prior_scale,
-        "likelihood": cfg.model.likelihood.value,
+        "latent_dim": m.latent_dim,
+        "kernel": m.kernel.value,
+        "ard": m.ard,
+        "beta": fitted["beta"],
+        "hyperparameters": fitted,
+        "learned": m.learned(),
+        "prior_scale": m.prior_scale,
+        "likelihood": m.likelihood.value,
         "backend": cfg.inference.backend,
         "seed": cfg.seed,
         "compile_seconds": fit.compile_seconds,
         "fit_seconds": fit.fit_seconds,
     }
+    if m.ard:
+        # GPy's input_sensitivity: how fast k changes along each latent dim.
+        out["latent_dim_sensitivity"] = (fitted["variance"] / np.asarray(fitted["lengthscale"]) ** 2).tolist()
     if Y_heldout is not None:
-        Z_draws = tree.posterior["Z"].values.reshape(-1, data.n_obs, cfg.model.latent_dim)
+        Z_draws = posterior["Z"].values.reshape(-1, data.n_obs, m.latent_dim)
+        hypers = hyperparameters.per_draw(posterior, m)
         out["heldout_fraction"] = cfg.heldout.fraction
-        out.update(heldout_metrics(Z_draws, Y_heldout, cfg.model.beta, heldout_names or []))
+        out.update(heldout_metrics(Z_draws, hypers, Y_heldout, m, heldout_names or []))
     else:
         out.update({"heldout_fraction": 0.0, "n_heldout_features": 0, "heldout_log_lik_per_feature": None})
     if method == "map":
-        out.update(neighbour_metrics(fit.point_estimate(), data, cfg.model.latent_dim))
-        out.update(analytic_metrics(fit.point_estimate(), data, cfg))
+        out.update(neighbour_metrics(fit.point_estimate(), data, m.latent_dim))
+        out.update(
+            analytic_metrics(fit.point_estimate(), data, cfg, hyperparameters.first_draw(posterior, m))
+        )
         out["train_log_lik_per_feature"] = out["log_likelihood"] / data.n_features
         out.update(fit.info)
         return out
 
-    posterior = tree.posterior
     out["log_likelihood"] = float(posterior["log_likelihood"].mean())
     out["log_posterior"] = float(posterior["log_posterior"].mean())
     out["train_log_lik_per_feature"] = out["log_likelihood"] / data.n_features
@@ -133,13 +162,15 @@ def fit_metrics(
     out.update(diagnostics.sampler_stats(tree.sample_stats.to_dataset()))
     out.update(diagnostics.convergence(tree))
     out["alignment_residual_mean"] = float(posterior["alignment_residual"].mean())
-    out.update(neighbour_metrics(tree["alignment"]["Z_reference"].values, data, cfg.model.latent_dim))
+    out.update(neighbour_metrics(tree["alignment"]["Z_reference"].values, data, m.latent_dim))
     out["converged"], out["diagnostic_problems"] = diagnostics.verdict(out, posterior.sizes["chain"])
-    keys = ("analytic_log_posterior", "analytic_gap", "analytic_gap_relative", "gram_rel_error")
     if fit.map_fit is None:
-        out.update(dict.fromkeys(("map_log_likelihood", "map_log_posterior", *keys)))
+        out.update(dict.fromkeys(("map_log_likelihood", "map_log_posterior", *ANALYTIC_KEYS)))
     else:
-        at_map = analytic_metrics(fit.point_estimate(), data, cfg)
+        map_posterior = fit.map_fit.idata.posterior.to_dataset()
+        at_map = analytic_metrics(
+            fit.point_estimate(), data, cfg, hyperparameters.first_draw(map_posterior, m)
+        )
         out["map_log_likelihood"] = at_map.pop("log_likelihood")
         out["map_log_posterior"] = at_map.pop("log_posterior")
         out.update(at_map)

@@ -1,13 +1,14 @@
-"""Build the GPLVM as a ``pm.Model``: Z ~ Normal, plus eq. 1 as a ``pm.Potential``."""
+"""Build the GPLVM as a ``pm.Model``: Z ~ Normal, hyperparameters, and eq. 1 as a ``pm.Potential``."""
 
 from __future__ import annotations
 
 import numpy as np
 import pymc as pm
 
-from gplvm.config import ModelConfig
+from gplvm import hyperparameters
+from gplvm.config import ModelConfig, PriorConfig, PriorDist
 from gplvm.data import Dataset
-from gplvm.likelihood import log_likelihood
+from gplvm.likelihood import kernel_log_likelihood
 
 
 def coords_for(data: Dataset, latent_dim: int) -> dict[str, np.ndarray]:
@@ -19,30 +20,47 @@ def coords_for(data: Dataset, latent_dim: int) -> dict[str, np.ndarray]:
     }
 
 
+def _learned(name: str, prior: PriorConfig, start, dims: str | None):
+    """A positive hyperparameter with its prior, starting at its configured value."""
+    if prior.dist == PriorDist.lognormal:
+        return pm.LogNormal(name, mu=prior.mu, sigma=prior.sigma, initval=start, dims=dims)
+    return pm.HalfNormal(name, sigma=prior.sigma, initval=start, dims=dims)
+
+
 def build_model(data: Dataset, cfg: ModelConfig) -> pm.Model:
     """Return the GPLVM model for ``data``.
 
-    ``Y``, ``beta`` and ``Y_sq_norm`` (||Y||_F^2, computed once here rather than at every
-    evaluation) are ``pm.Data``: they land in the ``constant_data`` group, and models that differ
-    only in their values share one compiled graph.
+    Learned hyperparameters are free variables with their configured priors (log-transformed by
+    PyMC, so unconstrained for the optimiser and the sampler) and start at their configured
+    values. Fixed ones, ``Y`` and ``Y_sq_norm`` (||Y||_F^2, computed once here rather than at
+    every evaluation) are ``pm.Data``: they land in the ``constant_data`` group, and models that
+    differ only in their values share one compiled graph.
 
     Parameters
     ----------
     data : Dataset
         Centred observations.
     cfg : ModelConfig
-        Latent dimension, beta, the prior scale of Z and the likelihood form.
+        Latent dimension, kernel, hyperparameters, the prior scale of Z and the likelihood form.
 
     Returns
     -------
     pm.Model
-        Free variable ``Z`` with dims (``obs``, ``latent_dim``) and the potential
-        ``log_likelihood``.
+        Free variable ``Z`` with dims (``obs``, ``latent_dim``), learned hyperparameters (an ARD
+        ``lengthscale`` has dims ``latent_dim``) and the potential ``log_likelihood``.
     """
+    learned = cfg.learned()
     with pm.Model(coords=coords_for(data, cfg.latent_dim)) as model:
         Y = pm.Data("Y", data.Y, dims=("obs", "feature"))
-        beta = pm.Data("beta", float(cfg.beta))
         Y_sq_norm = pm.Data("Y_sq_norm", float(np.sum(data.Y**2)))
+        hyper = {}
+        for name, value in hyperparameters.configured(cfg).items():
+            dims = "latent_dim" if np.ndim(value) else None
+            if name in learned:
+                hyper[name] = _learned(name, getattr(cfg.priors, name), value, dims)
+            else:
+                hyper[name] = pm.Data(name, value, dims=dims)
         Z = pm.Normal("Z", mu=0.0, sigma=cfg.prior_scale, dims=("obs", "latent_dim"))
-        pm.Potential("log_likelihood", log_likelihood(Z, Y, beta, cfg.likelihood.value, Y_sq_norm))
+        ll = kernel_log_likelihood(Z, Y, cfg.kernel.value, hyper, cfg.likelihood.value, cfg.jitter, Y_sq_norm)
+        pm.Potential("log_likelihood", ll)
     return model

@@ -14,12 +14,13 @@ import numpy as np
 import xarray as xr
 from xarray import DataTree
 
-from gplvm import __version__, plots, results
-from gplvm.config import Config, Init, Likelihood, MapConfig, check_against_data
+from gplvm import __version__, densities, hyperparameters, plots, results
+from gplvm.config import Config, Init, Kernel, Likelihood, MapConfig, check_against_data
 from gplvm.data import Dataset, load_dataset, split_features
 from gplvm.diagnostics import rotation_aware_posterior
-from gplvm.errors import ConfigError
+from gplvm.errors import ConfigError, NumericalError
 from gplvm.inference import Fit, fit_map, fit_nuts, initial_latents
+from gplvm.kernels import covariance_np
 from gplvm.metrics import fit_metrics
 from gplvm.model import build_model
 
@@ -48,19 +49,39 @@ def check_config(cfg: Config, data: Dataset) -> None:
         )
 
 
+def _start(data: Dataset, cfg: Config, init: Init) -> dict[str, np.ndarray]:
+    """Starting latents and learned hyperparameters; fails early if K cannot be factorised there."""
+    m = cfg.model
+    Z0 = initial_latents(data, m.latent_dim, init, m.prior_scale, cfg.seed)
+    values = hyperparameters.configured(m)
+    if m.kernel != Kernel.linear:
+        K0 = covariance_np(Z0, m.kernel.value, values, m.jitter)
+        densities.cholesky(K0, values, m.jitter, f"at the {init.value} start")
+    return {"Z": Z0, **{name: np.asarray(values[name]) for name in m.learned()}}
+
+
+def _check_map(fit: Fit, data: Dataset, cfg: Config) -> None:
+    """A MAP that left the region where K factorises must not pass as a result."""
+    hyper = hyperparameters.first_draw(fit.idata.posterior.to_dataset(), cfg.model)
+    Z = fit.point_estimate()
+    if not (np.all(np.isfinite(Z)) and all(np.all(np.isfinite(v)) for v in hyper.values())):
+        raise NumericalError(f"the MAP optimiser diverged to non-finite values ({densities.describe(hyper)})")
+    densities.log_likelihood(Z, data.Y, cfg.model, hyper, where="at the MAP")
+
+
 def _fit(data: Dataset, cfg: Config) -> Fit:
     model = build_model(data, cfg.model)
     inf = cfg.inference
-
-    def start(init: Init) -> np.ndarray:
-        return initial_latents(data, cfg.model.latent_dim, init, cfg.model.prior_scale, cfg.seed)
-
     if isinstance(inf, MapConfig):
-        return fit_map(model, start(inf.init), inf, cfg.seed)
+        fit = fit_map(model, _start(data, cfg, inf.init), inf, cfg.seed)
+        _check_map(fit, data, cfg)
+        return fit
     if inf.init != Init.map:
-        return fit_nuts(model, start(inf.init), inf, cfg.seed)
-    map_fit = fit_map(model, start(inf.map.init), inf.map, cfg.seed)
-    return fit_nuts(model, map_fit.point_estimate(), inf, cfg.seed, map_fit=map_fit)
+        return fit_nuts(model, _start(data, cfg, inf.init), inf, cfg.seed)
+    map_fit = fit_map(model, _start(data, cfg, inf.map.init), inf.map, cfg.seed)
+    _check_map(map_fit, data, cfg)
+    start = {"Z": map_fit.point_estimate(), **{n: map_fit.point_estimate(n) for n in cfg.model.learned()}}
+    return fit_nuts(model, start, inf, cfg.seed, map_fit=map_fit)
 
 
 def _result_groups(idata: DataTree) -> dict[str, xr.Dataset]:
@@ -113,7 +134,11 @@ def build_tree(
         "method": cfg.inference.method,
         "dataset": data.name,
         "latent_dim": cfg.model.latent_dim,
-        "beta": cfg.model.beta,
+        "kernel": cfg.model.kernel.value,
+        "ard": int(cfg.model.ard),
+        "learned": ",".join(cfg.model.learned()),  # netCDF attrs hold no lists
+        "jitter": cfg.model.jitter,
+        "beta": cfg.model.beta,  # the configured value; a learned beta is in the posterior
         "prior_scale": cfg.model.prior_scale,
         "likelihood": cfg.model.likelihood.value,
         "seed": cfg.seed,
