@@ -109,6 +109,35 @@ class SyntheticDatasetConfig(DatasetConfig):
 
 
 @dataclass
+class CurveDatasetConfig(DatasetConfig):
+    """Points along a noisy circular arc (a 1-D curve), embedded in ``n_features`` dims.
+
+    Projected onto one line (PCA, the linear GPLVM with Q = 1) the arc folds onto itself; a
+    non-linear latent space can unroll it. Labels are ``n_segments`` equal pieces of the arc.
+    """
+
+    name: str = "curve"
+    n_obs: int = 100
+    n_features: int = 10
+    arc_degrees: float = 300.0
+    noise: float = 0.05  # sd of isotropic noise, relative to the radius 1
+    n_segments: int = 5
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(self.n_obs >= 2, "dataset.n_obs", self.n_obs, "it must be >= 2")
+        _require(self.n_features >= 2, "dataset.n_features", self.n_features, "it must be >= 2")
+        _require(
+            0 < self.arc_degrees <= 360, "dataset.arc_degrees", self.arc_degrees, "it must lie in (0, 360]"
+        )
+        _require(
+            math.isfinite(self.noise) and self.noise >= 0, "dataset.noise", self.noise, "it must be >= 0"
+        )
+        _require(self.n_segments >= 1, "dataset.n_segments", self.n_segments, "it must be >= 1")
+
+
+@dataclass
 class DigitsDatasetConfig(DatasetConfig):
     """scikit-learn's bundled 8x8 digits: 1797 x 64, labels 0-9."""
 
@@ -357,6 +386,7 @@ def register_configs() -> None:
     cs = ConfigStore.instance()
     cs.store(name="base_config", node=Config)
     cs.store(group="dataset", name="base_synthetic", node=SyntheticDatasetConfig)
+    cs.store(group="dataset", name="base_curve", node=CurveDatasetConfig)
     cs.store(group="dataset", name="base_digits", node=DigitsDatasetConfig)
     cs.store(group="dataset", name="base_iris", node=IrisDatasetConfig)
     cs.store(group="dataset", name="base_file", node=FileDatasetConfig)

@@ -1,4 +1,4 @@
-"""Datasets: the bundled ones (synthetic, digits, iris) and a loader for user files.
+"""Datasets: the bundled ones (synthetic, curve, digits, iris) and a loader for user files.
 
 Every loader returns a :class:`Dataset` whose ``Y`` is float64, finite and column-centred.
 """
@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from gplvm.config import (
+    CurveDatasetConfig,
     DatasetConfig,
     DigitsDatasetConfig,
     FileDatasetConfig,
@@ -67,6 +68,22 @@ def synthetic(cfg: SyntheticDatasetConfig) -> tuple[np.ndarray, np.ndarray, np.n
     noise = rng.standard_normal((cfg.n_obs, cfg.n_features)) / np.sqrt(cfg.beta)
     labels = np.where(Z[:, 0] >= 0, "z0>=0", "z0<0")
     return Z @ W.T + noise, Z, labels
+
+
+def curve(cfg: CurveDatasetConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points at seeded random positions t along a circular arc of radius 1, plus noise.
+
+    The arc lies in a random 2-D plane of the ``n_features``-dim space. Returns Y, the arc
+    positions t in [0, 1] as Z_true (N x 1), and labels ``seg0``... numbering the equal segments.
+    """
+    rng = np.random.default_rng(cfg.seed)
+    t = np.sort(rng.uniform(0.0, 1.0, cfg.n_obs))
+    angle = np.deg2rad(cfg.arc_degrees) * t
+    plane, _ = np.linalg.qr(rng.standard_normal((cfg.n_features, 2)))
+    Y = np.column_stack([np.cos(angle), np.sin(angle)]) @ plane.T
+    Y = Y + cfg.noise * rng.standard_normal(Y.shape)
+    segment = np.minimum((t * cfg.n_segments).astype(int), cfg.n_segments - 1)
+    return Y, t[:, None], np.array([f"seg{s}" for s in segment])
 
 
 def _from_sklearn(loader) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -187,6 +204,9 @@ def load_dataset(cfg: DatasetConfig) -> Dataset:
     if isinstance(cfg, SyntheticDatasetConfig):
         Y, Z_true, labels = synthetic(cfg)
         attrs = {"true_latent_dim": cfg.latent_dim, "true_beta": cfg.beta, "data_seed": cfg.seed}
+    elif isinstance(cfg, CurveDatasetConfig):
+        Y, Z_true, labels = curve(cfg)
+        attrs = {"arc_degrees": cfg.arc_degrees, "noise": cfg.noise, "data_seed": cfg.seed}
     elif isinstance(cfg, DigitsDatasetConfig):
         from sklearn.datasets import load_digits
 
