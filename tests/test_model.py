@@ -1,0 +1,131 @@
+"""The PyMC model for every kernel: its log density and gradients against independent NumPy.
+
+The gradient test generalises the seed's answer through the real model graph: for learned
+hyperparameters theta (log-transformed by PyMC), d logp / d log(theta) = theta * (G : dK/dtheta +
+d log prior / dtheta), and dl/dZ = G : dK/dZ, with G = dl/dK from eq. 3.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gplvm import closed_form as cf
+from gplvm import densities, hyperparameters, kernels
+from gplvm.config import PriorDist
+from gplvm.data import load_dataset
+from gplvm.model import build_model
+from tests.helpers import TEST_MODE, tiny_config
+
+CASES = {
+    "rbf": ("model=rbf",),
+    "rbf_ard_bias": ("model=rbf_ard", "model.learn.bias=true", "model.bias=0.3", "model.latent_dim=3"),
+    "rbf_fixed": ("model=rbf", "model.learn.beta=false", "model.learn.variance=false"),
+    "linear_learned_beta": ("model=linear", "model.learn.beta=true", "model.likelihood=dense"),
+    "linear_learned_beta_woodbury": ("model=linear", "model.learn.beta=true"),
+}
+VALUES = {"beta": 3.0, "variance": 1.7, "lengthscale": 1.3, "bias": 0.3}
+
+
+@pytest.fixture(scope="module", params=sorted(CASES))
+def case(request):
+    """Model, data, config and compiled logp/dlogp (no Jacobian) for one kernel setting."""
+    cfg = tiny_config("dataset.n_obs=12", "dataset.n_features=5", *CASES[request.param])
+    data = load_dataset(cfg.dataset)
+    model = build_model(data, cfg.model)
+    logp = model.compile_logp(jacobian=False, mode=TEST_MODE)
+    dlogp = model.compile_dlogp(jacobian=False, mode=TEST_MODE)
+    return request.param, cfg, data, model, logp, dlogp
+
+
+def _point(cfg, seed: int = 0) -> tuple[dict, dict]:
+    """A random point: (PyMC's point in the transformed space, the hyperparameter values)."""
+    rng = np.random.default_rng(seed)
+    m = cfg.model
+    hyper = hyperparameters.configured(m)
+    for name in m.learned():
+        hyper[name] = VALUES[name] * np.exp(0.3 * rng.standard_normal(np.shape(hyper[name])))
+    point = {"Z": rng.standard_normal((12, m.latent_dim))}
+    point.update({f"{name}_log__": np.log(hyper[name]) for name in m.learned()})
+    return point, hyper
+
+
+def _prior_grad(value, prior) -> np.ndarray:
+    """d/dtheta of the log prior density, by hand."""
+    if prior.dist == PriorDist.lognormal:
+        return -(1.0 + (np.log(value) - prior.mu) / prior.sigma**2) / value
+    return -value / prior.sigma**2
+
+
+def test_model_log_density_equals_numpy(case):
+    """PyMC's logp (no Jacobian) equals the NumPy log posterior up to one constant.
+
+    On this install PyMC's Normal, LogNormal and HalfNormal log densities differ from SciPy's by a
+    constant -1.98e-8 per element (their log sqrt(2 pi) term is folded in lower precision). The
+    constant cannot move a MAP or a sampler; it is bounded here, and the log density of every
+    point must carry the same one.
+    """
+    _name, cfg, data, _model, logp, _ = case
+    n_prior_terms = 12 * cfg.model.latent_dim + sum(np.size(v) for v in _point(cfg)[1].values())
+    offsets = []
+    for seed in range(3):
+        point, hyper = _point(cfg, seed)
+        offsets.append(logp(point) - densities.log_posterior(point["Z"], data.Y, cfg.model, hyper))
+    assert abs(offsets[0]) < 5e-8 * n_prior_terms
+    np.testing.assert_allclose(offsets, offsets[0], rtol=0, atol=1e-11)
+
+
+def test_model_gradients_equal_eq3_chained_through_dK(case):
+    _name, cfg, data, model, _, dlogp = case
+    m = cfg.model
+    point, hyper = _point(cfg, seed=1)
+    Z = point["Z"]
+    K = kernels.covariance_np(Z, m.kernel.value, hyper, m.jitter)
+    G = cf.dl_dK(K, data.Y)
+    if m.kernel == "linear":
+        dZ, dK_dtheta = cf.chain_through_K(G, Z), {}
+    else:
+        dZ = kernels.rbf_grad_Z(G, Z, hyper["variance"], hyper["lengthscale"])
+        dK_dtheta = kernels.rbf_grad_hyper(G, Z, hyper["variance"], hyper["lengthscale"])
+        # The relative jitter * (variance + bias) on the diagonal adds tr(G) * jitter to both.
+        for p in ("variance", "bias"):
+            dK_dtheta[p] = dK_dtheta[p] + m.jitter * np.trace(G)
+    dK_dtheta["beta"] = kernels.noise_grad_beta(G, hyper["beta"])
+    expected = {"Z": dZ - Z / m.prior_scale**2}
+    for p in m.learned():
+        prior_grad = _prior_grad(hyper[p], getattr(m.priors, p))
+        expected[f"{p}_log__"] = hyper[p] * (dK_dtheta[p] + prior_grad)  # chain rule through log
+    flat = dlogp(point)
+    sizes = {v.name: int(np.prod(point[v.name].shape)) for v in model.value_vars}
+    offsets = np.cumsum([0, *list(sizes.values())])
+    for (vname, size), start in zip(sizes.items(), offsets, strict=False):
+        got = flat[start : start + size].reshape(np.shape(point[vname]))
+        np.testing.assert_allclose(got, expected[vname], rtol=1e-8, atol=1e-10, err_msg=vname)
+
+
+def test_model_gradients_match_finite_differences(case):
+    """Every learned parameter, in PyMC's transformed space, against central differences of logp."""
+    _name, cfg, _data, model, logp, dlogp = case
+    point, _ = _point(cfg, seed=2)
+    grad = dlogp(point)
+    h, i = 1e-6, 0
+    for v in model.value_vars:
+        for idx in np.ndindex(np.shape(point[v.name])):
+            up, down = dict(point), dict(point)
+            step = np.zeros(np.shape(point[v.name]))
+            step[idx] = h
+            up[v.name], down[v.name] = point[v.name] + step, point[v.name] - step
+            numeric = (logp(up) - logp(down)) / (2 * h)
+            np.testing.assert_allclose(grad[i], numeric, rtol=1e-5, atol=1e-6, err_msg=f"{v.name}{idx}")
+            i += 1
+    assert i == len(grad)
+
+
+def test_learned_hyperparameters_are_free_variables_with_named_dims(case):
+    _name, cfg, _, model, _, _ = case
+    free = {rv.name for rv in model.free_RVs}
+    assert free == {"Z", *cfg.model.learned()}
+    fixed = set(hyperparameters.names(cfg.model)) - set(cfg.model.learned())
+    assert fixed <= set(model.named_vars)  # as pm.Data
+    if cfg.model.ard:
+        assert model.named_vars_to_dims["lengthscale"] == ("latent_dim",)

@@ -1,0 +1,159 @@
+"""Non-linear GPLVMs end to end: curved data, learned hyperparameters, jitter, NUTS and prediction."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize_scalar
+
+from gplvm import closed_form as cf
+from gplvm import densities, kernels
+from gplvm.errors import NumericalError
+from gplvm.metrics import heldout_metrics
+from gplvm.pipeline import fit_experiment
+from tests.helpers import tiny_config
+
+CURVE = ("dataset=curve", "dataset.n_obs=60", "dataset.n_features=8", "model.latent_dim=1")
+
+
+@pytest.fixture(scope="module")
+def curve_fits():
+    """Linear and rbf MAP fits with Q = 1 on points along a 300-degree arc."""
+    return {m: fit_experiment(tiny_config(*CURVE, f"model={m}")) for m in ("linear", "rbf")}
+
+
+def test_rbf_unrolls_a_curve_that_the_linear_gplvm_folds(curve_fits):
+    linear, rbf = curve_fits["linear"].metrics, curve_fits["rbf"].metrics
+    assert rbf["converged"], rbf["optimizer_message"]
+    # One latent line: PCA folds the arc onto itself, so the two ends share neighbours.
+    assert linear["knn_error"] == pytest.approx(linear["pca_knn_error"])
+    assert linear["knn_error"] > 0.2
+    assert rbf["knn_error"] <= 0.1
+    assert rbf["log_likelihood"] > linear["log_likelihood"] + 100
+    # The latent order follows the arc (up to direction): rank correlation with the true position.
+    t = curve_fits["rbf"].data.Z_true[:, 0]
+    z = curve_fits["rbf"].fit.point_estimate()[:, 0]
+    rho = np.corrcoef(np.argsort(np.argsort(t)), np.argsort(np.argsort(z)))[0, 1]
+    assert abs(rho) > 0.9
+
+
+def test_rbf_map_learns_the_noise_level(curve_fits):
+    """The arc has noise sd 0.05, so the noise precision is 400; the MAP's beta should be near it."""
+    fitted = curve_fits["rbf"].metrics["hyperparameters"]
+    assert 200 < fitted["beta"] < 800
+    assert set(curve_fits["rbf"].metrics["learned"]) == {"beta", "variance", "lengthscale"}
+    post = curve_fits["rbf"].idata.posterior
+    assert {"beta", "variance", "lengthscale"} <= set(post.data_vars)
+
+
+def test_rbf_metrics_are_those_of_the_map(curve_fits):
+    exp = curve_fits["rbf"]
+    m = exp.metrics
+    hyper = {k: m["hyperparameters"][k] for k in ("beta", "variance", "lengthscale", "bias")}
+    Z = exp.fit.point_estimate()
+    K = kernels.covariance_np(Z, "rbf", hyper, 1e-6)
+    np.testing.assert_allclose(m["log_likelihood"], cf.log_likelihood_from_K(K, exp.data.Y), rtol=1e-10)
+    assert m["analytic_gap"] is None and m["gram_rel_error"] is None  # no analytic optimum for rbf
+
+
+def test_linear_map_with_learned_beta_reaches_the_profile_optimum():
+    """The joint MAP of Z and beta: Z is the analytic optimum given beta, and beta maximises the profile.
+
+    The profile log posterior p(beta) = max_Z log p(Z, beta | Y) has the analytic optimum inside,
+    so a 1-D bounded search over log(beta) gives an independent reference.
+    """
+    exp = fit_experiment(tiny_config("model.learn.beta=true", "model.beta=1"))
+    m, cfg = exp.metrics, exp.metrics
+    assert m["converged"]
+    data, model_cfg = exp.data, tiny_config("model.learn.beta=true").model
+
+    def neg_profile(log_beta: float) -> float:
+        beta = float(np.exp(log_beta))
+        Z = cf.analytic_optimum(data.Y, model_cfg.latent_dim, beta, model_cfg.prior_scale).Z
+        return -densities.log_posterior(Z, data.Y, model_cfg, {"beta": beta})
+
+    best = minimize_scalar(neg_profile, bounds=(-5, 10), method="bounded", options={"xatol": 1e-10})
+    np.testing.assert_allclose(cfg["beta"], np.exp(best.x), rtol=1e-5)
+    assert m["gram_rel_error"] < 1e-6 and abs(m["analytic_gap_relative"]) < 1e-10
+
+
+def test_k_that_cannot_be_factorised_is_named_with_its_hyperparameters():
+    """Without jitter, an rbf K with beta^-1 = 1e-20 is singular in floating point; jitter fixes it."""
+    bad = tiny_config(*CURVE, "model=rbf", "model.beta=1e20", "model.jitter=0")
+    with pytest.raises(NumericalError) as info:
+        fit_experiment(bad)
+    message = str(info.value)
+    assert "\n" not in message and message.startswith("K is not positive definite at the pca start")
+    for part in ("beta=1.e+20", "variance=1.", "lengthscale=1.", "jitter=0", "raise model.jitter"):
+        assert part in message, message
+    with pytest.raises(np.linalg.LinAlgError):
+        np.linalg.cholesky(kernels.covariance_np(np.zeros((3, 1)), "rbf", _hyper(beta=1e20), 0.0))
+    np.linalg.cholesky(kernels.covariance_np(np.zeros((3, 1)), "rbf", _hyper(beta=1e20), 1e-6))
+
+
+def _hyper(**values) -> dict:
+    return {"beta": 1.0, "variance": 1.0, "lengthscale": 1.0, "bias": 0.0, **values}
+
+
+def test_predictive_variance_of_rbf_between_noise_and_prior():
+    rng = np.random.default_rng(0)
+    Z = rng.standard_normal((30, 2))
+    no_bias = _hyper(beta=1e4, variance=2.0, lengthscale=0.7)
+    var = kernels.predictive_variance(np.vstack([Z, [[50.0, 50.0]]]), Z, "rbf", no_bias, 1e-6)
+    assert np.all(var[:-1] < 2e-4)  # at the data: at most the noise variance 1e-4 (plus jitter)
+    np.testing.assert_allclose(var[-1], 2.0, rtol=1e-10)  # far away: the prior variance
+    hyper = _hyper(beta=1e4, variance=2.0, lengthscale=0.7, bias=0.1)
+    # Against the explicit formula k** - k*^T K^-1 k* with an explicit inverse.
+    Zs = rng.standard_normal((5, 2))
+    K_inv = np.linalg.inv(kernels.covariance_np(Z, "rbf", hyper, 1e-6))
+    cross = kernels.rbf_np(Zs, 2.0, 0.7, 0.1, Z_other=Z)
+    explicit = 2.1 - np.einsum("ia,ab,ib->i", cross, K_inv, cross)
+    np.testing.assert_allclose(kernels.predictive_variance(Zs, Z, "rbf", hyper, 1e-6), explicit, rtol=1e-6)
+
+
+def test_predictive_variance_of_the_linear_kernel_has_a_closed_form():
+    """var(z*) = z*^T (I - Z^T K^-1 Z) z* = z*^T (I + beta Z^T Z)^-1 z* by the Woodbury identity."""
+    rng = np.random.default_rng(1)
+    Z, Zs = rng.standard_normal((25, 3)), rng.standard_normal((7, 3))
+    M = np.eye(3) + 4.0 * Z.T @ Z
+    expected = np.einsum("iq,qr,ir->i", Zs, np.linalg.inv(M), Zs)
+    got = kernels.predictive_variance(Zs, Z, "linear", {"beta": 4.0}, 0.0)
+    np.testing.assert_allclose(got, expected, rtol=1e-10)
+
+
+def test_heldout_score_for_rbf_sums_to_the_likelihood_of_the_columns():
+    cfg = tiny_config(*CURVE, "model=rbf")
+    rng = np.random.default_rng(2)
+    Z, Y = rng.standard_normal((60, 1)), rng.standard_normal((60, 3))
+    hyper = _hyper(beta=5.0, variance=1.5, lengthscale=0.8)
+    score = heldout_metrics(Z[None], [hyper], Y, cfg.model, ["a", "b", "c"])
+    K = kernels.covariance_np(Z, "rbf", hyper, cfg.model.jitter)
+    np.testing.assert_allclose(3 * score["heldout_log_lik_per_feature"], cf.log_likelihood_from_K(K, Y))
+
+
+def test_rbf_nuts_samples_hyperparameters_and_reports_them():
+    """NUTS (nutpie) with a learned beta, variance and ARD length scales."""
+    cfg = tiny_config(
+        "dataset=curve",
+        "dataset.n_obs=20",
+        "dataset.n_features=5",
+        "model=rbf_ard",
+        "inference=nuts",
+        "inference.draws=40",
+        "inference.tune=150",
+        "inference.progressbar=false",
+    )
+    exp = fit_experiment(cfg)
+    post, m = exp.idata.posterior, exp.metrics
+    assert post["lengthscale"].dims == ("chain", "draw", "latent_dim")
+    assert post["beta"].dims == ("chain", "draw")
+    # The per-draw log posterior (NumPy) plus the log-transform Jacobian is the sampler's own logp.
+    learned = ("beta", "variance", "lengthscale")
+    jacobian = sum(np.log(post[n].values).reshape(2, 40, -1).sum(axis=-1) for n in learned)
+    offset = exp.idata.sample_stats["logp"].values - (post["log_posterior"].values + jacobian)
+    np.testing.assert_allclose(offset, offset.flat[0], atol=1e-8)  # PyMC's constant, see test_model
+    assert abs(offset.flat[0]) < 1e-5
+    assert len(m["hyperparameters"]["lengthscale"]) == 2 and len(m["latent_dim_sensitivity"]) == 2
+    np.testing.assert_allclose(m["hyperparameters"]["beta"], post["beta"].values.mean())
+    assert np.isfinite(m["rhat_max_invariants"]) and m["map_log_posterior"] is not None
+    assert m["analytic_gap"] is None
