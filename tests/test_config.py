@@ -11,12 +11,16 @@ from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationErr
 
 from gplvm.config import (
     Config,
+    CurveDatasetConfig,
     DigitsDatasetConfig,
     FileDatasetConfig,
     Init,
+    Kernel,
     Likelihood,
     MapConfig,
+    ModelConfig,
     NutsConfig,
+    PriorDist,
     Sampler,
     SyntheticDatasetConfig,
     check_against_data,
@@ -43,7 +47,7 @@ def test_default_config_composes_to_digits_map():
     assert cfg.model.likelihood == Likelihood.woodbury
 
 
-@pytest.mark.parametrize("dataset", ["synthetic", "digits", "iris"])
+@pytest.mark.parametrize("dataset", ["synthetic", "curve", "digits", "iris"])
 @pytest.mark.parametrize("inference", ["map", "nuts"])
 def test_every_group_option_composes(dataset, inference):
     cfg = to_run_config(compose_cfg(f"dataset={dataset}", f"inference={inference}"))
@@ -111,6 +115,22 @@ def test_wrong_type_fails_at_composition(override):
         (["dataset=synthetic", "dataset.beta=0"], "dataset.beta"),
         (["dataset.max_obs=1"], "dataset.max_obs"),
         (["heldout.fraction=1"], "heldout.fraction"),
+        (["model=rbf", "model.lengthscale=-1"], "model.lengthscale"),
+        (["model=rbf", "model.variance=0"], "model.variance"),
+        (["model=rbf", "model.bias=-0.1"], "model.bias"),
+        (["model=rbf", "model.learn.bias=true"], "model.bias"),  # a learned bias cannot start at 0
+        (["model=rbf", "model.jitter=-1e-6"], "model.jitter"),
+        (["model=rbf", "model.priors.lengthscale.sigma=0"], "model.priors.lengthscale.sigma"),
+        (
+            ["model=rbf", "model.priors.bias.mu=1", "model.learn.bias=true", "model.bias=1"],
+            "model.priors.bias.mu",
+        ),
+        (["model=rbf", "model.likelihood=woodbury"], "model.likelihood"),
+        (["model.kernel=rbf"], "model.likelihood"),  # the linear preset's woodbury form
+        (["model.learn.lengthscale=true"], "model.learn.lengthscale"),
+        (["model.ard=true"], "model.ard"),
+        (["dataset=curve", "dataset.arc_degrees=400"], "dataset.arc_degrees"),
+        (["dataset=curve", "dataset.noise=-1"], "dataset.noise"),
         (["heldout.fraction=-0.1"], "heldout.fraction"),
     ],
 )
@@ -119,6 +139,32 @@ def test_out_of_range_values_give_one_line_errors(overrides, key):
         to_run_config(compose_cfg(*overrides))
     message = str(info.value)
     assert message.startswith(f"{key}=") and "\n" not in message
+
+
+def test_kernel_presets_compose_with_priors_and_fixed_values():
+    rbf = to_run_config(compose_cfg("model=rbf")).model
+    assert (rbf.kernel, rbf.likelihood, rbf.ard) == (Kernel.rbf, Likelihood.dense, False)
+    assert rbf.learned() == ["beta", "variance", "lengthscale"]
+    assert rbf.priors.bias.dist == PriorDist.halfnormal
+    ard = to_run_config(
+        compose_cfg(
+            "model=rbf_ard",
+            "model.learn.beta=false",
+            "model.beta=50",
+            "model.priors.lengthscale.dist=halfnormal",
+            "model.priors.lengthscale.sigma=2",
+        )
+    ).model
+    assert ard.ard and ard.learned() == ["variance", "lengthscale"] and ard.beta == 50
+    assert (ard.priors.lengthscale.dist, ard.priors.lengthscale.sigma) == (PriorDist.halfnormal, 2.0)
+    linear = to_run_config(compose_cfg("model.learn.beta=true")).model
+    assert linear.kernel == Kernel.linear and linear.learned() == ["beta"]
+
+
+@pytest.mark.parametrize("override", ["model.priors.beta.dist=gamma", "model.learn.noise=true"])
+def test_unknown_prior_or_hyperparameter_fails_at_composition(override):
+    with pytest.raises(ConfigCompositionException):
+        compose_cfg(override)
 
 
 def test_missing_file_path_is_named():
@@ -137,3 +183,5 @@ def test_dataclass_defaults_match_yaml_defaults():
     cfg = to_run_config(compose_cfg("dataset=synthetic", "inference=nuts"))
     assert cfg.dataset == SyntheticDatasetConfig()
     assert cfg.inference == NutsConfig()
+    assert cfg.model == ModelConfig()  # model=linear
+    assert to_run_config(compose_cfg("dataset=curve")).dataset == CurveDatasetConfig()
