@@ -157,3 +157,20 @@ def test_rbf_nuts_samples_hyperparameters_and_reports_them():
     np.testing.assert_allclose(m["hyperparameters"]["beta"], post["beta"].values.mean())
     assert np.isfinite(m["rhat_max_invariants"]) and m["map_log_posterior"] is not None
     assert m["analytic_gap"] is None
+
+
+def test_latent_plot_of_a_nonlinear_fit_is_shaded_by_predictive_variance(curve_fits, tmp_path):
+    from gplvm.pipeline import latent_shading, save_experiment
+
+    exp = curve_fits["rbf"]
+    Z = exp.fit.point_estimate()
+    hyper = {k: np.asarray(v) for k, v in exp.metrics["hyperparameters"].items()}
+    shading = latent_shading(Z, hyper, exp.cfg)
+    assert shading.variance.shape == (2, 80)  # Q = 1: bands along dim 0
+    # Lowest within the data's range, highest at the padded edges, where it nears the prior variance.
+    inside = (shading.x > Z.min()) & (shading.x < Z.max())
+    assert shading.variance[0, inside].min() < 0.1 * shading.variance[0].max()
+    assert shading.variance[0].max() <= hyper["variance"] + 1e-12
+    assert latent_shading(Z, {"beta": 1.0}, curve_fits["linear"].cfg) is None  # linear: no shading
+    save_experiment(exp, tmp_path)
+    assert (tmp_path / "latent.png").stat().st_size > 10_000

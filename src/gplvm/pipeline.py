@@ -20,7 +20,7 @@ from gplvm.data import Dataset, load_dataset, split_features
 from gplvm.diagnostics import rotation_aware_posterior
 from gplvm.errors import ConfigError, NumericalError
 from gplvm.inference import Fit, fit_map, fit_nuts, initial_latents
-from gplvm.kernels import covariance_np
+from gplvm.kernels import covariance_np, predictive_variance
 from gplvm.metrics import fit_metrics
 from gplvm.model import build_model
 
@@ -36,6 +36,7 @@ class Experiment:
     fit: Fit
     metrics: dict
     idata: DataTree
+    cfg: Config
 
 
 def check_config(cfg: Config, data: Dataset) -> None:
@@ -161,22 +162,53 @@ def fit_experiment(cfg: Config, config_yaml: str = "") -> Experiment:
             Y_heldout, dims=("obs", "heldout_feature"), coords={"heldout_feature": heldout_names}
         )
     tree = build_tree(fit, data, cfg, config_yaml, heldout)
-    return Experiment(data, fit, fit_metrics(fit, tree, data, cfg, Y_heldout, heldout_names), tree)
+    return Experiment(data, fit, fit_metrics(fit, tree, data, cfg, Y_heldout, heldout_names), tree, cfg)
+
+
+def latent_shading(Z: np.ndarray, hyper: dict, cfg: Config) -> plots.Shading | None:
+    """GPy-style predictive-variance background for non-linear kernels, in the two most relevant dims.
+
+    With ARD those are the dims with the shortest length scales (GPy's ``which_indices``).
+    """
+    m = cfg.model
+    if m.kernel == Kernel.linear:
+        return None
+    dims = (0, 1)
+    if m.ard and m.latent_dim > 2:
+        first, second = np.argsort(np.asarray(hyper["lengthscale"]))[:2]
+        dims = (int(first), int(second))
+
+    def variance(Z_new: np.ndarray) -> np.ndarray:
+        return predictive_variance(Z_new, Z, m.kernel.value, hyper, m.jitter)
+
+    return plots.variance_shading(Z, variance, dims)
 
 
 def _write_latent_plot(exp: Experiment, path: Path) -> None:
-    """``latent.png``: the MAP, or for NUTS the clouds of aligned draws around each point."""
-    m = exp.metrics
-    where = f"{exp.data.name}, Q={m['latent_dim']}, beta={m['beta']:g}"
+    """``latent.png``: the MAP, or for NUTS the clouds of aligned draws around each point.
+
+    Non-linear kernels get the predictive variance as background: at the MAP, or for NUTS at the
+    alignment reference with posterior-mean hyperparameters.
+    """
+    m, cfg = exp.metrics, exp.cfg
+    where = f"{exp.data.name}, {m['kernel']} kernel, Q={m['latent_dim']}, beta={m['beta']:.3g}"
     if m["method"] == "nuts":
         post = exp.idata.posterior
         reference = exp.idata["alignment"]["Z_reference"].values
-        title = f"GPLVM posterior: {where}"
+        hyper = {k: np.asarray(v) for k, v in m["hyperparameters"].items()}
         plots.save_latent_posterior_plot(
-            path, post["Z_aligned"].values, reference, exp.data.labels, title=title
+            path,
+            post["Z_aligned"].values,
+            reference,
+            exp.data.labels,
+            title=f"GPLVM posterior: {where}",
+            shading=latent_shading(reference, hyper, cfg),
         )
     else:
-        plots.save_latent_plot(path, [(f"GPLVM MAP: {where}", exp.fit.point_estimate())], exp.data.labels)
+        Z = exp.fit.point_estimate()
+        hyper = hyperparameters.first_draw(exp.idata.posterior.to_dataset(), cfg.model)
+        shading = latent_shading(Z, hyper, cfg)
+        plots.save_latent_plot(path, [(f"GPLVM MAP: {where}", Z)], exp.data.labels, [shading])
 
 
 def save_experiment(exp: Experiment, run_dir: Path, plot: bool = True) -> None:
