@@ -64,6 +64,18 @@ BAD_INPUTS = {
     "unknown_key": (["model.foo=1"], "Key 'foo' not in 'ModelConfig'"),
     "wrong_type": (["model.beta=abc"], "model.beta"),
     "unknown_option": (["dataset=mnist"], "Could not find 'dataset/mnist'"),
+    "lengthscale": (["model=rbf", "model.lengthscale=-1"], "model.lengthscale=-1.0 is invalid"),
+    "singular_K": (
+        [
+            "dataset=curve",
+            "dataset.n_obs=60",
+            "model=rbf",
+            "model.latent_dim=1",
+            "model.beta=1e20",
+            "model.jitter=0",
+        ],
+        "K is not positive definite at the pca start (beta=1.e+20",
+    ),
 }
 
 
