@@ -21,10 +21,15 @@ def coords_for(data: Dataset, latent_dim: int) -> dict[str, np.ndarray]:
 
 
 def _learned(name: str, prior: PriorConfig, start, dims: str | None):
-    """A positive hyperparameter with its prior, starting at its configured value."""
+    """A positive hyperparameter with its prior, starting at its configured value.
+
+    Parameters are passed as float64 arrays: PyMC stores a Python float that float32 holds exactly
+    (3.0, say) as a float32 constant and then takes log(sigma) in float32, 2e-8 off per element.
+    """
+    mu, sigma = np.float64(prior.mu), np.float64(prior.sigma)
     if prior.dist == PriorDist.lognormal:
-        return pm.LogNormal(name, mu=prior.mu, sigma=prior.sigma, initval=start, dims=dims)
-    return pm.HalfNormal(name, sigma=prior.sigma, initval=start, dims=dims)
+        return pm.LogNormal(name, mu=mu, sigma=sigma, initval=start, dims=dims)
+    return pm.HalfNormal(name, sigma=sigma, initval=start, dims=dims)
 
 
 def build_model(data: Dataset, cfg: ModelConfig) -> pm.Model:
@@ -60,7 +65,7 @@ def build_model(data: Dataset, cfg: ModelConfig) -> pm.Model:
                 hyper[name] = _learned(name, getattr(cfg.priors, name), value, dims)
             else:
                 hyper[name] = pm.Data(name, value, dims=dims)
-        Z = pm.Normal("Z", mu=0.0, sigma=cfg.prior_scale, dims=("obs", "latent_dim"))
+        Z = pm.Normal("Z", mu=0.0, sigma=np.float64(cfg.prior_scale), dims=("obs", "latent_dim"))
         ll = kernel_log_likelihood(Z, Y, cfg.kernel.value, hyper, cfg.likelihood.value, cfg.jitter, Y_sq_norm)
         pm.Potential("log_likelihood", ll)
     return model
