@@ -8,7 +8,10 @@ Every comparison is measured in the same run, so the ratios hold for this machin
    the analytic optimum, and the analytic solution's own time;
 3. the whole ``gplvm dataset=digits inference=map`` process, with empty and with warm compile caches;
 4. NUTS on small synthetic data: ESS per second of the rotation invariants, nutpie against PyMC;
-5. the N = 100,000 MAP end to end: wall time and peak memory.
+5. the N = 100,000 MAP end to end: wall time and peak memory;
+6. the rbf kernel: one value-and-gradient evaluation (Z and every hyperparameter) of the dense
+   likelihood, PyTensor's automatic gradient against eq. 3 chained through dK/dtheta in NumPy;
+   and linear against rbf MAP fits on the curve dataset.
 
 Usage: ``python -m gplvm.bench [--quick] [--out DIR]``. ``--quick`` drops the slowest cases.
 """
@@ -221,6 +224,80 @@ def bench_nuts(draws: int) -> list[dict]:
     return rows
 
 
+def bench_rbf_evaluations(sizes: list[int], backend_list: list[str]) -> list[dict]:
+    """Dense rbf log-likelihood and its gradients: PyTensor per backend against NumPy's eq. 3."""
+    import pytensor
+    import pytensor.tensor as pt
+    from scipy.linalg import cho_factor, cho_solve
+
+    from gplvm import kernels
+    from gplvm.likelihood import kernel_log_likelihood
+
+    Z_in, Y_in = pt.matrix("Z"), pt.matrix("Y")
+    names = ("beta", "variance", "lengthscale")
+    hyper_in = {n: pt.scalar(n) for n in names} | {"bias": pt.constant(0.0)}
+    ll = kernel_log_likelihood(Z_in, Y_in, "rbf", hyper_in, "dense", 1e-6)
+    inputs = [Z_in, *(hyper_in[n] for n in names)]
+    values = {"beta": 10.0, "variance": 1.5, "lengthscale": 0.8}
+    rng = np.random.default_rng(0)
+    problems = {n: (rng.standard_normal((n, Q)), rng.standard_normal((n, D))) for n in sizes}
+
+    def numpy_eq3(Z: np.ndarray, Y: np.ndarray) -> tuple:
+        hyper = {**values, "bias": 0.0}
+        K = kernels.covariance_np(Z, "rbf", hyper, 1e-6)
+        factor = cho_factor(K, lower=True)
+        alpha = cho_solve(factor, Y)
+        K_inv = cho_solve(factor, np.eye(len(K)))
+        G = 0.5 * (alpha @ alpha.T - Y.shape[1] * K_inv)  # eq. 3
+        value = -Y.shape[1] * np.sum(np.log(np.diag(factor[0]))) - 0.5 * np.sum(alpha * Y)
+        grads = kernels.rbf_grad_hyper(G, Z, values["variance"], values["lengthscale"])
+        return value, kernels.rbf_grad_Z(G, Z, values["variance"], values["lengthscale"]), grads
+
+    rows = []
+    for n, (Z, Y) in problems.items():
+        rows.append(
+            {"backend": "numpy eq. 3", "n_obs": n, "ms": 1e3 * time_call(lambda Z=Z, Y=Y: numpy_eq3(Z, Y))}
+        )
+    for backend in backend_list:
+        start = time.perf_counter()
+        fn = pytensor.function([*inputs, Y_in], [ll, *pytensor.grad(ll, inputs)], mode=_mode(backend))
+        Z, Y = problems[sizes[0]]
+        fn(Z, *values.values(), Y)
+        compile_seconds = time.perf_counter() - start
+        for n, (Z, Y) in problems.items():
+            t = time_call(lambda fn=fn, Z=Z, Y=Y: fn(Z, *values.values(), Y))
+            rows.append({"backend": backend, "n_obs": n, "ms": 1e3 * t, "compile_s": compile_seconds})
+    reference = {r["n_obs"]: r["ms"] for r in rows if r["backend"] == "numpy eq. 3"}
+    for r in rows:
+        r["over_numpy_eq3"] = r["ms"] / reference[r["n_obs"]]
+        r.setdefault("compile_s", 0.0)
+    return rows
+
+
+def bench_curve_maps() -> list[dict]:
+    """Linear and rbf MAP on the curve dataset (Q = 1): fit time and the 1-NN error they buy."""
+    from gplvm.pipeline import fit_experiment
+
+    rows = []
+    for model in ("linear", "rbf"):
+        m = fit_experiment(
+            _config("dataset=curve", f"model={model}", "model.latent_dim=1", "plot=false")
+        ).metrics
+        rows.append(
+            {
+                "model": model,
+                "compile_seconds": m["compile_seconds"],
+                "optimiser_seconds": m["fit_seconds"],
+                "iterations": m["iterations"],
+                "converged": m["converged"],
+                "knn_error": m["knn_error"],
+                "pca_knn_error": m["pca_knn_error"],
+                "beta": m["beta"],
+            }
+        )
+    return rows
+
+
 def bench_large(n_obs: int) -> dict:
     """The N = 100,000 MAP end to end in its own process (warm default cache)."""
     overrides = ["dataset=synthetic", f"dataset.n_obs={n_obs}", f"dataset.n_features={D}"]
@@ -302,6 +379,17 @@ def main(argv: list[str] | None = None) -> int:
 
     figures["nuts"] = bench_nuts(200 if args.quick else 1000)
     sections.append(("NUTS on synthetic data (100 x 10, Q = 2, 2 chains)", _table(figures["nuts"])))
+
+    rbf_sizes = [300] if args.quick else [300, 1000]
+    figures["rbf_evaluations"] = bench_rbf_evaluations(rbf_sizes, backend_list)
+    sections.append(
+        (
+            "rbf: one value + gradient (Z, beta, variance, lengthscale), D = 64, Q = 2",
+            _table(figures["rbf_evaluations"]),
+        )
+    )
+    figures["curve_maps"] = bench_curve_maps()
+    sections.append(("MAP on the curve dataset (100 x 10, Q = 1)", _table(figures["curve_maps"])))
 
     if not args.quick:
         figures["large"] = bench_large(100_000)
