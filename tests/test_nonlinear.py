@@ -131,7 +131,7 @@ def test_heldout_score_for_rbf_sums_to_the_likelihood_of_the_columns():
     np.testing.assert_allclose(3 * score["heldout_log_lik_per_feature"], cf.log_likelihood_from_K(K, Y))
 
 
-def test_rbf_nuts_samples_hyperparameters_and_reports_them():
+def test_rbf_nuts_samples_hyperparameters_and_reports_them(tmp_path):
     """NUTS (nutpie) with a learned beta, variance and ARD length scales."""
     cfg = tiny_config(
         "dataset=curve",
@@ -156,6 +156,15 @@ def test_rbf_nuts_samples_hyperparameters_and_reports_them():
     np.testing.assert_allclose(m["hyperparameters"]["beta"], post["beta"].values.mean())
     assert np.isfinite(m["rhat_max_invariants"]) and m["map_log_posterior"] is not None
     assert m["analytic_gap"] is None
+    # gplvm-inspect summarises and plots the hyperparameters with the invariants.
+    from gplvm.inspect_run import inspect
+    from gplvm.pipeline import save_experiment
+
+    save_experiment(exp, tmp_path)
+    report = inspect(tmp_path)
+    assert "rbf (ARD) kernel" in report and "learned: beta, variance, lengthscale" in report
+    assert "lengthscale[0]" in report and "variance" in report
+    assert (tmp_path / "inspect" / "trace_invariants.png").stat().st_size > 10_000
 
 
 def test_latent_plot_of_a_nonlinear_fit_is_shaded_by_predictive_variance(curve_fits, tmp_path):

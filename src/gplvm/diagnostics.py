@@ -97,6 +97,11 @@ def rotation_aware_posterior(
     return out, group
 
 
+def invariant_names(tree: DataTree) -> list[str]:
+    """The rotation invariants plus the learned hyperparameters that ``tree.posterior`` holds."""
+    return INVARIANTS + [name for name in HYPERPARAMETERS if name in tree.posterior]
+
+
 def _extreme(result: DataTree | xr.Dataset, pick) -> float:
     ds = result.to_dataset() if isinstance(result, DataTree) else result
     values = np.concatenate([np.ravel(v.values) for v in ds.data_vars.values()])
@@ -112,8 +117,7 @@ def convergence(tree: DataTree) -> dict[str, float]:
     ``aligned`` and ``raw``.
     """
     out: dict[str, float] = {}
-    learned = [name for name in HYPERPARAMETERS if name in tree.posterior]
-    for group, names in {**GROUPS, "invariants": INVARIANTS + learned}.items():
+    for group, names in {**GROUPS, "invariants": invariant_names(tree)}.items():
         out[f"rhat_max_{group}"] = _extreme(az.rhat(tree, var_names=names), np.max)
         out[f"ess_bulk_min_{group}"] = _extreme(az.ess(tree, var_names=names, method="bulk"), np.min)
         out[f"ess_tail_min_{group}"] = _extreme(az.ess(tree, var_names=names, method="tail"), np.min)

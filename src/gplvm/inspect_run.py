@@ -104,7 +104,7 @@ def nuts_report(run: Run) -> str:
     """The text report for a NUTS run."""
     import arviz as az
 
-    from gplvm.diagnostics import INVARIANTS
+    from gplvm.diagnostics import invariant_names
 
     m, post = run.metrics, run.tree.posterior
     spread = post["Z_aligned"].std(dim=("chain", "draw")).values  # (obs, latent_dim)
@@ -112,12 +112,12 @@ def nuts_report(run: Run) -> str:
     worst = int(np.argmax(point_sd))
     lines = [
         f"NUTS run {run.path}",
-        f"  {m['dataset']}: N={m['n_obs']} D={m['n_features']} Q={m['latent_dim']} beta={m['beta']:g};"
-        f" {m['chains']} chains x {m['draws']} draws ({m['tune']} tuning);"
+        model_line(m) + ";",
+        f"  {m['chains']} chains x {m['draws']} draws ({m['tune']} tuning);"
         f" compile {m['compile_seconds']:.1f} s, sampling {m['fit_seconds']:.1f} s",
         "",
-        "Rotation invariants (ArviZ summary):",
-        az.summary(run.tree, var_names=INVARIANTS).to_string(),
+        "Rotation invariants and learned hyperparameters (ArviZ summary):",
+        az.summary(run.tree, var_names=invariant_names(run.tree)).to_string(),
         "",
         "Aligned latents (generalised Procrustes to the posterior mean):",
         f"  posterior sd of a point's position: median {np.median(point_sd):.3g},"
@@ -144,16 +144,37 @@ def nuts_report(run: Run) -> str:
     return "\n".join(lines)
 
 
+def model_line(m: dict) -> str:
+    """Data size, kernel and hyperparameters (fitted or fixed), e.g. for the first report line."""
+    kernel = m.get("kernel", "linear") + (" (ARD)" if m.get("ard") else "")
+    hyper = m.get("hyperparameters") or {"beta": m["beta"]}
+    values = ", ".join(
+        f"{k}={_fmt(v) if not isinstance(v, list) else '[' + ', '.join(f'{x:.4g}' for x in v) + ']'}"
+        for k, v in hyper.items()
+    )
+    learned = m.get("learned") or []
+    return (
+        f"  {m['dataset']}: N={m['n_obs']} D={m['n_features']} Q={m['latent_dim']}, {kernel} kernel, {values}"
+        + (f" (learned: {', '.join(learned)})" if learned else "")
+    )
+
+
 def map_report(run: Run) -> str:
     """The text report for a MAP run."""
     m = run.metrics
+    if m.get("analytic_gap") is None:
+        analytic = f"  analytic optimum: none for the {m.get('kernel')} kernel"
+    else:
+        analytic = (
+            f"  analytic optimum: gap {_fmt(m.get('analytic_gap'))}"
+            f" (relative {_fmt(m.get('analytic_gap_relative'))}), Gram error {_fmt(m.get('gram_rel_error'))}"
+        )
     return "\n".join(
         [
             f"MAP run {run.path}",
-            f"  {m['dataset']}: N={m['n_obs']} D={m['n_features']} Q={m['latent_dim']} beta={m['beta']:g}",
+            model_line(m),
             f"  log-likelihood {m['log_likelihood']:.6g}, log posterior {m['log_posterior']:.6g}",
-            f"  analytic optimum: gap {_fmt(m.get('analytic_gap'))}"
-            f" (relative {_fmt(m.get('analytic_gap_relative'))}), Gram error {_fmt(m.get('gram_rel_error'))}",
+            analytic,
             f"  leave-one-out 1-NN error {_fmt(m.get('knn_error'))} (PCA {_fmt(m.get('pca_knn_error'))})",
             f"  optimiser: {m.get('iterations')} iterations, {m.get('optimizer_message')};"
             f" compile {m['compile_seconds']:.1f} s, fit {m['fit_seconds']:.2f} s",
@@ -174,14 +195,15 @@ def write_plots(run: Run) -> list[Path]:
     if run.metrics["method"] == "nuts":
         import arviz as az
 
-        from gplvm.diagnostics import INVARIANTS
+        from gplvm.diagnostics import invariant_names
 
         arviz_plots = [(TRACE_PLOT, az.plot_trace_dist)]
         if post.sizes["chain"] >= 2:  # rank plots compare chains
             arviz_plots.append((RANK_PLOT, az.plot_rank))
         for name, plot in arviz_plots:
             results.write_atomic(
-                out / name, lambda p, plot=plot: plots.save_arviz_plot(p, plot, run.tree, INVARIANTS)
+                out / name,
+                lambda p, plot=plot: plots.save_arviz_plot(p, plot, run.tree, invariant_names(run.tree)),
             )
             written.append(out / name)
         reference = run.tree["alignment"]["Z_reference"].values
