@@ -33,6 +33,7 @@ HELDOUT = "heldout_log_lik_per_feature"
 COLUMNS = [
     "status",
     "method",
+    "beta",
     "log_likelihood",
     HELDOUT,
     "train_log_lik_per_feature",
