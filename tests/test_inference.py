@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import xarray as xr
 from scipy.optimize import minimize
 
@@ -45,3 +46,43 @@ def test_decrement_matches_scipys_inverse_hessian_on_a_quadratic():
     exact = 0.5 * g @ np.linalg.solve(A, g)
     approx = 0.5 * g @ res.hess_inv.matvec(g)
     assert abs(approx - exact) <= 0.1 * exact + 1e-14
+
+
+def _canned(fun: float, message: str, nit: int) -> xr.DataTree:
+    """What _find_map returns: a DataTree with a posterior and an optimizer_result."""
+    result = _result(fun, np.array([1e-3, 0.0]), np.eye(2), np.eye(2))  # decrement 5e-7: too large
+    result = result.assign(message=message, success=False, nit=nit)
+    posterior = xr.Dataset({"Z": (("chain", "draw", "obs", "latent_dim"), np.full((1, 1, 2, 1), fun))})
+    return xr.DataTree.from_dict({"posterior": posterior, "optimizer_result": result})
+
+
+@pytest.mark.parametrize(
+    ("funs", "expected"),
+    [
+        ([-10.0, -10.0], ("restart made no progress", True, 1, -10.0)),
+        ([-10.0, -11.0, -12.0, -13.0, -14.0], ("stalled", False, 3, -13.0)),
+    ],
+)
+def test_stalled_fits_restart_until_no_progress(monkeypatch, funs, expected):
+    """A stall short of the optimum restarts from the end point; no gain means converged."""
+    from gplvm import inference
+    from gplvm.config import MapConfig
+
+    calls = iter(funs)
+    starts = []
+
+    def fake_find_map(model, start, cfg, seed):
+        starts.append(float(np.ravel(start["Z"])[0]))
+        return _canned(next(calls), "ABNORMAL: ", 5), 0.5, 1.0, set()
+
+    monkeypatch.setattr(inference, "_find_map", fake_find_map)
+    fit = inference.fit_map(None, {"Z": np.zeros((2, 1))}, MapConfig(), 0)
+    verdict, converged, restarts, fun = expected
+    assert (fit.info["convergence"], fit.info["converged"], fit.info["restarts"]) == (
+        verdict,
+        converged,
+        restarts,
+    )
+    assert float(fit.idata["optimizer_result"]["fun"]) == fun  # the best point is kept
+    assert starts[1:] == funs[: len(starts) - 1]  # each restart starts where the last one ended
+    assert fit.info["iterations"] == 5 * len(starts)

@@ -20,8 +20,12 @@ from gplvm.config import Init, MapConfig, NutsConfig, Sampler
 from gplvm.data import Dataset
 
 # A stalled line search counts as converged when a quasi-Newton step would still gain less than
-# this fraction of the objective (see _stalled_at_optimum).
+# this fraction of the objective (see _stalled_at_optimum), or when up to MAX_RESTARTS fresh
+# restarts gain less than RESTART_RTOL of it.
 STALL_RTOL = 1e-8
+MAX_RESTARTS = 3
+RESTART_RTOL = 1e-12
+CONVERGED_VERDICTS = ("converged", "newton decrement below tolerance", "restart made no progress")
 
 
 @dataclass
@@ -99,6 +103,46 @@ def fit_map(model: pm.Model, start: dict[str, np.ndarray], cfg: MapConfig, seed:
     seed : int
         Seed recorded by PyMC (the start is deterministic already).
     """
+    idata, compile_seconds, fit_seconds, texts = _find_map(model, start, cfg, seed)
+    result = idata["optimizer_result"]
+    iterations = int(result["nit"].values)
+    verdict = _map_verdict(result)
+    restarts = 0
+    # After a line-search failure short of the optimum, restart with a fresh L-BFGS memory: either
+    # it makes progress, or the point is as good as floating point allows.
+    while verdict == "stalled" and restarts < MAX_RESTARTS:
+        restarts += 1
+        point = {name: idata.posterior[name].values[0, 0] for name in start}
+        new, extra_compile, extra_fit, new_texts = _find_map(model, point, cfg, seed)
+        fit_seconds += extra_compile + extra_fit
+        texts |= new_texts
+        new_result = new["optimizer_result"]
+        iterations += int(new_result["nit"].values)
+        old_f, new_f = float(result["fun"].values), float(new_result["fun"].values)
+        if old_f - new_f <= RESTART_RTOL * max(1.0, abs(old_f)):
+            verdict = "restart made no progress"
+            break
+        idata, result = new, new_result
+        verdict = _map_verdict(result)
+    message = str(result["message"].values)
+    converged = verdict in CONVERGED_VERDICTS
+    ignored = ["could not link to a BLAS"] + (["did not converge: ABNORMAL"] if converged else [])
+    info = {
+        "iterations": iterations,
+        "restarts": restarts,
+        "gradient_max_abs": float(np.max(np.abs(result["jac"].values))),
+        "converged": converged,
+        "convergence": verdict,
+        "optimizer_message": message,
+        "warnings": sorted(t for t in texts if not any(i in t for i in ignored)),
+    }
+    return Fit(idata=idata, compile_seconds=compile_seconds, fit_seconds=fit_seconds, info=info)
+
+
+def _find_map(
+    model: pm.Model, start: dict[str, np.ndarray], cfg: MapConfig, seed: int
+) -> tuple[DataTree, float, float, set[str]]:
+    """One ``pm.find_MAP`` call: (result, seconds before the first iteration, seconds after, warnings)."""
     first_iteration: list[float] = []
 
     def mark_first_iteration(*_args) -> None:
@@ -122,19 +166,17 @@ def fit_map(model: pm.Model, start: dict[str, np.ndarray], cfg: MapConfig, seed:
         )
     end = time.perf_counter()
     split = first_iteration[0] if first_iteration else end
-    result = idata["optimizer_result"]
+    return idata, split - t0, end - split, {str(w.message).splitlines()[0] for w in caught}
+
+
+def _map_verdict(result) -> str:
+    """How L-BFGS-B ended: ``converged``, ``newton decrement below tolerance`` or ``stalled``."""
     message = str(result["message"].values)
-    stalled = _stalled_at_optimum(result, message)
-    ignored = ["could not link to a BLAS"] + (["did not converge: ABNORMAL"] if stalled else [])
-    texts = {str(w.message).splitlines()[0] for w in caught}
-    info = {
-        "iterations": int(result["nit"].values),
-        "gradient_max_abs": float(np.max(np.abs(result["jac"].values))),
-        "converged": bool(result["success"].values) or stalled,
-        "optimizer_message": message,
-        "warnings": sorted(t for t in texts if not any(i in t for i in ignored)),
-    }
-    return Fit(idata=idata, compile_seconds=split - t0, fit_seconds=end - split, info=info)
+    if bool(result["success"].values):
+        return "converged"
+    if _stalled_at_optimum(result, message):
+        return "newton decrement below tolerance"
+    return "stalled" if message.startswith("ABNORMAL") else "not converged"
 
 
 def _stalled_at_optimum(result, message: str) -> bool:
