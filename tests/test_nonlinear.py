@@ -182,3 +182,14 @@ def test_latent_plot_of_a_nonlinear_fit_is_shaded_by_predictive_variance(curve_f
     assert latent_shading(Z, {"beta": 1.0}, curve_fits["linear"].cfg) is None  # linear: no shading
     save_experiment(exp, tmp_path)
     assert (tmp_path / "latent.png").stat().st_size > 10_000
+
+
+def test_heldout_score_prefers_rbf_on_the_curve():
+    """Held-out feature columns of the arc are better predicted by the rbf latent space (Q = 1)."""
+    scores = {
+        m: fit_experiment(tiny_config(*CURVE, f"model={m}", "heldout.fraction=0.25", "plot=false")).metrics
+        for m in ("linear", "rbf")
+    }
+    assert scores["rbf"]["n_heldout_features"] == 2
+    linear, rbf = (scores[m]["heldout_log_lik_per_feature"] for m in ("linear", "rbf"))
+    assert np.isfinite(rbf) and rbf > linear + 10, (linear, rbf)
