@@ -173,15 +173,20 @@ def test_latent_plot_of_a_nonlinear_fit_is_shaded_by_predictive_variance(curve_f
     exp = curve_fits["rbf"]
     Z = exp.fit.point_estimate()
     hyper = {k: np.asarray(v) for k, v in exp.metrics["hyperparameters"].items()}
-    shading = latent_shading(Z, hyper, exp.cfg)
+    shading = latent_shading(Z, hyper, exp.cfg.model)
     assert shading.variance.shape == (2, 80)  # Q = 1: bands along dim 0
     # Lowest within the data's range, highest at the padded edges, where it nears the prior variance.
     inside = (shading.x > Z.min()) & (shading.x < Z.max())
     assert shading.variance[0, inside].min() < 0.1 * shading.variance[0].max()
     assert shading.variance[0].max() <= hyper["variance"] + 1e-12
-    assert latent_shading(Z, {"beta": 1.0}, curve_fits["linear"].cfg) is None  # linear: no shading
+    assert latent_shading(Z, {"beta": 1.0}, curve_fits["linear"].cfg.model) is None  # linear: no shading
     save_experiment(exp, tmp_path)
     assert (tmp_path / "latent.png").stat().st_size > 10_000
+    # gplvm-inspect rebuilds the same shading from the run directory alone.
+    from gplvm.inspect_run import load_run, map_shading
+
+    rebuilt = map_shading(load_run(tmp_path), Z)
+    np.testing.assert_allclose(rebuilt.variance, shading.variance, rtol=1e-12)
 
 
 def test_heldout_score_prefers_rbf_on_the_curve():

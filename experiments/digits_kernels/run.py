@@ -102,7 +102,7 @@ def main() -> dict:
         (f"rbf GPLVM MAP (1-NN error {rows['GPLVM rbf']['knn_error']:.3f})", Z_rbf),
         (f"PCA (1-NN error {rows['PCA']['knn_error']:.3f})", pca),
     ]
-    shadings = [None, latent_shading(Z_rbf, hyper, rbf.cfg), None]
+    shadings = [None, latent_shading(Z_rbf, hyper, rbf.cfg.model), None]
     plots.save_latent_plot(OUT / "comparison.png", panels, data.labels, shadings)
     print(table)
     return figures

@@ -410,6 +410,12 @@ def to_run_config(cfg: DictConfig) -> Config:
     return run_cfg
 
 
+def model_config_from_yaml(text: str) -> ModelConfig:
+    """The ModelConfig stored as YAML in a run's attrs (``model_config``)."""
+    merged = OmegaConf.merge(OmegaConf.structured(ModelConfig), OmegaConf.create(text))
+    return OmegaConf.to_object(merged)
+
+
 def check_against_data(cfg: Config, n_obs: int) -> None:
     """Checks that need the data: 1 <= latent_dim < number of observations."""
     q = cfg.model.latent_dim

@@ -79,6 +79,20 @@ def analytic_overlay(run: Run, reference: np.ndarray) -> tuple[str, np.ndarray] 
     return "analytic MAP (aligned)", align_to(optimum.Z, reference)
 
 
+def map_shading(run: Run, Z: np.ndarray):
+    """The predictive-variance background of a non-linear MAP run, or None (linear, older runs)."""
+    from gplvm import hyperparameters
+    from gplvm.config import model_config_from_yaml
+    from gplvm.pipeline import latent_shading
+
+    text = run.tree.attrs.get("model_config")
+    if not text or run.tree.attrs.get("kernel", "linear") == "linear":
+        return None
+    model_cfg = model_config_from_yaml(text)
+    hyper = hyperparameters.first_draw(run.tree.posterior.to_dataset(), model_cfg)
+    return latent_shading(Z, hyper, model_cfg)
+
+
 def _labels(run: Run) -> np.ndarray | None:
     constant = run.tree.constant_data
     return constant["label"].values.astype(str) if "label" in constant else None
@@ -221,7 +235,10 @@ def write_plots(run: Run) -> list[Path]:
         overlay = analytic_overlay(run, Z)
         if overlay is not None:
             panels.append(overlay)
-        results.write_atomic(out / LATENT_MAP_PLOT, lambda p: plots.save_latent_plot(p, panels, labels))
+        shadings = [map_shading(run, Z)] + [None] * (len(panels) - 1)
+        results.write_atomic(
+            out / LATENT_MAP_PLOT, lambda p: plots.save_latent_plot(p, panels, labels, shadings)
+        )
         written.append(out / LATENT_MAP_PLOT)
     return written
 

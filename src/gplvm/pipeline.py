@@ -12,10 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
+from omegaconf import OmegaConf
 from xarray import DataTree
 
 from gplvm import __version__, densities, hyperparameters, plots, results
-from gplvm.config import Config, Init, Kernel, Likelihood, MapConfig, check_against_data
+from gplvm.config import Config, Init, Kernel, Likelihood, MapConfig, ModelConfig, check_against_data
 from gplvm.data import Dataset, load_dataset, split_features
 from gplvm.diagnostics import rotation_aware_posterior
 from gplvm.errors import ConfigError, NumericalError
@@ -144,6 +145,7 @@ def build_tree(
         "likelihood": cfg.model.likelihood.value,
         "seed": cfg.seed,
         "config": config_yaml,
+        "model_config": OmegaConf.to_yaml(OmegaConf.structured(cfg.model)),
         **{f"dataset_{k}": v for k, v in data.attrs.items()},
     }
     return tree
@@ -165,12 +167,11 @@ def fit_experiment(cfg: Config, config_yaml: str = "") -> Experiment:
     return Experiment(data, fit, fit_metrics(fit, tree, data, cfg, Y_heldout, heldout_names), tree, cfg)
 
 
-def latent_shading(Z: np.ndarray, hyper: dict, cfg: Config) -> plots.Shading | None:
+def latent_shading(Z: np.ndarray, hyper: dict, m: ModelConfig) -> plots.Shading | None:
     """GPy-style predictive-variance background for non-linear kernels, in the two most relevant dims.
 
     With ARD those are the dims with the shortest length scales (GPy's ``which_indices``).
     """
-    m = cfg.model
     if m.kernel == Kernel.linear:
         return None
     dims = (0, 1)
@@ -202,12 +203,12 @@ def _write_latent_plot(exp: Experiment, path: Path) -> None:
             reference,
             exp.data.labels,
             title=f"GPLVM posterior: {where}",
-            shading=latent_shading(reference, hyper, cfg),
+            shading=latent_shading(reference, hyper, cfg.model),
         )
     else:
         Z = exp.fit.point_estimate()
         hyper = hyperparameters.first_draw(exp.idata.posterior.to_dataset(), cfg.model)
-        shading = latent_shading(Z, hyper, cfg)
+        shading = latent_shading(Z, hyper, cfg.model)
         plots.save_latent_plot(path, [(f"GPLVM MAP: {where}", Z)], exp.data.labels, [shading])
 
 
