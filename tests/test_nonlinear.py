@@ -165,6 +165,7 @@ def test_rbf_nuts_samples_hyperparameters_and_reports_them(tmp_path):
     assert "rbf (ARD) kernel" in report and "learned: beta, variance, lengthscale" in report
     assert "lengthscale[0]" in report and "variance" in report
     assert (tmp_path / "inspect" / "trace_invariants.png").stat().st_size > 10_000
+    assert (tmp_path / "inspect" / "latent_posterior.png").stat().st_size > 10_000  # shaded
 
 
 def test_latent_plot_of_a_nonlinear_fit_is_shaded_by_predictive_variance(curve_fits, tmp_path):
@@ -183,9 +184,9 @@ def test_latent_plot_of_a_nonlinear_fit_is_shaded_by_predictive_variance(curve_f
     save_experiment(exp, tmp_path)
     assert (tmp_path / "latent.png").stat().st_size > 10_000
     # gplvm-inspect rebuilds the same shading from the run directory alone.
-    from gplvm.inspect_run import load_run, map_shading
+    from gplvm.inspect_run import load_run, run_shading
 
-    rebuilt = map_shading(load_run(tmp_path), Z)
+    rebuilt = run_shading(load_run(tmp_path), Z)
     np.testing.assert_allclose(rebuilt.variance, shading.variance, rtol=1e-12)
 
 

@@ -79,8 +79,11 @@ def analytic_overlay(run: Run, reference: np.ndarray) -> tuple[str, np.ndarray] 
     return "analytic MAP (aligned)", align_to(optimum.Z, reference)
 
 
-def map_shading(run: Run, Z: np.ndarray):
-    """The predictive-variance background of a non-linear MAP run, or None (linear, older runs)."""
+def run_shading(run: Run, Z: np.ndarray):
+    """Predictive-variance background of a non-linear run at ``Z``, or None (linear, older runs).
+
+    Hyperparameters are the MAP's, or posterior means for NUTS.
+    """
     from gplvm import hyperparameters
     from gplvm.config import model_config_from_yaml
     from gplvm.pipeline import latent_shading
@@ -89,8 +92,8 @@ def map_shading(run: Run, Z: np.ndarray):
     if not text or run.tree.attrs.get("kernel", "linear") == "linear":
         return None
     model_cfg = model_config_from_yaml(text)
-    hyper = hyperparameters.first_draw(run.tree.posterior.to_dataset(), model_cfg)
-    return latent_shading(Z, hyper, model_cfg)
+    summary = hyperparameters.summary(run.tree.posterior.to_dataset(), model_cfg)
+    return latent_shading(Z, {k: np.asarray(v) for k, v in summary.items()}, model_cfg)
 
 
 def _labels(run: Run) -> np.ndarray | None:
@@ -225,7 +228,7 @@ def write_plots(run: Run) -> list[Path]:
         results.write_atomic(
             out / LATENT_POSTERIOR_PLOT,
             lambda p: plots.save_latent_posterior_plot(
-                p, post["Z_aligned"].values, reference, labels, overlay
+                p, post["Z_aligned"].values, reference, labels, overlay, shading=run_shading(run, reference)
             ),
         )
         written.append(out / LATENT_POSTERIOR_PLOT)
@@ -235,7 +238,7 @@ def write_plots(run: Run) -> list[Path]:
         overlay = analytic_overlay(run, Z)
         if overlay is not None:
             panels.append(overlay)
-        shadings = [map_shading(run, Z)] + [None] * (len(panels) - 1)
+        shadings = [run_shading(run, Z)] + [None] * (len(panels) - 1)
         results.write_atomic(
             out / LATENT_MAP_PLOT, lambda p: plots.save_latent_plot(p, panels, labels, shadings)
         )
