@@ -169,7 +169,8 @@ def test_rbf_nuts_samples_hyperparameters_and_reports_them(tmp_path):
 
 
 def test_latent_plot_of_a_nonlinear_fit_is_shaded_by_predictive_variance(curve_fits, tmp_path):
-    from gplvm.pipeline import latent_shading, save_experiment
+    from gplvm.pipeline import save_experiment
+    from gplvm.shading import latent_shading
 
     exp = curve_fits["rbf"]
     Z = exp.fit.point_estimate()

@@ -19,7 +19,8 @@ from gplvm.align import align_to
 from gplvm.baselines import pca_scores
 from gplvm.config import register_configs, to_run_config
 from gplvm.metrics import nearest_neighbour_error
-from gplvm.pipeline import fit_experiment, latent_shading, save_experiment
+from gplvm.pipeline import fit_experiment, save_experiment
+from gplvm.shading import latent_shading
 
 HERE = Path(__file__).resolve().parent
 CONF = HERE.parents[1] / "conf"

@@ -86,7 +86,7 @@ def run_shading(run: Run, Z: np.ndarray):
     """
     from gplvm import hyperparameters
     from gplvm.config import model_config_from_yaml
-    from gplvm.pipeline import latent_shading
+    from gplvm.shading import latent_shading
 
     text = run.tree.attrs.get("model_config")
     if not text or run.tree.attrs.get("kernel", "linear") == "linear":

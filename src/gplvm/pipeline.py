@@ -16,14 +16,15 @@ from omegaconf import OmegaConf
 from xarray import DataTree
 
 from gplvm import __version__, densities, hyperparameters, plots, results
-from gplvm.config import Config, Init, Kernel, Likelihood, MapConfig, ModelConfig, check_against_data
+from gplvm.config import Config, Init, Kernel, Likelihood, MapConfig, check_against_data
 from gplvm.data import Dataset, load_dataset, split_features
 from gplvm.diagnostics import rotation_aware_posterior
 from gplvm.errors import ConfigError, NumericalError
 from gplvm.inference import Fit, fit_map, fit_nuts, initial_latents
-from gplvm.kernels import covariance_np, predictive_variance
+from gplvm.kernels import covariance_np
 from gplvm.metrics import fit_metrics
 from gplvm.model import build_model
+from gplvm.shading import latent_shading
 
 # Above this N the dense likelihood's N x N matrices (several per gradient) exhaust memory.
 DENSE_MAX_OBS = 10_000
@@ -165,24 +166,6 @@ def fit_experiment(cfg: Config, config_yaml: str = "") -> Experiment:
         )
     tree = build_tree(fit, data, cfg, config_yaml, heldout)
     return Experiment(data, fit, fit_metrics(fit, tree, data, cfg, Y_heldout, heldout_names), tree, cfg)
-
-
-def latent_shading(Z: np.ndarray, hyper: dict, m: ModelConfig) -> plots.Shading | None:
-    """GPy-style predictive-variance background for non-linear kernels, in the two most relevant dims.
-
-    With ARD those are the dims with the shortest length scales (GPy's ``which_indices``).
-    """
-    if m.kernel == Kernel.linear:
-        return None
-    dims = (0, 1)
-    if m.ard and m.latent_dim > 2:
-        first, second = np.argsort(np.asarray(hyper["lengthscale"]))[:2]
-        dims = (int(first), int(second))
-
-    def variance(Z_new: np.ndarray) -> np.ndarray:
-        return predictive_variance(Z_new, Z, m.kernel.value, hyper, m.jitter)
-
-    return plots.variance_shading(Z, variance, dims)
 
 
 def _write_latent_plot(exp: Experiment, path: Path) -> None:
