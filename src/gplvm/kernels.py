@@ -41,12 +41,6 @@ def rbf(
     return variance * pt.exp(-0.5 * d2) + bias
 
 
-def with_noise(k: pt.TensorLike, beta: pt.TensorLike, jitter: float = 0.0) -> pt.TensorVariable:
-    """K = k + (beta^-1 + jitter) I."""
-    k = pt.as_tensor(k)
-    return k + (1.0 / beta + jitter) * pt.eye(k.shape[0])
-
-
 def noise_variance(kernel: str, hyper: Mapping, jitter: float):
     """What is added to the diagonal of k: beta^-1, plus for rbf ``jitter * (variance + bias)``."""
     noise = 1.0 / hyper["beta"]
