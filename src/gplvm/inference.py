@@ -149,7 +149,14 @@ def _find_map(
         if not first_iteration:
             first_iteration.append(time.perf_counter())
 
-    options = {"maxiter": cfg.maxiter, "ftol": cfg.ftol, "gtol": cfg.gtol, "maxcor": cfg.maxcor}
+    # SciPy caps evaluations at 15,000 whatever maxiter says; line searches need about 1.2 per step.
+    options = {
+        "maxiter": cfg.maxiter,
+        "maxfun": 2 * cfg.maxiter,
+        "ftol": cfg.ftol,
+        "gtol": cfg.gtol,
+        "maxcor": cfg.maxcor,
+    }
     t0 = time.perf_counter()
     with model, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
