@@ -174,7 +174,7 @@ def test_latent_plot_of_a_nonlinear_fit_is_shaded_by_predictive_variance(curve_f
 
     exp = curve_fits["rbf"]
     Z = exp.fit.point_estimate()
-    hyper = {k: np.asarray(v) for k, v in exp.metrics["hyperparameters"].items()}
+    hyper = exp.metrics["hyperparameters"]
     shading = latent_shading(Z, hyper, exp.cfg.model)
     assert shading.variance.shape == (2, 80)  # Q = 1: bands along dim 0
     # Lowest within the data's range, highest at the padded edges, where it nears the prior variance.

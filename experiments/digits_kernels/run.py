@@ -11,7 +11,6 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 from hydra import compose, initialize_config_dir
 
 from gplvm import markdown, plots
@@ -94,7 +93,6 @@ def main() -> dict:
     # keeps its own axes, so that its variance shading stays in the same coordinates.
     rbf = fits["rbf"]
     Z_rbf = rbf.fit.point_estimate()
-    hyper = {k: np.asarray(v) for k, v in rbf.metrics["hyperparameters"].items()}
     panels = [
         (
             f"linear GPLVM MAP (1-NN error {rows['GPLVM linear']['knn_error']:.3f})",
@@ -103,7 +101,7 @@ def main() -> dict:
         (f"rbf GPLVM MAP (1-NN error {rows['GPLVM rbf']['knn_error']:.3f})", Z_rbf),
         (f"PCA (1-NN error {rows['PCA']['knn_error']:.3f})", pca),
     ]
-    shadings = [None, latent_shading(Z_rbf, hyper, rbf.cfg.model), None]
+    shadings = [None, latent_shading(Z_rbf, rbf.metrics["hyperparameters"], rbf.cfg.model), None]
     plots.save_latent_plot(OUT / "comparison.png", panels, data.labels, shadings)
     print(table)
     return figures

@@ -53,9 +53,11 @@ def column_log_likelihoods(
     return -0.5 * logdet - 0.5 * np.sum(A**2, axis=0) - 0.5 * len(Y) * LOG_2PI
 
 
-def log_likelihood(Z: np.ndarray, Y: np.ndarray, cfg: ModelConfig, hyper: Mapping, where: str = "") -> float:
+def log_likelihood(
+    Z: np.ndarray, Y: np.ndarray, cfg: ModelConfig, hyper: Mapping, where: str = "at the fitted point"
+) -> float:
     """Eq. 1 with its constant for the configured kernel."""
-    return float(np.sum(column_log_likelihoods(Z, Y, cfg, hyper, where or "at the fitted point")))
+    return float(np.sum(column_log_likelihoods(Z, Y, cfg, hyper, where)))
 
 
 def prior_log_density(value, prior: PriorConfig) -> float:
@@ -78,6 +80,8 @@ def log_prior(Z: np.ndarray, cfg: ModelConfig, hyper: Mapping) -> float:
     return out
 
 
-def log_posterior(Z: np.ndarray, Y: np.ndarray, cfg: ModelConfig, hyper: Mapping, where: str = "") -> float:
+def log_posterior(
+    Z: np.ndarray, Y: np.ndarray, cfg: ModelConfig, hyper: Mapping, where: str = "at the fitted point"
+) -> float:
     """Unnormalised log posterior: eq. 1 with its constant plus :func:`log_prior`."""
     return log_likelihood(Z, Y, cfg, hyper, where) + log_prior(Z, cfg, hyper)

@@ -92,8 +92,7 @@ def run_shading(run: Run, Z: np.ndarray):
     if not text or run.tree.attrs.get("kernel", "linear") == "linear":
         return None
     model_cfg = model_config_from_yaml(text)
-    summary = hyperparameters.summary(run.tree.posterior.to_dataset(), model_cfg)
-    return latent_shading(Z, {k: np.asarray(v) for k, v in summary.items()}, model_cfg)
+    return latent_shading(Z, hyperparameters.summary(run.tree.posterior.to_dataset(), model_cfg), model_cfg)
 
 
 def _labels(run: Run) -> np.ndarray | None:
@@ -104,6 +103,8 @@ def _labels(run: Run) -> np.ndarray | None:
 def _fmt(value) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_fmt(float(v)) for v in value) + "]"
     return "-" if value is None else str(value)
 
 
@@ -165,10 +166,7 @@ def model_line(m: dict) -> str:
     """Data size, kernel and hyperparameters (fitted or fixed), e.g. for the first report line."""
     kernel = m.get("kernel", "linear") + (" (ARD)" if m.get("ard") else "")
     hyper = m.get("hyperparameters") or {"beta": m["beta"]}
-    values = ", ".join(
-        f"{k}={_fmt(v) if not isinstance(v, list) else '[' + ', '.join(f'{x:.4g}' for x in v) + ']'}"
-        for k, v in hyper.items()
-    )
+    values = ", ".join(f"{k}={_fmt(v)}" for k, v in hyper.items())
     learned = m.get("learned") or []
     return (
         f"  {m['dataset']}: N={m['n_obs']} D={m['n_features']} Q={m['latent_dim']}, {kernel} kernel, {values}"

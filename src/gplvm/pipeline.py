@@ -174,24 +174,23 @@ def _write_latent_plot(exp: Experiment, path: Path) -> None:
     Non-linear kernels get the predictive variance as background: at the MAP, or for NUTS at the
     alignment reference with posterior-mean hyperparameters.
     """
-    m, cfg = exp.metrics, exp.cfg
+    m, model_cfg = exp.metrics, exp.cfg.model
     where = f"{exp.data.name}, {m['kernel']} kernel, Q={m['latent_dim']}, beta={m['beta']:.3g}"
+    hyper = m["hyperparameters"]  # the MAP's values, or posterior means
     if m["method"] == "nuts":
         post = exp.idata.posterior
         reference = exp.idata["alignment"]["Z_reference"].values
-        hyper = {k: np.asarray(v) for k, v in m["hyperparameters"].items()}
         plots.save_latent_posterior_plot(
             path,
             post["Z_aligned"].values,
             reference,
             exp.data.labels,
             title=f"GPLVM posterior: {where}",
-            shading=latent_shading(reference, hyper, cfg.model),
+            shading=latent_shading(reference, hyper, model_cfg),
         )
     else:
         Z = exp.fit.point_estimate()
-        hyper = hyperparameters.first_draw(exp.idata.posterior.to_dataset(), cfg.model)
-        shading = latent_shading(Z, hyper, cfg.model)
+        shading = latent_shading(Z, hyper, model_cfg)
         plots.save_latent_plot(path, [(f"GPLVM MAP: {where}", Z)], exp.data.labels, [shading])
 
 

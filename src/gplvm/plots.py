@@ -49,6 +49,14 @@ def variance_shading(
     return Shading(x, y, predictive_variance(grid).reshape(resolution, resolution), dims)
 
 
+def _background(ax, shading: Shading | None, latent_dim: int) -> tuple[int, int]:
+    """Draw ``shading`` if given; return the latent dims to plot over it."""
+    if shading is None:
+        return (0, 1)
+    _shade(ax, shading)
+    return (0, 1) if latent_dim == 1 else shading.dims
+
+
 def _shade(ax, shading: Shading) -> None:
     """Light where the model is confident (low variance), dark where it is not."""
     extent = (shading.x[0], shading.x[-1], shading.y[0], shading.y[-1])
@@ -91,9 +99,7 @@ def scatter_latents(
     ax, Z: np.ndarray, labels: np.ndarray | None, title: str, shading: Shading | None = None
 ) -> None:
     """Scatter two latent dims (or dim 0 against the row index when Q = 1), over ``shading`` if given."""
-    dims = (0, 1) if shading is None or Z.shape[1] == 1 else shading.dims
-    if shading is not None:
-        _shade(ax, shading)
+    dims = _background(ax, shading, Z.shape[1])
     x, y = _xy(Z, np.arange(len(Z)), dims)
     for keep, colour, name in _by_label(labels):
         sel = slice(None) if keep is None else keep
@@ -143,10 +149,8 @@ def save_latent_posterior_plot(
     n_obs, latent_dim = draws.shape[1:]
     cloud = draws[:: max(1, int(np.ceil(draws.shape[0] * n_obs / max_points)))]
     rows = np.arange(n_obs)
-    dims = (0, 1) if shading is None or latent_dim == 1 else shading.dims
     fig, ax = plt.subplots(figsize=(8.5 if shading else 7.5, 5.5))
-    if shading is not None:
-        _shade(ax, shading)
+    dims = _background(ax, shading, latent_dim)
     for keep, colour, name in _by_label(labels):
         sel = slice(None) if keep is None else keep
         x, y = _xy(cloud[:, sel].reshape(-1, latent_dim), np.tile(rows[sel], len(cloud)), dims)

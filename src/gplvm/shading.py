@@ -12,7 +12,8 @@ from gplvm.plots import Shading, variance_shading
 def latent_shading(Z: np.ndarray, hyper: dict, m: ModelConfig) -> Shading | None:
     """GPy-style predictive-variance background for non-linear kernels, in the two most relevant dims.
 
-    With ARD those are the dims with the shortest length scales (GPy's ``which_indices``).
+    ``hyper`` holds numbers, arrays or lists (as in ``metrics.json``'s ``hyperparameters``). With
+    ARD the dims shown are those with the shortest length scales (GPy's ``which_indices``).
     """
     if m.kernel == Kernel.linear:
         return None
