@@ -31,7 +31,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 bench: $(STAMP)
-	$(BIN)/python -m gplvm.bench $(ARGS)
+	$(BIN)/python benchmarks/bench.py $(ARGS)
 
 experiment: $(STAMP)
 	@test -n "$(NAME)" || { echo "usage: make experiment NAME=<folder in experiments/>"; exit 2; }

@@ -29,15 +29,9 @@ def central_difference(f, Z: np.ndarray, h: float = 1e-6) -> np.ndarray:
 
 
 def tiny_config(*overrides: str):
-    """A validated Config composed from conf/ on tiny synthetic data (40 x 8, Q = 2)."""
-    from pathlib import Path
+    """A validated Config composed from the installed configs on tiny synthetic data (40 x 8, Q = 2)."""
+    from gplvm.config import load_config
 
-    from hydra import compose, initialize_config_dir
-
-    from gplvm.config import register_configs, to_run_config
-
-    register_configs()
-    conf = str(Path(__file__).resolve().parents[1] / "conf")
-    base = ["dataset=synthetic", "dataset.n_obs=40", "dataset.n_features=8", "plot=true"]
-    with initialize_config_dir(config_dir=conf, version_base="1.3"):
-        return to_run_config(compose(config_name="config", overrides=base + list(overrides)))
+    return load_config(
+        "dataset=synthetic", "dataset.n_obs=40", "dataset.n_features=8", "plot=true", *overrides
+    )

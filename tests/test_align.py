@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gplvm import closed_form
+from gplvm import analytic
 from gplvm.align import align_draws, align_to, procrustes_rotations
 from gplvm.baselines import pca_scores, subspace_angles_deg
 
@@ -37,7 +37,7 @@ def test_align_draws_recovers_rotated_copies_with_zero_residual():
     for aligned in result.aligned.reshape(-1, 30, 3):
         np.testing.assert_allclose(aligned, result.reference, atol=1e-12)
     np.testing.assert_allclose(result.residual, 0.0, atol=1e-12)
-    assert closed_form.gram_relative_error(result.reference, Z) < 1e-12
+    assert analytic.gram_relative_error(result.reference, Z) < 1e-12
 
 
 def test_generalised_procrustes_reference_is_the_aligned_mean():
@@ -59,7 +59,7 @@ def test_analytic_optimum_spans_the_pca_subspace():
     rng = np.random.default_rng(0)
     Y = rng.standard_normal((60, 3)) @ rng.standard_normal((3, 10)) + 0.1 * rng.standard_normal((60, 10))
     Y -= Y.mean(axis=0)
-    optimum = closed_form.analytic_optimum(Y, 2, beta=5.0, prior_scale=1.0)
+    optimum = analytic.analytic_optimum(Y, 2, beta=5.0, prior_scale=1.0)
     pca = pca_scores(Y, 2)
     assert subspace_angles_deg(optimum.Z, pca).max() < 1e-8
     # Same axes, each shrunk by l_i / sigma_i with l_i^2 = k_i - 1/beta.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from gplvm.bench import evaluation_summary, time_call
+from benchmarks.bench import evaluation_summary, time_call
 
 
 def test_time_call_returns_the_median_of_repeated_calls():

@@ -1,7 +1,7 @@
-"""Kernels beyond the linear one: PyTensor's gradients equal eq. 3 chained through dK/dtheta.
+"""Kernels: PyTensor's gradients equal eq. 3 chained through dK/dtheta, and finite differences.
 
 This generalises the seed's answer: for any kernel, dl/dtheta = (dl/dK) : (dK/dtheta) with the
-Frobenius product, computed here independently in NumPy.
+Frobenius product, computed here independently in NumPy by each kernel's derivatives.
 """
 
 from __future__ import annotations
@@ -11,86 +11,130 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
-from gplvm import closed_form as cf
-from gplvm import kernels
+from gplvm import reference as ref
+from gplvm.kernels import KERNELS, RBF, Linear, Matern52, make_kernel
 from gplvm.likelihood import dense_log_likelihood_from_K, woodbury_log_likelihood
 from tests.helpers import TEST_MODE, central_difference, random_problem
 
-LENGTHSCALES = {"rbf": 1.3, "ard": np.array([0.7, 1.9, 1.1])}
+STATIONARY = {
+    "rbf": (RBF, 1.3),
+    "rbf_ard": (RBF, np.array([0.7, 1.9, 1.1])),
+    "matern52": (Matern52, 1.3),
+    "matern52_ard": (Matern52, np.array([0.7, 1.9, 1.1])),
+}
+JITTER = 1e-3  # large enough that its share of d/dvariance and d/dbias is tested
 
 
-@pytest.fixture(scope="module", params=sorted(LENGTHSCALES))
-def rbf_case(request):
-    """Compiled l(Z, variance, lengthscale, bias, beta) and its gradients, for rbf or ARD rbf."""
-    ard = request.param == "ard"
+@pytest.fixture(scope="module", params=sorted(STATIONARY))
+def stationary_case(request):
+    """Compiled l(Z, variance, lengthscale, bias, beta) and its gradients for one kernel."""
+    cls, ell = STATIONARY[request.param]
+    kernel = cls(ard=np.ndim(ell) > 0, jitter=JITTER)
     Z, Y = pt.matrix("Z"), pt.matrix("Y")
     variance, bias, beta = pt.scalar("variance"), pt.scalar("bias"), pt.scalar("beta")
-    lengthscale = pt.vector("lengthscale") if ard else pt.scalar("lengthscale")
+    lengthscale = pt.vector("lengthscale") if kernel.ard else pt.scalar("lengthscale")
     hyper = {"beta": beta, "variance": variance, "lengthscale": lengthscale, "bias": bias}
-    ll = dense_log_likelihood_from_K(kernels.covariance(Z, "rbf", hyper, jitter=0.0), Y)
+    ll = dense_log_likelihood_from_K(kernel.K(Z, hyper), Y)
     inputs = [Z, variance, lengthscale, bias, beta]
     fn = pytensor.function([*inputs, Y], [ll, *pytensor.grad(ll, inputs)], mode=TEST_MODE)
-    return request.param, fn
+    return kernel, ell, fn
 
 
-@pytest.mark.parametrize("lengthscale", [1.3, np.array([0.7, 1.9, 1.1])])
-def test_rbf_matches_numpy(lengthscale):
+def _hyper(ell, **values) -> dict:
+    return {"beta": 3.0, "variance": 1.7, "lengthscale": ell, "bias": 0.3, **values}
+
+
+@pytest.mark.parametrize("name", sorted(STATIONARY))
+def test_pytensor_kernel_matches_numpy(name):
+    cls, ell = STATIONARY[name]
+    kernel = cls(ard=np.ndim(ell) > 0, jitter=JITTER)
     Z, _ = random_problem(9, 1, 3, seed=0)
-    fn = pytensor.function([], kernels.rbf(Z, 2.0, lengthscale, 0.5), mode=TEST_MODE)
-    np.testing.assert_allclose(fn(), kernels.rbf_np(Z, 2.0, lengthscale, 0.5), rtol=1e-12)
+    Zs, _ = random_problem(4, 1, 3, seed=1)
+    hyper = _hyper(ell)
+    fn = pytensor.function([], [kernel.K(Z, hyper), kernel.cross(Zs, Z, hyper)], mode=TEST_MODE)
+    K, cross = fn()
+    np.testing.assert_allclose(K, kernel.K_np(Z, hyper), rtol=1e-12)
+    np.testing.assert_allclose(cross, kernel.cross_np(Zs, Z, hyper), rtol=1e-12)
+    np.testing.assert_allclose(np.diag(kernel.covariance_np(Z, hyper)), kernel.diag_np(Z, hyper), rtol=1e-12)
+
+
+def test_matern52_and_rbf_profiles_have_their_closed_forms():
+    """k at distance r (one dim, length scale 1).
+
+    Matérn 5/2: (1 + sqrt5 r + 5 r^2 / 3) exp(-sqrt5 r); rbf: exp(-r^2 / 2).
+    """
+    Z = np.array([[0.0], [0.5], [2.0]])
+    hyper = {"beta": 1.0, "variance": 2.0, "lengthscale": 1.0, "bias": 0.0}
+    r = np.abs(Z - Z.T)
+    s5 = np.sqrt(5.0)
+    matern = 2.0 * (1 + s5 * r + 5 * r**2 / 3) * np.exp(-s5 * r)
+    np.testing.assert_allclose(Matern52().covariance_np(Z, hyper), matern, rtol=1e-14)
+    np.testing.assert_allclose(RBF().covariance_np(Z, hyper), 2.0 * np.exp(-(r**2) / 2), rtol=1e-14)
 
 
 @pytest.mark.parametrize(("shape", "beta"), [((8, 5, 3), 4.0), ((12, 3, 3), 0.5), ((6, 9, 3), 30.0)])
-def test_rbf_gradients_equal_eq3_chained_through_dK(rbf_case, shape, beta):
-    name, fn = rbf_case
+def test_stationary_gradients_equal_eq3_chained_through_dK(stationary_case, shape, beta):
+    kernel, ell, fn = stationary_case
     Z, Y = random_problem(*shape, seed=1)
-    ell, variance, bias = LENGTHSCALES[name], 1.7, 0.3
-    value, gZ, g_var, g_ell, g_bias, g_beta = fn(Z, variance, ell, bias, beta, Y)
-    K = kernels.rbf_np(Z, variance, ell, bias) + np.eye(len(Z)) / beta
-    G = cf.dl_dK(K, Y)
-    hyper = kernels.rbf_grad_hyper(G, Z, variance, ell)
-    np.testing.assert_allclose(value, cf.log_likelihood_from_K(K, Y), rtol=1e-10)
-    np.testing.assert_allclose(gZ, kernels.rbf_grad_Z(G, Z, variance, ell), rtol=1e-7, atol=1e-9)
-    np.testing.assert_allclose(g_var, hyper["variance"], rtol=1e-8)
-    np.testing.assert_allclose(g_ell, hyper["lengthscale"], rtol=1e-8)
-    np.testing.assert_allclose(g_bias, hyper["bias"], rtol=1e-8)
-    np.testing.assert_allclose(g_beta, kernels.noise_grad_beta(G, beta), rtol=1e-8)
+    hyper = _hyper(ell, beta=beta)
+    value, gZ, g_var, g_ell, g_bias, g_beta = fn(Z, 1.7, ell, 0.3, beta, Y)
+    K = kernel.K_np(Z, hyper)
+    G = ref.dl_dK(K, Y)
+    expected = kernel.grad_hyper_np(G, Z, hyper)
+    np.testing.assert_allclose(value, ref.log_likelihood_from_K(K, Y), rtol=1e-10)
+    np.testing.assert_allclose(gZ, kernel.grad_Z_np(G, Z, hyper), rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(g_var, expected["variance"], rtol=1e-8)
+    np.testing.assert_allclose(g_ell, expected["lengthscale"], rtol=1e-8)
+    np.testing.assert_allclose(g_bias, expected["bias"], rtol=1e-8)
+    np.testing.assert_allclose(g_beta, expected["beta"], rtol=1e-8)
     # Without the 1/2 of eq. 3 the chained gradient is twice too large.
-    assert not np.allclose(gZ, kernels.rbf_grad_Z(2 * G, Z, variance, ell), rtol=1e-3)
+    assert not np.allclose(gZ, kernel.grad_Z_np(2 * G, Z, hyper), rtol=1e-3)
 
 
-def test_rbf_chained_gradients_match_finite_differences():
-    Z, Y = random_problem(7, 4, 2, seed=2)
-    ell, variance, bias, beta = np.array([0.8, 1.5]), 1.2, 0.2, 3.0
+@pytest.mark.parametrize("name", sorted(STATIONARY))
+def test_chained_gradients_match_finite_differences(name):
+    cls, ell = STATIONARY[name]
+    kernel = cls(ard=np.ndim(ell) > 0, jitter=JITTER)
+    Z, Y = random_problem(7, 4, 3, seed=2)
+    base = _hyper(ell)
 
-    def ll(Z=Z, variance=variance, ell=ell, bias=bias, beta=beta):
-        return cf.log_likelihood_from_K(kernels.rbf_np(Z, variance, ell, bias) + np.eye(len(Z)) / beta, Y)
+    def ll(Z=Z, **changes):
+        return ref.log_likelihood_from_K(kernel.K_np(Z, {**base, **changes}), Y)
 
-    G = cf.dl_dK(kernels.rbf_np(Z, variance, ell, bias) + np.eye(len(Z)) / beta, Y)
-    hyper = kernels.rbf_grad_hyper(G, Z, variance, ell)
+    G = ref.dl_dK(kernel.K_np(Z, base), Y)
+    grads = kernel.grad_hyper_np(G, Z, base)
     h = 1e-6
     np.testing.assert_allclose(
-        kernels.rbf_grad_Z(G, Z, variance, ell),
-        central_difference(lambda z: ll(Z=z), Z),
-        rtol=1e-6,
-        atol=1e-8,
+        kernel.grad_Z_np(G, Z, base), central_difference(lambda z: ll(Z=z), Z), rtol=1e-6, atol=1e-8
     )
-    np.testing.assert_allclose(
-        hyper["variance"], (ll(variance=variance + h) - ll(variance=variance - h)) / (2 * h), rtol=1e-6
-    )
-    np.testing.assert_allclose(hyper["bias"], (ll(bias=bias + h) - ll(bias=bias - h)) / (2 * h), rtol=1e-6)
-    np.testing.assert_allclose(
-        kernels.noise_grad_beta(G, beta), (ll(beta=beta + h) - ll(beta=beta - h)) / (2 * h), rtol=1e-6
-    )
-    for q in range(2):
-        step = np.eye(2)[q] * h
-        numeric = (ll(ell=ell + step) - ll(ell=ell - step)) / (2 * h)
-        np.testing.assert_allclose(hyper["lengthscale"][q], numeric, rtol=1e-6)
+    for p in ("variance", "bias", "beta"):
+        numeric = (ll(**{p: base[p] + h}) - ll(**{p: base[p] - h})) / (2 * h)
+        np.testing.assert_allclose(grads[p], numeric, rtol=1e-6, err_msg=p)
+    ell_grad = np.atleast_1d(grads["lengthscale"])
+    for q in range(ell_grad.size):
+        step = np.eye(ell_grad.size)[q] * h if kernel.ard else h
+        numeric = (ll(lengthscale=ell + step) - ll(lengthscale=ell - step)) / (2 * h)
+        np.testing.assert_allclose(ell_grad[q], numeric, rtol=1e-6)
 
 
-def test_linear_kernel_through_the_generic_path_equals_woodbury():
+def test_matern_gradient_is_finite_with_duplicate_latent_points():
+    """sqrt(r^2) has an infinite slope at 0; duplicates (and the diagonal) must not give NaN."""
+    kernel = Matern52(jitter=1e-6)
+    Z_in, Y_in = pt.matrix("Z"), pt.matrix("Y")
+    hyper = {"beta": 10.0, "variance": 1.0, "lengthscale": 1.0, "bias": 0.0}
+    ll = dense_log_likelihood_from_K(kernel.K(Z_in, hyper), Y_in)
+    fn = pytensor.function([Z_in, Y_in], pytensor.grad(ll, Z_in), mode=TEST_MODE)
+    Z, Y = random_problem(6, 3, 2, seed=3)
+    Z[1] = Z[0]
+    grad = fn(Z, Y)
+    assert np.all(np.isfinite(grad))
+    G = ref.dl_dK(kernel.K_np(Z, hyper), Y)
+    np.testing.assert_allclose(grad, kernel.grad_Z_np(G, Z, hyper), rtol=1e-7, atol=1e-9)
+
+
+def test_linear_kernel_through_the_dense_form_equals_woodbury():
     Z_in, Y_in, beta_in = pt.matrix("Z"), pt.matrix("Y"), pt.scalar("beta")
-    generic = dense_log_likelihood_from_K(kernels.covariance(Z_in, "linear", {"beta": beta_in}, 0.0), Y_in)
+    generic = dense_log_likelihood_from_K(Linear().K(Z_in, {"beta": beta_in}), Y_in)
     wood = woodbury_log_likelihood(Z_in, Y_in, beta_in)
     fn = pytensor.function(
         [Z_in, Y_in, beta_in],
@@ -102,3 +146,19 @@ def test_linear_kernel_through_the_generic_path_equals_woodbury():
         v_gen, v_wood, g_gen, g_wood = fn(Z, Y, beta)
         np.testing.assert_allclose(v_gen, v_wood, rtol=1e-10)
         np.testing.assert_allclose(g_gen, g_wood, rtol=1e-8, atol=1e-10)
+        G = ref.dl_dK(ref.kernel_matrix(Z, beta), Y)
+        np.testing.assert_allclose(Linear().grad_Z_np(G, Z, {"beta": beta}), g_gen, rtol=1e-8)
+
+
+def test_registry_and_capabilities():
+    assert set(KERNELS) == {"linear", "rbf", "matern52"}
+    assert make_kernel("matern52", ard=True).ard and not Linear.supports_ard
+    with pytest.raises(ValueError, match="no ARD form"):
+        make_kernel("linear", ard=True)
+    with pytest.raises(ValueError, match="choose one of linear, matern52, rbf"):
+        make_kernel("periodic")
+    assert Linear().relevance({"beta": 1.0}) is None
+    np.testing.assert_allclose(
+        RBF(ard=True).relevance({"variance": 2.0, "lengthscale": np.array([1.0, 2.0])}), [2.0, 0.5]
+    )
+    assert Matern52().analytic_optimum(np.zeros((3, 2)), 1, 1.0, 1.0) is None

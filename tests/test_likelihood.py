@@ -7,8 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gplvm import closed_form as cf
-from gplvm.likelihood import log_likelihood
+from gplvm import reference as cf
+from gplvm.kernels import Linear
+from gplvm.likelihood import make_form
 from tests.helpers import central_difference, random_problem
 
 FORMS = ["woodbury", "dense"]
@@ -76,7 +77,16 @@ def test_gradient_wrt_K_is_eq3_symmetrised(grad_wrt_K, shape):
 
 def test_unknown_form_is_rejected():
     with pytest.raises(ValueError, match="woodbury"):
-        log_likelihood(np.zeros((3, 1)), np.zeros((3, 2)), 1.0, form="cholesky")  # type: ignore[arg-type]
+        make_form("cholesky", Linear())
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_numpy_column_terms_sum_to_the_pytensor_value(value_and_grad, form):
+    """Each form's per-column NumPy terms equal eq. 1 for each column alone, and sum to the graph's value."""
+    Z, Y = random_problem(11, 6, 2, seed=6)
+    columns = make_form(form, Linear()).column_log_likelihoods(Z, Y, {"beta": 2.5})
+    np.testing.assert_allclose(columns, cf.column_log_likelihoods_dense(Z, Y, 2.5), rtol=1e-10)
+    np.testing.assert_allclose(columns.sum(), value_and_grad[form](Z, Y, 2.5)[0], rtol=1e-10)
 
 
 @settings(max_examples=40, deadline=None)

@@ -10,17 +10,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gplvm import closed_form as cf
-from gplvm import densities, hyperparameters, kernels
+from gplvm import reference as ref
 from gplvm.config import PriorDist
 from gplvm.data import load_dataset
 from gplvm.model import build_model
+from gplvm.spec import ModelSpec
 from tests.helpers import TEST_MODE, tiny_config
 
 CASES = {
     "rbf": ("model=rbf",),
     "rbf_ard_bias": ("model=rbf_ard", "model.learn.bias=true", "model.bias=0.3", "model.latent_dim=3"),
     "rbf_fixed": ("model=rbf", "model.learn.beta=false", "model.learn.variance=false"),
+    "matern52_ard": ("model=matern52", "model.ard=true", "model.latent_dim=3"),
     "linear_learned_beta": ("model=linear", "model.learn.beta=true", "model.likelihood=dense"),
     "linear_learned_beta_woodbury": ("model=linear", "model.learn.beta=true"),
 }
@@ -32,21 +33,21 @@ def case(request):
     """Model, data, config and compiled logp/dlogp (no Jacobian) for one kernel setting."""
     cfg = tiny_config("dataset.n_obs=12", "dataset.n_features=5", *CASES[request.param])
     data = load_dataset(cfg.dataset)
-    model = build_model(data, cfg.model)
+    spec = ModelSpec.from_config(cfg.model)
+    model = build_model(data, spec)
     logp = model.compile_logp(jacobian=False, mode=TEST_MODE)
     dlogp = model.compile_dlogp(jacobian=False, mode=TEST_MODE)
-    return request.param, cfg, data, model, logp, dlogp
+    return request.param, spec, data, model, logp, dlogp
 
 
-def _point(cfg, seed: int = 0) -> tuple[dict, dict]:
+def _point(spec: ModelSpec, seed: int = 0) -> tuple[dict, dict]:
     """A random point: (PyMC's point in the transformed space, the hyperparameter values)."""
     rng = np.random.default_rng(seed)
-    m = cfg.model
-    hyper = hyperparameters.configured(m)
-    for name in m.learned():
+    hyper = dict(spec.configured)
+    for name in spec.learned:
         hyper[name] = VALUES[name] * np.exp(0.3 * rng.standard_normal(np.shape(hyper[name])))
-    point = {"Z": rng.standard_normal((12, m.latent_dim))}
-    point.update({f"{name}_log__": np.log(hyper[name]) for name in m.learned()})
+    point = {"Z": rng.standard_normal((12, spec.latent_dim))}
+    point.update({f"{name}_log__": np.log(hyper[name]) for name in spec.learned})
     return point, hyper
 
 
@@ -59,32 +60,23 @@ def _prior_grad(value, prior) -> np.ndarray:
 
 def test_model_log_density_equals_numpy(case):
     """PyMC's logp (no Jacobian) equals the NumPy log posterior with SciPy's prior densities."""
-    _name, cfg, data, _model, logp, _ = case
+    _name, spec, data, _model, logp, _ = case
     for seed in range(3):
-        point, hyper = _point(cfg, seed)
-        expected = densities.log_posterior(point["Z"], data.Y, cfg.model, hyper)
+        point, hyper = _point(spec, seed)
+        expected = spec.log_posterior(point["Z"], data.Y, hyper)
         np.testing.assert_allclose(logp(point), expected, rtol=1e-12)
 
 
 def test_model_gradients_equal_eq3_chained_through_dK(case):
-    _name, cfg, data, model, _, dlogp = case
-    m = cfg.model
-    point, hyper = _point(cfg, seed=1)
+    _name, spec, data, model, _, dlogp = case
+    point, hyper = _point(spec, seed=1)
     Z = point["Z"]
-    K = kernels.covariance_np(Z, m.kernel.value, hyper, m.jitter)
-    G = cf.dl_dK(K, data.Y)
-    if m.kernel == "linear":
-        dZ, dK_dtheta = cf.chain_through_K(G, Z), {}
-    else:
-        dZ = kernels.rbf_grad_Z(G, Z, hyper["variance"], hyper["lengthscale"])
-        dK_dtheta = kernels.rbf_grad_hyper(G, Z, hyper["variance"], hyper["lengthscale"])
-        # The relative jitter * (variance + bias) on the diagonal adds tr(G) * jitter to both.
-        for p in ("variance", "bias"):
-            dK_dtheta[p] = dK_dtheta[p] + m.jitter * np.trace(G)
-    dK_dtheta["beta"] = kernels.noise_grad_beta(G, hyper["beta"])
-    expected = {"Z": dZ - Z / m.prior_scale**2}
-    for p in m.learned():
-        prior_grad = _prior_grad(hyper[p], getattr(m.priors, p))
+    G = ref.dl_dK(spec.kernel.K_np(Z, hyper), data.Y)
+    # Each kernel's own derivatives (tested against finite differences in test_kernels).
+    dK_dtheta = spec.kernel.grad_hyper_np(G, Z, hyper)
+    expected = {"Z": spec.kernel.grad_Z_np(G, Z, hyper) - Z / spec.prior_scale**2}
+    for p in spec.learned:
+        prior_grad = _prior_grad(hyper[p], spec.priors[p])
         expected[f"{p}_log__"] = hyper[p] * (dK_dtheta[p] + prior_grad)  # chain rule through log
     flat = dlogp(point)
     sizes = {v.name: int(np.prod(point[v.name].shape)) for v in model.value_vars}
@@ -96,8 +88,8 @@ def test_model_gradients_equal_eq3_chained_through_dK(case):
 
 def test_model_gradients_match_finite_differences(case):
     """Every learned parameter, in PyMC's transformed space, against central differences of logp."""
-    _name, cfg, _data, model, logp, dlogp = case
-    point, _ = _point(cfg, seed=2)
+    _name, spec, _data, model, logp, dlogp = case
+    point, _ = _point(spec, seed=2)
     grad = dlogp(point)
     h, i = 1e-6, 0
     for v in model.value_vars:
@@ -113,10 +105,10 @@ def test_model_gradients_match_finite_differences(case):
 
 
 def test_learned_hyperparameters_are_free_variables_with_named_dims(case):
-    _name, cfg, _, model, _, _ = case
+    _name, spec, _, model, _, _ = case
     free = {rv.name for rv in model.free_RVs}
-    assert free == {"Z", *cfg.model.learned()}
-    fixed = set(hyperparameters.names(cfg.model)) - set(cfg.model.learned())
+    assert free == {"Z", *spec.learned}
+    fixed = set(spec.names) - set(spec.learned)
     assert fixed <= set(model.named_vars)  # as pm.Data
-    if cfg.model.ard:
+    if spec.kernel.ard:
         assert model.named_vars_to_dims["lengthscale"] == ("latent_dim",)

@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize_scalar
 
-from gplvm import closed_form as cf
-from gplvm import densities, kernels
+from gplvm import analytic
+from gplvm import reference as cf
 from gplvm.errors import NumericalError
+from gplvm.kernels import RBF, Linear
 from gplvm.metrics import heldout_metrics
 from gplvm.pipeline import fit_experiment
+from gplvm.spec import ModelSpec
 from tests.helpers import tiny_config
 
 CURVE = ("dataset=curve", "dataset.n_obs=60", "dataset.n_features=8", "model.latent_dim=1")
@@ -51,7 +53,7 @@ def test_rbf_metrics_are_those_of_the_map(curve_fits):
     m = exp.metrics
     hyper = {k: m["hyperparameters"][k] for k in ("beta", "variance", "lengthscale", "bias")}
     Z = exp.fit.point_estimate()
-    K = kernels.covariance_np(Z, "rbf", hyper, 1e-6)
+    K = RBF(jitter=1e-6).K_np(Z, hyper)
     np.testing.assert_allclose(m["log_likelihood"], cf.log_likelihood_from_K(K, exp.data.Y), rtol=1e-10)
     assert m["analytic_gap"] is None and m["gram_rel_error"] is None  # no analytic optimum for rbf
 
@@ -65,12 +67,12 @@ def test_linear_map_with_learned_beta_reaches_the_profile_optimum():
     exp = fit_experiment(tiny_config("model.learn.beta=true", "model.beta=1"))
     m, cfg = exp.metrics, exp.metrics
     assert m["converged"]
-    data, model_cfg = exp.data, tiny_config("model.learn.beta=true").model
+    data, spec = exp.data, ModelSpec.from_config(tiny_config("model.learn.beta=true").model)
 
     def neg_profile(log_beta: float) -> float:
         beta = float(np.exp(log_beta))
-        Z = cf.analytic_optimum(data.Y, model_cfg.latent_dim, beta, model_cfg.prior_scale).Z
-        return -densities.log_posterior(Z, data.Y, model_cfg, {"beta": beta})
+        Z = analytic.analytic_optimum(data.Y, spec.latent_dim, beta, spec.prior_scale).Z
+        return -spec.log_posterior(Z, data.Y, {"beta": beta})
 
     best = minimize_scalar(neg_profile, bounds=(-5, 10), method="bounded", options={"xatol": 1e-10})
     np.testing.assert_allclose(cfg["beta"], np.exp(best.x), rtol=1e-5)
@@ -87,8 +89,8 @@ def test_k_that_cannot_be_factorised_is_named_with_its_hyperparameters():
     for part in ("beta=1.e+20", "variance=1.", "lengthscale=1.", "jitter=0", "raise model.jitter"):
         assert part in message, message
     with pytest.raises(np.linalg.LinAlgError):
-        np.linalg.cholesky(kernels.covariance_np(np.zeros((3, 1)), "rbf", _hyper(beta=1e20), 0.0))
-    np.linalg.cholesky(kernels.covariance_np(np.zeros((3, 1)), "rbf", _hyper(beta=1e20), 1e-6))
+        np.linalg.cholesky(RBF(jitter=0.0).K_np(np.zeros((3, 1)), _hyper(beta=1e20)))
+    np.linalg.cholesky(RBF(jitter=1e-6).K_np(np.zeros((3, 1)), _hyper(beta=1e20)))
 
 
 def _hyper(**values) -> dict:
@@ -99,16 +101,17 @@ def test_predictive_variance_of_rbf_between_noise_and_prior():
     rng = np.random.default_rng(0)
     Z = rng.standard_normal((30, 2))
     no_bias = _hyper(beta=1e4, variance=2.0, lengthscale=0.7)
-    var = kernels.predictive_variance(np.vstack([Z, [[50.0, 50.0]]]), Z, "rbf", no_bias, 1e-6)
+    var = RBF(jitter=1e-6).predictive_variance(np.vstack([Z, [[50.0, 50.0]]]), Z, no_bias)
     assert np.all(var[:-1] < 2e-4)  # at the data: at most the noise variance 1e-4 (plus jitter)
     np.testing.assert_allclose(var[-1], 2.0, rtol=1e-10)  # far away: the prior variance
     hyper = _hyper(beta=1e4, variance=2.0, lengthscale=0.7, bias=0.1)
     # Against the explicit formula k** - k*^T K^-1 k* with an explicit inverse.
     Zs = rng.standard_normal((5, 2))
-    K_inv = np.linalg.inv(kernels.covariance_np(Z, "rbf", hyper, 1e-6))
-    cross = kernels.rbf_np(Zs, 2.0, 0.7, 0.1, Z_other=Z)
+    kernel = RBF(jitter=1e-6)
+    K_inv = np.linalg.inv(kernel.K_np(Z, hyper))
+    cross = 2.0 * np.exp(-0.5 * ((Zs[:, None, :] - Z[None, :, :]) ** 2).sum(-1) / 0.7**2) + 0.1
     explicit = 2.1 - np.einsum("ia,ab,ib->i", cross, K_inv, cross)
-    np.testing.assert_allclose(kernels.predictive_variance(Zs, Z, "rbf", hyper, 1e-6), explicit, rtol=1e-6)
+    np.testing.assert_allclose(kernel.predictive_variance(Zs, Z, hyper), explicit, rtol=1e-6)
 
 
 def test_predictive_variance_of_the_linear_kernel_has_a_closed_form():
@@ -117,7 +120,7 @@ def test_predictive_variance_of_the_linear_kernel_has_a_closed_form():
     Z, Zs = rng.standard_normal((25, 3)), rng.standard_normal((7, 3))
     M = np.eye(3) + 4.0 * Z.T @ Z
     expected = np.einsum("iq,qr,ir->i", Zs, np.linalg.inv(M), Zs)
-    got = kernels.predictive_variance(Zs, Z, "linear", {"beta": 4.0}, 0.0)
+    got = Linear().predictive_variance(Zs, Z, {"beta": 4.0})
     np.testing.assert_allclose(got, expected, rtol=1e-10)
 
 
@@ -126,8 +129,8 @@ def test_heldout_score_for_rbf_sums_to_the_likelihood_of_the_columns():
     rng = np.random.default_rng(2)
     Z, Y = rng.standard_normal((60, 1)), rng.standard_normal((60, 3))
     hyper = _hyper(beta=5.0, variance=1.5, lengthscale=0.8)
-    score = heldout_metrics(Z[None], [hyper], Y, cfg.model, ["a", "b", "c"])
-    K = kernels.covariance_np(Z, "rbf", hyper, cfg.model.jitter)
+    score = heldout_metrics(Z[None], [hyper], Y, ModelSpec.from_config(cfg.model), ["a", "b", "c"])
+    K = RBF(jitter=cfg.model.jitter).K_np(Z, hyper)
     np.testing.assert_allclose(3 * score["heldout_log_lik_per_feature"], cf.log_likelihood_from_K(K, Y))
 
 
@@ -175,13 +178,13 @@ def test_latent_plot_of_a_nonlinear_fit_is_shaded_by_predictive_variance(curve_f
     exp = curve_fits["rbf"]
     Z = exp.fit.point_estimate()
     hyper = exp.metrics["hyperparameters"]
-    shading = latent_shading(Z, hyper, exp.cfg.model)
+    shading = latent_shading(Z, hyper, exp.spec)
     assert shading.variance.shape == (2, 80)  # Q = 1: bands along dim 0
     # Lowest within the data's range, highest at the padded edges, where it nears the prior variance.
     inside = (shading.x > Z.min()) & (shading.x < Z.max())
     assert shading.variance[0, inside].min() < 0.1 * shading.variance[0].max()
     assert shading.variance[0].max() <= hyper["variance"] + 1e-12
-    assert latent_shading(Z, {"beta": 1.0}, curve_fits["linear"].cfg.model) is None  # linear: no shading
+    assert latent_shading(Z, {"beta": 1.0}, curve_fits["linear"].spec) is None  # linear: no shading
     save_experiment(exp, tmp_path)
     assert (tmp_path / "latent.png").stat().st_size > 10_000
     # gplvm-inspect rebuilds the same shading from the run directory alone.

@@ -105,12 +105,18 @@ def test_nuts_is_reproducible_and_runs_with_pymcs_sampler(nuts_run):
 
 def test_dense_likelihood_refuses_large_n():
     from gplvm.data import Dataset
-    from gplvm.pipeline import DENSE_MAX_OBS, check_config
+    from gplvm.likelihood import Dense
+    from gplvm.pipeline import check_config
+    from gplvm.spec import ModelSpec
 
-    big = Dataset("big", np.zeros((DENSE_MAX_OBS + 1, 1)), ["x0"])
-    with pytest.raises(ConfigError, match=r"model.likelihood=dense with N=10001 needs .* 0.7 GiB"):
-        check_config(tiny_config("model.likelihood=dense"), big)
-    check_config(tiny_config("model.likelihood=woodbury"), big)
+    big = Dataset("big", np.zeros((Dense.max_obs + 1, 1)), ["x0"])
+    for likelihood in ("dense", "woodbury"):
+        cfg = tiny_config(f"model.likelihood={likelihood}")
+        if likelihood == "dense":
+            with pytest.raises(ConfigError, match=r"model.likelihood=dense with N=10001 needs .* 0.7 GiB"):
+                check_config(cfg, big, ModelSpec.from_config(cfg.model))
+        else:
+            check_config(cfg, big, ModelSpec.from_config(cfg.model))
 
 
 def test_nuts_posterior_holds_aligned_latents_and_invariants(nuts_run):

@@ -14,12 +14,13 @@ import pytest
 import yaml
 
 from gplvm import results
-from gplvm.closed_form import analytic_optimum, log_likelihood
+from gplvm.analytic import analytic_optimum
 from gplvm.config import ModelConfig, SyntheticDatasetConfig
 from gplvm.data import load_dataset, split_features
 from gplvm.metrics import heldout_metrics
 from gplvm.report import collect, write_report
 from gplvm.report import main as report_main
+from gplvm.spec import ModelSpec
 
 GPLVM = [sys.executable, "-m", "gplvm"]
 TINY = ["dataset=synthetic", "dataset.n_obs=40", "dataset.n_features=8"]
@@ -83,6 +84,10 @@ def test_report_has_a_row_per_job_and_the_best_configuration(joblib_sweep, capsy
     assert (sweep_dir / "report.png").stat().st_size > 5000
 
 
+def linear_spec(latent_dim: int, beta: float) -> ModelSpec:
+    return ModelSpec.from_config(ModelConfig(latent_dim=latent_dim, beta=beta))
+
+
 def test_heldout_score_peaks_at_the_true_latent_dim():
     """On data drawn with Q = 3 the held-out score peaks at 3, while the training fit keeps rising."""
     data = load_dataset(SyntheticDatasetConfig(n_obs=100, n_features=40, latent_dim=3, beta=10.0, seed=0))
@@ -91,11 +96,11 @@ def test_heldout_score_peaks_at_the_true_latent_dim():
     for q in range(1, 7):
         Z = analytic_optimum(train.Y, q, 10.0, 1.0).Z
         heldout.append(
-            heldout_metrics(Z[None], [{"beta": 10.0}], Y_test, ModelConfig(latent_dim=q, beta=10.0), names)[
+            heldout_metrics(Z[None], [{"beta": 10.0}], Y_test, linear_spec(q, 10.0), names)[
                 "heldout_log_lik_per_feature"
             ]
         )
-        training.append(log_likelihood(Z, train.Y, 10.0) / train.n_features)
+        training.append(linear_spec(q, 10.0).log_likelihood(Z, train.Y, {"beta": 10.0}) / train.n_features)
     assert int(np.argmax(heldout)) + 1 == 3
     assert np.all(np.diff(training) > 0)
 
@@ -117,10 +122,10 @@ def test_heldout_score_of_several_draws_is_the_log_mean_density():
     rng = np.random.default_rng(0)
     draws = rng.standard_normal((5, 12, 2))
     Y = rng.standard_normal((12, 3))
-    score = heldout_metrics(draws, [{"beta": 2.0}] * 5, Y, ModelConfig(beta=2.0), ["a", "b", "c"])
-    from gplvm.closed_form import column_log_likelihoods
+    score = heldout_metrics(draws, [{"beta": 2.0}] * 5, Y, linear_spec(2, 2.0), ["a", "b", "c"])
+    from gplvm.reference import column_log_likelihoods_dense
 
-    dens = np.exp(np.stack([column_log_likelihoods(Z, Y, 2.0) for Z in draws]))
+    dens = np.exp(np.stack([column_log_likelihoods_dense(Z, Y, 2.0) for Z in draws]))
     np.testing.assert_allclose(score["heldout_log_lik_per_feature"], np.log(dens.mean(axis=0)).mean())
     np.testing.assert_allclose(list(score["heldout_log_lik_by_feature"].values()), np.log(dens.mean(axis=0)))
 
@@ -174,18 +179,9 @@ def test_submitit_local_launcher_runs_jobs(tmp_path):
 
 
 def test_slurm_launcher_config_composes():
-    from hydra import compose, initialize_config_dir
+    from gplvm.config import compose
 
-    from gplvm.config import register_configs
-
-    register_configs()
-    conf = str(Path(__file__).resolve().parents[1] / "conf")
-    with initialize_config_dir(config_dir=conf, version_base="1.3"):
-        cfg = compose(
-            "config",
-            overrides=["hydra/launcher=slurm", "hydra.launcher.partition=cpu"],
-            return_hydra_config=True,
-        )
+    cfg = compose(["hydra/launcher=slurm", "hydra.launcher.partition=cpu"], return_hydra_config=True)
     launcher = cfg.hydra.launcher
     assert launcher._target_.endswith("SlurmLauncher")
     assert (launcher.partition, launcher.cpus_per_task) == ("cpu", 2)

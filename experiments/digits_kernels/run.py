@@ -11,29 +11,22 @@ import json
 import time
 from pathlib import Path
 
-from hydra import compose, initialize_config_dir
-
 from gplvm import markdown, plots
 from gplvm.align import align_to
 from gplvm.baselines import pca_scores
-from gplvm.config import register_configs, to_run_config
+from gplvm.config import load_config
 from gplvm.metrics import nearest_neighbour_error
 from gplvm.pipeline import fit_experiment, save_experiment
 from gplvm.shading import latent_shading
 
 HERE = Path(__file__).resolve().parent
-CONF = HERE.parents[1] / "conf"
 OUT = HERE / "output"
 # Both learn beta (with the same prior), so that their log-likelihoods compare like with like.
 MODELS = {"linear": ["model=linear", "model.learn.beta=true"], "rbf": ["model=rbf"]}
 
 
 def _config(overrides: list[str]):
-    register_configs()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return to_run_config(
-            compose(config_name="config", overrides=["+experiment=digits_kernels", *overrides])
-        )
+    return load_config("+experiment=digits_kernels", *overrides)
 
 
 def _fmt(value) -> str:
@@ -101,7 +94,7 @@ def main() -> dict:
         (f"rbf GPLVM MAP (1-NN error {rows['GPLVM rbf']['knn_error']:.3f})", Z_rbf),
         (f"PCA (1-NN error {rows['PCA']['knn_error']:.3f})", pca),
     ]
-    shadings = [None, latent_shading(Z_rbf, rbf.metrics["hyperparameters"], rbf.cfg.model), None]
+    shadings = [None, latent_shading(Z_rbf, rbf.metrics["hyperparameters"], rbf.spec), None]
     plots.save_latent_plot(OUT / "comparison.png", panels, data.labels, shadings)
     print(table)
     return figures

@@ -12,30 +12,27 @@ import time
 from pathlib import Path
 
 import numpy as np
-from hydra import compose, initialize_config_dir
 
-from gplvm import closed_form, plots
+from gplvm import plots
 from gplvm.align import align_to
+from gplvm.analytic import analytic_optimum
 from gplvm.baselines import pca_scores, subspace_angles_deg
-from gplvm.config import register_configs, to_run_config
+from gplvm.config import load_config
 from gplvm.pipeline import fit_experiment, save_experiment
 
 HERE = Path(__file__).resolve().parent
-CONF = HERE.parents[1] / "conf"
 OUT = HERE / "output"
 
 
 def main() -> dict:
-    register_configs()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = to_run_config(compose(config_name="config", overrides=["+experiment=digits_linear_vs_pca"]))
+    cfg = load_config("+experiment=digits_linear_vs_pca")
 
     exp = fit_experiment(cfg)
     save_experiment(exp, OUT / "gplvm_run")
     Y, q, m = exp.data.Y, cfg.model.latent_dim, cfg.model
 
     start = time.perf_counter()
-    optimum = closed_form.analytic_optimum(Y, q, m.beta, m.prior_scale)
+    optimum = analytic_optimum(Y, q, m.beta, m.prior_scale)
     analytic_seconds = time.perf_counter() - start
     start = time.perf_counter()
     pca = pca_scores(Y, q)

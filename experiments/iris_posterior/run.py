@@ -12,16 +12,14 @@ import time
 from pathlib import Path
 
 import xarray as xr
-from hydra import compose, initialize_config_dir
 
 from gplvm.align import align_draws
-from gplvm.config import register_configs, to_run_config
+from gplvm.config import load_config
 from gplvm.diagnostics import convergence
 from gplvm.inspect_run import diagnostics_table, inspect
 from gplvm.pipeline import fit_experiment, save_experiment
 
 HERE = Path(__file__).resolve().parent
-CONF = HERE.parents[1] / "conf"
 OUT = HERE / "output"
 
 
@@ -48,9 +46,7 @@ def alignment_comparison(exp) -> dict:
 
 
 def main() -> None:
-    register_configs()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = to_run_config(compose(config_name="config", overrides=["+experiment=iris_posterior"]))
+    cfg = load_config("+experiment=iris_posterior")
     start = time.perf_counter()
     exp = fit_experiment(cfg)
     wall = time.perf_counter() - start

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-# Two BLAS threads on two cores fight with the sampler and the optimiser (GUIDE section 4).
+# Two BLAS threads on two cores fight with the sampler and the optimiser.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
@@ -17,49 +17,32 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from gplvm.config import register_configs, to_run_config
+from gplvm.config import CONFIG_MODULE, register_configs, to_run_config
 from gplvm.errors import GPLVMError
+from gplvm.record import RunMetrics, field_names
 
 log = logging.getLogger("gplvm")
-CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
 EXIT_BAD_INPUT = 2
 EXIT_SWEEP_FAILED = 1
 
 register_configs()
 
 
-def _summary(metrics: dict) -> str:
-    keys = (
-        "method",
-        "n_obs",
-        "n_features",
-        "latent_dim",
-        "kernel",
-        "beta",
-        "log_likelihood",
-        "log_posterior",
-        "analytic_gap",
-        "gram_rel_error",
-        "knn_error",
-        "converged",
-        "divergences",
-        "compile_seconds",
-        "fit_seconds",
-    )
+def _summary(record: RunMetrics) -> str:
+    """One line of the record's ``summary`` fields."""
+    values = {k: getattr(record, k) for k in field_names("summary")}
     return ", ".join(
-        f"{k}={metrics[k]:.6g}" if isinstance(metrics[k], float) else f"{k}={metrics[k]}"
-        for k in keys
-        if metrics.get(k) is not None
+        f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items() if v is not None
     )
 
 
-def _objective(metrics: dict) -> float:
+def _objective(record: RunMetrics) -> float:
     """What sweepers optimise: the held-out score when there is one, else the log-likelihood."""
-    score = metrics.get("heldout_log_lik_per_feature")
-    return float(metrics["log_likelihood"] if score is None else score)
+    score = record.heldout_log_lik_per_feature
+    return float(record.log_likelihood if score is None else score)
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
+@hydra.main(version_base="1.3", config_path=f"pkg://{CONFIG_MODULE}", config_name="config")
 def main(cfg: DictConfig) -> float:
     """Run one configured experiment and return its objective for sweepers.
 
@@ -73,7 +56,7 @@ def main(cfg: DictConfig) -> float:
         run_cfg = to_run_config(cfg)
         from gplvm.pipeline import run_experiment  # PyMC loads only once the config is valid
 
-        metrics = run_experiment(run_cfg, run_dir, OmegaConf.to_yaml(cfg))
+        record = run_experiment(run_cfg, run_dir, OmegaConf.to_yaml(cfg))
     except Exception as exc:
         from gplvm import results
 
@@ -86,9 +69,9 @@ def main(cfg: DictConfig) -> float:
             print(f"gplvm: error: {exc}", file=sys.stderr)
             sys.exit(EXIT_BAD_INPUT)
         raise
-    log.info("%s", _summary(metrics))
+    log.info("%s", _summary(record))
     log.info("run directory: %s", run_dir)
-    return _objective(metrics)
+    return _objective(record)
 
 
 def entry() -> None:

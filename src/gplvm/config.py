@@ -10,6 +10,7 @@ in :func:`check_against_data`.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -28,13 +29,6 @@ class Likelihood(StrEnum):
     dense = "dense"
 
 
-class Kernel(StrEnum):
-    """Covariance of the latent positions, before the noise term beta^-1 I."""
-
-    linear = "linear"  # Z Z^T: dual probabilistic PCA
-    rbf = "rbf"  # variance * exp(-||(z_a - z_b) / lengthscale||^2 / 2) + bias
-
-
 class PriorDist(StrEnum):
     """Prior of a learned positive hyperparameter."""
 
@@ -42,8 +36,8 @@ class PriorDist(StrEnum):
     halfnormal = "halfnormal"  # theta ~ |Normal(0, sigma)|
 
 
+# Every hyperparameter a kernel may have; each kernel class names the ones it uses.
 HYPERPARAMETERS = ("beta", "variance", "lengthscale", "bias")
-KERNEL_HYPERPARAMETERS = {Kernel.linear: (), Kernel.rbf: ("variance", "lengthscale", "bias")}
 
 
 class Init(StrEnum):
@@ -214,17 +208,17 @@ class ModelConfig:
     """
 
     latent_dim: int = 2
-    kernel: Kernel = Kernel.linear
-    ard: bool = False  # rbf: one length scale per latent dim
+    kernel: str = "linear"  # a name in gplvm.kernels.KERNELS: linear, rbf, matern52
+    ard: bool = False  # stationary kernels: one length scale per latent dim
     beta: float = 1.0  # noise precision
-    variance: float = 1.0  # rbf signal variance
-    lengthscale: float = 1.0  # rbf length scale (ARD: the start of every dim)
-    bias: float = 0.0  # rbf: constant added to every entry of k
+    variance: float = 1.0  # signal variance of stationary kernels
+    lengthscale: float = 1.0  # length scale (ARD: the start of every dim)
+    bias: float = 0.0  # constant added to every entry of k
     learn: LearnConfig = field(default_factory=LearnConfig)
     priors: PriorsConfig = field(default_factory=PriorsConfig)
     prior_scale: float = 1.0
     likelihood: Likelihood = Likelihood.woodbury
-    jitter: float = 1e-6  # rbf: added to the diagonal, relative to variance + bias
+    jitter: float = 1e-6  # added to the diagonal, relative to the kernel's variance + bias
 
     def __post_init__(self) -> None:
         _require(self.latent_dim >= 1, "model.latent_dim", self.latent_dim, "it must be >= 1")
@@ -238,7 +232,18 @@ class ModelConfig:
             self.jitter,
             "it must lie in [0, 1)",
         )
-        allowed = ("beta", *KERNEL_HYPERPARAMETERS[self.kernel])
+        # Imported here: the kernels need PyTensor, which composing a config (--help) does not.
+        from gplvm.kernels import KERNELS
+        from gplvm.likelihood import FORMS
+
+        _require(
+            self.kernel in KERNELS,
+            "model.kernel",
+            self.kernel,
+            f"choose one of {', '.join(sorted(KERNELS))}",
+        )
+        kernel = KERNELS[self.kernel]
+        allowed = ("beta", *kernel.hyperparameters)
         for name in HYPERPARAMETERS:
             if not getattr(self.learn, name):
                 continue
@@ -246,7 +251,7 @@ class ModelConfig:
                 name in allowed,
                 f"model.learn.{name}",
                 True,
-                f"the {self.kernel.value} kernel has no {name}; it can learn {', '.join(allowed)}",
+                f"the {self.kernel} kernel has no {name}; it can learn {', '.join(allowed)}",
             )
             _require(
                 getattr(self, name) > 0,
@@ -255,20 +260,21 @@ class ModelConfig:
                 "a learned hyperparameter starts at a value > 0",
             )
             getattr(self.priors, name).check(f"model.priors.{name}")
+        ard_kernels = sorted(name for name, k in KERNELS.items() if k.supports_ard)
         _require(
-            not self.ard or self.kernel == Kernel.rbf, "model.ard", self.ard, "ARD needs model.kernel=rbf"
+            not self.ard or kernel.supports_ard,
+            "model.ard",
+            self.ard,
+            f"ARD needs a kernel with length scales ({', '.join(ard_kernels)})",
         )
+        form = FORMS[self.likelihood.value]
         _require(
-            self.likelihood == Likelihood.dense or self.kernel == Kernel.linear,
+            form.supports(kernel()),
             "model.likelihood",
             self.likelihood.value,
-            f"the woodbury form needs the linear kernel; use model.likelihood=dense with kernel"
-            f" {self.kernel.value} (or model={self.kernel.value})",
+            f"the {form.name} form does not support the {self.kernel} kernel; use model.likelihood=dense"
+            f" (or model={self.kernel})",
         )
-
-    def learned(self) -> list[str]:
-        """Names of the learned hyperparameters, in the order of :data:`HYPERPARAMETERS`."""
-        return [name for name in HYPERPARAMETERS if getattr(self.learn, name)]
 
 
 # ---------------------------------------------------------------- inference
@@ -381,18 +387,47 @@ class Config:
     plot: bool = True
 
 
+SCHEMAS = {
+    "schema_config": Config,
+    "schema_dataset_synthetic": SyntheticDatasetConfig,
+    "schema_dataset_curve": CurveDatasetConfig,
+    "schema_dataset_digits": DigitsDatasetConfig,
+    "schema_dataset_iris": IrisDatasetConfig,
+    "schema_dataset_file": FileDatasetConfig,
+    "schema_model": ModelConfig,
+    "schema_inference_map": MapConfig,
+    "schema_inference_nuts": NutsConfig,
+}
+# The YAML files are installed with the package as gplvm.conf (see pyproject.toml).
+CONFIG_MODULE = "gplvm.conf"
+
+
 def register_configs() -> None:
-    """Register the schemas so that the YAML files in ``conf/`` are validated against them."""
+    """Register the schemas so that the YAML files in ``conf/`` are validated against them.
+
+    They are stored outside every config group, so that ``gplvm --help`` lists only the options
+    a user can pick; each option's YAML extends its schema with ``- /schema_...@_here_``.
+    """
     cs = ConfigStore.instance()
-    cs.store(name="base_config", node=Config)
-    cs.store(group="dataset", name="base_synthetic", node=SyntheticDatasetConfig)
-    cs.store(group="dataset", name="base_curve", node=CurveDatasetConfig)
-    cs.store(group="dataset", name="base_digits", node=DigitsDatasetConfig)
-    cs.store(group="dataset", name="base_iris", node=IrisDatasetConfig)
-    cs.store(group="dataset", name="base_file", node=FileDatasetConfig)
-    cs.store(group="model", name="base_model", node=ModelConfig)
-    cs.store(group="inference", name="base_map", node=MapConfig)
-    cs.store(group="inference", name="base_nuts", node=NutsConfig)
+    for name, node in SCHEMAS.items():
+        cs.store(name=name, node=node)
+
+
+def compose(overrides: Sequence[str] = (), return_hydra_config: bool = False) -> DictConfig:
+    """Compose the installed configs with ``overrides``, as ``gplvm`` would, without running anything."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_module
+
+    register_configs()
+    with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
+        return hydra_compose(
+            config_name="config", overrides=list(overrides), return_hydra_config=return_hydra_config
+        )
+
+
+def load_config(*overrides: str) -> Config:
+    """Compose and validate: the :class:`Config` that ``gplvm <overrides>`` would run."""
+    return to_run_config(compose(overrides))
 
 
 def to_run_config(cfg: DictConfig) -> Config:
@@ -406,7 +441,7 @@ def to_run_config(cfg: DictConfig) -> Config:
         # e.g. "Missing mandatory value: dataset.path"
         raise ConfigError(str(exc).splitlines()[0]) from None
     if not isinstance(run_cfg, Config):
-        raise ConfigError("the config was not composed from the gplvm schema (base_config)")
+        raise ConfigError("the config was not composed from the gplvm schema (schema_config)")
     return run_cfg
 
 

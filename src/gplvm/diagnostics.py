@@ -14,15 +14,14 @@ and computes R-hat and ESS over them with ArviZ, next to the same figures on raw
 
 from __future__ import annotations
 
-import arviz as az
 import numpy as np
 import xarray as xr
 from xarray import DataTree
 
-from gplvm import densities, hyperparameters
 from gplvm.align import align_draws
-from gplvm.config import HYPERPARAMETERS, Config
+from gplvm.config import HYPERPARAMETERS
 from gplvm.data import Dataset
+from gplvm.spec import ModelSpec
 
 INVARIANTS = ["log_likelihood", "log_posterior", "singular_values"]
 GROUPS = {"invariants": INVARIANTS, "aligned": ["Z_aligned"], "raw": ["Z"]}
@@ -30,7 +29,9 @@ RHAT_MAX = 1.01  # Vehtari et al. (2021)
 ESS_PER_CHAIN_MIN = 100
 
 
-def draw_log_densities(posterior: xr.Dataset, data: Dataset, cfg: Config) -> tuple[np.ndarray, np.ndarray]:
+def draw_log_densities(
+    posterior: xr.Dataset, data: Dataset, spec: ModelSpec
+) -> tuple[np.ndarray, np.ndarray]:
     """Log-likelihood and log posterior of every draw of ``Z`` (and learned hyperparameters).
 
     Both have shape (chain, draw). The log posterior includes the priors of learned
@@ -38,17 +39,15 @@ def draw_log_densities(posterior: xr.Dataset, data: Dataset, cfg: Config) -> tup
     """
     Z = posterior["Z"].values
     flat = Z.reshape(-1, *Z.shape[-2:])
-    hypers = hyperparameters.per_draw(posterior, cfg.model)
+    hypers = spec.per_draw(posterior)
     where = "at a posterior draw"
-    ll = np.array(
-        [densities.log_likelihood(z, data.Y, cfg.model, h, where) for z, h in zip(flat, hypers, strict=True)]
-    )
-    lp = ll + np.array([densities.log_prior(z, cfg.model, h) for z, h in zip(flat, hypers, strict=True)])
+    ll = np.array([spec.log_likelihood(z, data.Y, h, where) for z, h in zip(flat, hypers, strict=True)])
+    lp = ll + np.array([spec.log_prior(z, h) for z, h in zip(flat, hypers, strict=True)])
     return ll.reshape(Z.shape[:2]), lp.reshape(Z.shape[:2])
 
 
 def rotation_aware_posterior(
-    posterior: xr.Dataset, data: Dataset, cfg: Config, reference: np.ndarray | None
+    posterior: xr.Dataset, data: Dataset, spec: ModelSpec, reference: np.ndarray | None
 ) -> tuple[xr.Dataset, xr.Dataset]:
     """Add aligned latents and invariants to a posterior with ``Z`` (chain, draw, obs, latent_dim).
 
@@ -56,8 +55,8 @@ def rotation_aware_posterior(
     ----------
     posterior : xr.Dataset
         The ``posterior`` group of a NUTS fit.
-    data, cfg : Dataset, Config
-        The data and the model settings, for the log densities.
+    data, spec : Dataset, ModelSpec
+        The data and the model, for the log densities.
     reference : ndarray (N, Q) or None
         Where generalised Procrustes starts: the MAP when there is one, else the last draw of
         chain 0.
@@ -74,7 +73,7 @@ def rotation_aware_posterior(
     Z = posterior["Z"].values
     start = Z[0, -1] if reference is None else reference
     alignment = align_draws(Z, start)
-    ll, lp = draw_log_densities(posterior, data, cfg)
+    ll, lp = draw_log_densities(posterior, data, spec)
     dims = ("chain", "draw", "obs", "latent_dim")
     out = posterior.assign(
         Z_aligned=(dims, alignment.aligned),
@@ -116,6 +115,8 @@ def convergence(tree: DataTree) -> dict[str, float]:
     groups ``invariants`` (with any learned hyperparameters, which Z -> Z R leaves alone),
     ``aligned`` and ``raw``.
     """
+    import arviz as az  # here: loading ArviZ costs about a second, and only draws need it
+
     out: dict[str, float] = {}
     for group, names in {**GROUPS, "invariants": invariant_names(tree)}.items():
         out[f"rhat_max_{group}"] = _extreme(az.rhat(tree, var_names=names), np.max)

@@ -1,9 +1,10 @@
 """``gplvm-inspect RUN_DIR``: diagnostics, a verdict and plots for any run directory.
 
-For NUTS it prints the ArviZ summary of the rotation invariants, a compact view of the aligned
-latents and the convergence figures with a plain verdict, and writes trace and rank plots of the
-invariants and the latent posterior. For MAP it prints the fit's figures and writes the latent
-space with the analytic optimum overlaid. Plots go to ``RUN_DIR/inspect/``.
+For a posterior with draws (NUTS) it prints the ArviZ summary of the rotation invariants, a
+compact view of the aligned latents and the convergence figures with a plain verdict, and writes
+trace and rank plots of the invariants and the latent posterior. For a point estimate (MAP) it
+prints the fit's figures and writes the latent space with the analytic optimum overlaid, when
+the kernel has one. Plots go to ``RUN_DIR/inspect/``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 
 from gplvm import markdown, results
 from gplvm.errors import RunDirectoryError
+from gplvm.record import RunMetrics
 
 INSPECT_DIR = "inspect"
 TRACE_PLOT = "trace_invariants.png"
@@ -36,6 +38,24 @@ class Run:
     path: Path
     metrics: dict
     tree: object  # xarray.DataTree
+
+    @property
+    def record(self) -> RunMetrics:
+        """``metrics.json`` as the typed record."""
+        return RunMetrics.from_dict(self.metrics)
+
+    @property
+    def has_draws(self) -> bool:
+        """Whether the posterior holds draws (aligned by the pipeline) rather than one point."""
+        return "Z_aligned" in self.tree.posterior
+
+    def spec(self):
+        """The run's :class:`~gplvm.spec.ModelSpec`, from the model config in its attrs (None if absent)."""
+        from gplvm.config import model_config_from_yaml
+        from gplvm.spec import ModelSpec
+
+        text = self.tree.attrs.get("model_config")
+        return ModelSpec.from_config(model_config_from_yaml(text)) if text else None
 
 
 def load_run(run_dir: Path) -> Run:
@@ -67,32 +87,28 @@ def load_run(run_dir: Path) -> Run:
 
 
 def analytic_overlay(run: Run, reference: np.ndarray) -> tuple[str, np.ndarray] | None:
-    """The analytic optimum aligned to ``reference``, for linear-kernel runs with a fixed beta."""
+    """The analytic optimum at the run's hyperparameters, aligned to ``reference``, when there is one."""
     from gplvm.align import align_to
-    from gplvm.closed_form import analytic_optimum
 
-    attrs = run.tree.attrs
-    if attrs.get("kernel", "linear") != "linear" or attrs.get("learned") or "Y" not in run.tree.constant_data:
+    spec = run.spec()
+    if spec is None or "Y" not in run.tree.constant_data:
         return None
-    Y = run.tree.constant_data["Y"].values
-    optimum = analytic_optimum(Y, int(attrs["latent_dim"]), float(attrs["beta"]), float(attrs["prior_scale"]))
-    return "analytic MAP (aligned)", align_to(optimum.Z, reference)
+    hyper = spec.summary(run.tree.posterior.to_dataset())
+    optimum = spec.analytic_optimum(run.tree.constant_data["Y"].values, hyper)
+    return None if optimum is None else ("analytic MAP (aligned)", align_to(optimum.Z, reference))
 
 
 def run_shading(run: Run, Z: np.ndarray):
-    """Predictive-variance background of a non-linear run at ``Z``, or None (linear, older runs).
+    """Predictive-variance background at ``Z`` for stationary kernels, or None.
 
-    Hyperparameters are the MAP's, or posterior means for NUTS.
+    Hyperparameters are the MAP's, or posterior means.
     """
-    from gplvm import hyperparameters
-    from gplvm.config import model_config_from_yaml
     from gplvm.shading import latent_shading
 
-    text = run.tree.attrs.get("model_config")
-    if not text or run.tree.attrs.get("kernel", "linear") == "linear":
+    spec = run.spec()
+    if spec is None:
         return None
-    model_cfg = model_config_from_yaml(text)
-    return latent_shading(Z, hyperparameters.summary(run.tree.posterior.to_dataset(), model_cfg), model_cfg)
+    return latent_shading(Z, spec.summary(run.tree.posterior.to_dataset()), spec)
 
 
 def _labels(run: Run) -> np.ndarray | None:
@@ -108,31 +124,31 @@ def _fmt(value) -> str:
     return "-" if value is None else str(value)
 
 
-def diagnostics_table(metrics: dict) -> str:
+def diagnostics_table(m: RunMetrics) -> str:
     """R-hat and ESS for the invariants, the aligned latents and raw Z, as a Markdown table."""
     names = {"invariants": "invariants", "aligned": "Z_aligned", "raw": "raw Z (misleads: rotations)"}
     rows = [
-        [name, *(_fmt(metrics.get(f"{k}_{group}")) for k in ("rhat_max", "ess_bulk_min", "ess_tail_min"))]
+        [name, *(_fmt(getattr(m, f"{k}_{group}")) for k in ("rhat_max", "ess_bulk_min", "ess_tail_min"))]
         for group, name in names.items()
     ]
     return markdown.table(["quantity", "max R-hat", "min bulk ESS", "min tail ESS"], rows)
 
 
-def nuts_report(run: Run) -> str:
-    """The text report for a NUTS run."""
+def draws_report(run: Run) -> str:
+    """The text report for a posterior with draws (NUTS)."""
     import arviz as az
 
     from gplvm.diagnostics import invariant_names
 
-    m, post = run.metrics, run.tree.posterior
+    m, post = run.record, run.tree.posterior
     spread = post["Z_aligned"].std(dim=("chain", "draw")).values  # (obs, latent_dim)
     point_sd = np.sqrt((spread**2).sum(axis=1))
     worst = int(np.argmax(point_sd))
     lines = [
-        f"NUTS run {run.path}",
+        f"{m.method.upper()} run {run.path}",
         model_line(m) + ";",
-        f"  {m['chains']} chains x {m['draws']} draws ({m['tune']} tuning);"
-        f" compile {m['compile_seconds']:.1f} s, sampling {m['fit_seconds']:.1f} s",
+        f"  {m.chains} chains x {m.draws} draws ({m.tune} tuning);"
+        f" compile {m.compile_seconds:.1f} s, sampling {m.fit_seconds:.1f} s",
         "",
         "Rotation invariants and learned hyperparameters (ArviZ summary):",
         az.summary(run.tree, var_names=invariant_names(run.tree)).to_string(),
@@ -140,60 +156,58 @@ def nuts_report(run: Run) -> str:
         "Aligned latents (generalised Procrustes to the posterior mean):",
         f"  posterior sd of a point's position: median {np.median(point_sd):.3g},"
         f" max {point_sd.max():.3g} (obs {post['obs'].values[worst]});"
-        f" mean alignment residual {m['alignment_residual_mean']:.3g}",
+        f" mean alignment residual {m.alignment_residual_mean:.3g}",
         az.summary(run.tree, var_names=["Z_aligned"], coords={"obs": post["obs"].values[:3]}).to_string(),
         "",
         "Convergence:",
         diagnostics_table(m),
-        f"  leave-one-out 1-NN error of the posterior mean {_fmt(m.get('knn_error'))}"
-        f" (PCA {_fmt(m.get('pca_knn_error'))})",
-        f"  divergences {m['divergences']}, mean step size {_fmt(m.get('step_size_mean'))},"
-        f" tree depth mean {_fmt(m.get('tree_depth_mean'))} max {_fmt(m.get('tree_depth_max'))}",
+        f"  leave-one-out 1-NN error of the posterior mean {_fmt(m.knn_error)} (PCA {_fmt(m.pca_knn_error)})",
+        f"  divergences {m.divergences}, mean step size {_fmt(m.step_size_mean)},"
+        f" tree depth mean {_fmt(m.tree_depth_mean)} max {_fmt(m.tree_depth_max)}",
         "",
     ]
-    if m["converged"]:
+    if m.converged:
         lines.append(
             "Verdict: converged (R-hat <= 1.01 and ESS >= 100 per chain on the rotation-free figures,"
             " no divergences)."
         )
     else:
         lines.append("Verdict: NOT converged:")
-        lines += [f"  - {p}" for p in m["diagnostic_problems"]]
+        lines += [f"  - {p}" for p in m.diagnostic_problems]
     return "\n".join(lines)
 
 
-def model_line(m: dict) -> str:
+def model_line(m: RunMetrics) -> str:
     """Data size, kernel and hyperparameters (fitted or fixed), e.g. for the first report line."""
-    kernel = m.get("kernel", "linear") + (" (ARD)" if m.get("ard") else "")
-    hyper = m.get("hyperparameters") or {"beta": m["beta"]}
+    kernel = (m.kernel or "linear") + (" (ARD)" if m.ard else "")
+    hyper = m.hyperparameters or {"beta": m.beta}
     values = ", ".join(f"{k}={_fmt(v)}" for k, v in hyper.items())
-    learned = m.get("learned") or []
-    return (
-        f"  {m['dataset']}: N={m['n_obs']} D={m['n_features']} Q={m['latent_dim']}, {kernel} kernel, {values}"
-        + (f" (learned: {', '.join(learned)})" if learned else "")
+    learned = m.learned or []
+    return f"  {m.dataset}: N={m.n_obs} D={m.n_features} Q={m.latent_dim}, {kernel} kernel, {values}" + (
+        f" (learned: {', '.join(learned)})" if learned else ""
     )
 
 
-def map_report(run: Run) -> str:
-    """The text report for a MAP run."""
-    m = run.metrics
-    if m.get("analytic_gap") is None:
-        analytic = f"  analytic optimum: none for the {m.get('kernel')} kernel"
+def point_report(run: Run) -> str:
+    """The text report for a point estimate (MAP)."""
+    m = run.record
+    if m.analytic_gap is None:
+        analytic = f"  analytic optimum: none for the {m.kernel} kernel"
     else:
         analytic = (
-            f"  analytic optimum: gap {_fmt(m.get('analytic_gap'))}"
-            f" (relative {_fmt(m.get('analytic_gap_relative'))}), Gram error {_fmt(m.get('gram_rel_error'))}"
+            f"  analytic optimum: gap {_fmt(m.analytic_gap)}"
+            f" (relative {_fmt(m.analytic_gap_relative)}), Gram error {_fmt(m.gram_rel_error)}"
         )
     return "\n".join(
         [
-            f"MAP run {run.path}",
+            f"{m.method.upper()} run {run.path}",
             model_line(m),
-            f"  log-likelihood {m['log_likelihood']:.6g}, log posterior {m['log_posterior']:.6g}",
+            f"  log-likelihood {m.log_likelihood:.6g}, log posterior {m.log_posterior:.6g}",
             analytic,
-            f"  leave-one-out 1-NN error {_fmt(m.get('knn_error'))} (PCA {_fmt(m.get('pca_knn_error'))})",
-            f"  optimiser: {m.get('iterations')} iterations, {m.get('optimizer_message')};"
-            f" compile {m['compile_seconds']:.1f} s, fit {m['fit_seconds']:.2f} s",
-            f"Verdict: {'converged' if m.get('converged') else 'NOT converged: see optimizer_message'}.",
+            f"  leave-one-out 1-NN error {_fmt(m.knn_error)} (PCA {_fmt(m.pca_knn_error)})",
+            f"  optimiser: {m.iterations} iterations, {m.optimizer_message};"
+            f" compile {m.compile_seconds:.1f} s, fit {m.fit_seconds:.2f} s",
+            f"Verdict: {'converged' if m.converged else 'NOT converged: see optimizer_message'}.",
         ]
     )
 
@@ -207,7 +221,7 @@ def write_plots(run: Run) -> list[Path]:
     labels = _labels(run)
     post = run.tree.posterior
     written = []
-    if run.metrics["method"] == "nuts":
+    if run.has_draws:
         import arviz as az
 
         from gplvm.diagnostics import invariant_names
@@ -247,7 +261,7 @@ def write_plots(run: Run) -> list[Path]:
 def inspect(run_dir: Path, make_plots: bool = True) -> str:
     """Load a run directory, write its plots and return the report text."""
     run = load_run(run_dir)
-    text = nuts_report(run) if run.metrics["method"] == "nuts" else map_report(run)
+    text = draws_report(run) if run.has_draws else point_report(run)
     if make_plots:
         paths = write_plots(run)
         text += "\n\nPlots:\n" + "\n".join(f"  {p}" for p in paths)

@@ -1,8 +1,7 @@
-"""Scalar summaries of a fit, including its distance to the analytic optimum (linear kernel).
+"""Scalar summaries of a fit, gathered into the run's :class:`~gplvm.record.RunMetrics`.
 
-For the linear kernel everything here is O(N Q^2 + N Q D): no N x N matrix is formed, so it
-works at any N the woodbury likelihood does. Other kernels factorise the dense K once per point
-(once per draw for NUTS).
+With the woodbury form everything here is O(N Q^2 + N Q D): no N x N matrix is formed, so it
+works at any N that form does. The dense form factorises K once per point (once per draw).
 """
 
 from __future__ import annotations
@@ -11,38 +10,40 @@ import numpy as np
 from scipy.special import logsumexp
 from xarray import DataTree
 
-from gplvm import closed_form, densities, diagnostics, hyperparameters
-from gplvm.config import Config, Kernel, ModelConfig
+from gplvm import diagnostics
+from gplvm.analytic import gram_relative_error
+from gplvm.config import Config
 from gplvm.data import Dataset
 from gplvm.inference import Fit
+from gplvm.record import RunMetrics
+from gplvm.spec import ModelSpec
 
 ANALYTIC_KEYS = ("analytic_log_posterior", "analytic_gap", "analytic_gap_relative", "gram_rel_error")
 
 
-def analytic_metrics(Z: np.ndarray, data: Dataset, cfg: Config, hyper: dict) -> dict[str, float | None]:
-    """Log-likelihood and log posterior at ``Z`` and, for the linear kernel, the gap to the optimum.
+def analytic_metrics(Z: np.ndarray, data: Dataset, spec: ModelSpec, hyper: dict) -> dict[str, float | None]:
+    """Log-likelihood and log posterior at ``Z`` and, when the kernel has one, the gap to the optimum.
 
     ``analytic_gap`` is the analytic optimum's log posterior minus that of ``Z``, both at the
     hyperparameters ``hyper`` (a learned beta at its fitted value: the joint MAP's Z is the
     analytic optimum given that beta). It is >= 0 up to rounding, which at the scale of the
     objective is about 1e-16 * |log_posterior|. ``gram_rel_error`` is
-    ||Z Z^T - Z* Z*^T||_F / ||Z* Z*^T||_F, free of the rotation Z* R. Other kernels have no
-    analytic optimum, and those four keys are null.
+    ||Z Z^T - Z* Z*^T||_F / ||Z* Z*^T||_F, free of the rotation Z* R. Without an analytic
+    optimum those four keys are null.
     """
-    m = cfg.model
-    log_lik = densities.log_likelihood(Z, data.Y, m, hyper)
-    log_post = log_lik + densities.log_prior(Z, m, hyper)
+    log_lik = spec.log_likelihood(Z, data.Y, hyper)
+    log_post = log_lik + spec.log_prior(Z, hyper)
     out: dict[str, float | None] = {"log_likelihood": log_lik, "log_posterior": log_post}
-    if m.kernel != Kernel.linear:
+    optimum = spec.analytic_optimum(data.Y, hyper)
+    if optimum is None:
         return {**out, **dict.fromkeys(ANALYTIC_KEYS)}
-    optimum = closed_form.analytic_optimum(data.Y, m.latent_dim, float(hyper["beta"]), m.prior_scale)
-    analytic = densities.log_posterior(optimum.Z, data.Y, m, hyper)
+    analytic = spec.log_posterior(optimum.Z, data.Y, hyper)
     return {
         **out,
         "analytic_log_posterior": analytic,
         "analytic_gap": analytic - log_post,
         "analytic_gap_relative": (analytic - log_post) / abs(analytic),
-        "gram_rel_error": closed_form.gram_relative_error(Z, optimum.Z),
+        "gram_rel_error": gram_relative_error(Z, optimum.Z),
     }
 
 
@@ -75,7 +76,7 @@ def neighbour_metrics(Z: np.ndarray, data: Dataset, latent_dim: int) -> dict:
 
 
 def heldout_metrics(
-    Z_draws: np.ndarray, hypers: list[dict], Y_heldout: np.ndarray, model: ModelConfig, names: list[str]
+    Z_draws: np.ndarray, hypers: list[dict], Y_heldout: np.ndarray, spec: ModelSpec, names: list[str]
 ) -> dict:
     """Score held-out feature columns under N(0, K) with the fitted Z and hyperparameters.
 
@@ -86,7 +87,7 @@ def heldout_metrics(
     """
     per_draw = np.stack(
         [
-            densities.column_log_likelihoods(Z, Y_heldout, model, h, "at a held-out draw")
+            spec.column_log_likelihoods(Z, Y_heldout, h, "at a held-out draw")
             for Z, h in zip(Z_draws, hypers, strict=True)
         ]
     )
@@ -103,77 +104,66 @@ def fit_metrics(
     tree: DataTree,
     data: Dataset,
     cfg: Config,
+    spec: ModelSpec,
     Y_heldout: np.ndarray | None = None,
     heldout_names: list[str] | None = None,
-) -> dict:
+) -> RunMetrics:
     """The figures written to ``metrics.json`` for a completed fit.
 
-    For MAP the densities and the analytic gap are those of the MAP. For NUTS ``log_likelihood``
-    and ``log_posterior`` are posterior means over draws (``tree`` must hold the invariants from
-    :func:`gplvm.diagnostics.rotation_aware_posterior`), the convergence figures come from ArviZ,
-    and the ``map_*`` figures and the analytic gap describe the MAP the chains started from (null
-    when they started elsewhere).
+    For a point estimate the densities and the analytic gap are those of the point. For a fit
+    with draws ``log_likelihood`` and ``log_posterior`` are posterior means over draws (``tree``
+    must hold the invariants from :func:`gplvm.diagnostics.rotation_aware_posterior`), the
+    convergence figures come from ArviZ, and the ``map_*`` figures and the analytic gap describe
+    the MAP the chains started from (null when they started elsewhere).
     """
-    method = cfg.inference.method
-    m = cfg.model
     posterior = tree.posterior.to_dataset()
-    fitted = hyperparameters.summary(posterior, m)
+    fitted = spec.summary(posterior)
     out: dict = {
-        "method": method,
+        "method": fit.method,
         "dataset": data.name,
         "n_obs": data.n_obs,
         "n_features": data.n_features,
-        "latent_dim": m.latent_dim,
-        "kernel": m.kernel.value,
-        "ard": m.ard,
+        "latent_dim": spec.latent_dim,
+        "kernel": spec.kernel.name,
+        "ard": spec.kernel.ard,
         "beta": fitted["beta"],
         "hyperparameters": fitted,
-        "learned": m.learned(),
-        "prior_scale": m.prior_scale,
-        "likelihood": m.likelihood.value,
+        "learned": list(spec.learned),
+        "prior_scale": spec.prior_scale,
+        "likelihood": spec.form.name,
         "backend": cfg.inference.backend,
         "seed": cfg.seed,
         "compile_seconds": fit.compile_seconds,
         "fit_seconds": fit.fit_seconds,
+        **fit.info,
     }
-    if m.ard:
-        # GPy's input_sensitivity: how fast k changes along each latent dim.
-        out["latent_dim_sensitivity"] = (fitted["variance"] / np.asarray(fitted["lengthscale"]) ** 2).tolist()
+    relevance = spec.kernel.relevance(fitted)
+    if relevance is not None:
+        out["latent_dim_sensitivity"] = relevance.tolist()
+    out["heldout_fraction"] = cfg.heldout.fraction
+    out["n_heldout_features"] = 0
     if Y_heldout is not None:
-        Z_draws = posterior["Z"].values.reshape(-1, data.n_obs, m.latent_dim)
-        hypers = hyperparameters.per_draw(posterior, m)
-        out["heldout_fraction"] = cfg.heldout.fraction
-        out.update(heldout_metrics(Z_draws, hypers, Y_heldout, m, heldout_names or []))
+        Z_draws = posterior["Z"].values.reshape(-1, data.n_obs, spec.latent_dim)
+        out.update(heldout_metrics(Z_draws, spec.per_draw(posterior), Y_heldout, spec, heldout_names or []))
+    if not fit.has_draws:
+        out.update(neighbour_metrics(fit.point_estimate(), data, spec.latent_dim))
+        out.update(analytic_metrics(fit.point_estimate(), data, spec, spec.first_draw(posterior)))
     else:
-        out.update({"heldout_fraction": 0.0, "n_heldout_features": 0, "heldout_log_lik_per_feature": None})
-    if method == "map":
-        out.update(neighbour_metrics(fit.point_estimate(), data, m.latent_dim))
-        out.update(
-            analytic_metrics(fit.point_estimate(), data, cfg, hyperparameters.first_draw(posterior, m))
-        )
-        out["train_log_lik_per_feature"] = out["log_likelihood"] / data.n_features
-        out.update(fit.info)
-        return out
-
-    out["log_likelihood"] = float(posterior["log_likelihood"].mean())
-    out["log_posterior"] = float(posterior["log_posterior"].mean())
+        out["log_likelihood"] = float(posterior["log_likelihood"].mean())
+        out["log_posterior"] = float(posterior["log_posterior"].mean())
+        out.update(diagnostics.sampler_stats(tree.sample_stats.to_dataset()))
+        out.update(diagnostics.convergence(tree))
+        out["alignment_residual_mean"] = float(posterior["alignment_residual"].mean())
+        out.update(neighbour_metrics(tree["alignment"]["Z_reference"].values, data, spec.latent_dim))
+        out["converged"], out["diagnostic_problems"] = diagnostics.verdict(out, posterior.sizes["chain"])
+        if fit.start is not None:
+            at_map = analytic_metrics(
+                fit.point_estimate(), data, spec, spec.first_draw(fit.start.idata.posterior.to_dataset())
+            )
+            out["map_log_likelihood"] = at_map.pop("log_likelihood")
+            out["map_log_posterior"] = at_map.pop("log_posterior")
+            out.update(at_map)
+            out["map_compile_seconds"] = fit.start.compile_seconds
+            out["map_fit_seconds"] = fit.start.fit_seconds
     out["train_log_lik_per_feature"] = out["log_likelihood"] / data.n_features
-    out.update(fit.info)
-    out.update(diagnostics.sampler_stats(tree.sample_stats.to_dataset()))
-    out.update(diagnostics.convergence(tree))
-    out["alignment_residual_mean"] = float(posterior["alignment_residual"].mean())
-    out.update(neighbour_metrics(tree["alignment"]["Z_reference"].values, data, m.latent_dim))
-    out["converged"], out["diagnostic_problems"] = diagnostics.verdict(out, posterior.sizes["chain"])
-    if fit.map_fit is None:
-        out.update(dict.fromkeys(("map_log_likelihood", "map_log_posterior", *ANALYTIC_KEYS)))
-    else:
-        map_posterior = fit.map_fit.idata.posterior.to_dataset()
-        at_map = analytic_metrics(
-            fit.point_estimate(), data, cfg, hyperparameters.first_draw(map_posterior, m)
-        )
-        out["map_log_likelihood"] = at_map.pop("log_likelihood")
-        out["map_log_posterior"] = at_map.pop("log_posterior")
-        out.update(at_map)
-        out["map_compile_seconds"] = fit.map_fit.compile_seconds
-        out["map_fit_seconds"] = fit.map_fit.fit_seconds
-    return out
+    return RunMetrics(status="completed", **out)

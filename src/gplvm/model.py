@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pymc as pm
 
-from gplvm import hyperparameters
-from gplvm.config import ModelConfig, PriorConfig, PriorDist
+from gplvm.config import PriorConfig, PriorDist
 from gplvm.data import Dataset
-from gplvm.likelihood import kernel_log_likelihood
+from gplvm.spec import ModelSpec
 
 
 def coords_for(data: Dataset, latent_dim: int) -> dict[str, np.ndarray]:
@@ -32,7 +31,7 @@ def _learned(name: str, prior: PriorConfig, start, dims: str | None):
     return pm.HalfNormal(name, sigma=sigma, initval=start, dims=dims)
 
 
-def build_model(data: Dataset, cfg: ModelConfig) -> pm.Model:
+def build_model(data: Dataset, spec: ModelSpec) -> pm.Model:
     """Return the GPLVM model for ``data``.
 
     Learned hyperparameters are free variables with their configured priors (log-transformed by
@@ -45,7 +44,7 @@ def build_model(data: Dataset, cfg: ModelConfig) -> pm.Model:
     ----------
     data : Dataset
         Centred observations.
-    cfg : ModelConfig
+    spec : ModelSpec
         Latent dimension, kernel, hyperparameters, the prior scale of Z and the likelihood form.
 
     Returns
@@ -54,18 +53,16 @@ def build_model(data: Dataset, cfg: ModelConfig) -> pm.Model:
         Free variable ``Z`` with dims (``obs``, ``latent_dim``), learned hyperparameters (an ARD
         ``lengthscale`` has dims ``latent_dim``) and the potential ``log_likelihood``.
     """
-    learned = cfg.learned()
-    with pm.Model(coords=coords_for(data, cfg.latent_dim)) as model:
+    with pm.Model(coords=coords_for(data, spec.latent_dim)) as model:
         Y = pm.Data("Y", data.Y, dims=("obs", "feature"))
         Y_sq_norm = pm.Data("Y_sq_norm", float(np.sum(data.Y**2)))
         hyper = {}
-        for name, value in hyperparameters.configured(cfg).items():
+        for name, value in spec.configured.items():
             dims = "latent_dim" if np.ndim(value) else None
-            if name in learned:
-                hyper[name] = _learned(name, getattr(cfg.priors, name), value, dims)
+            if name in spec.learned:
+                hyper[name] = _learned(name, spec.priors[name], value, dims)
             else:
                 hyper[name] = pm.Data(name, value, dims=dims)
-        Z = pm.Normal("Z", mu=0.0, sigma=np.float64(cfg.prior_scale), dims=("obs", "latent_dim"))
-        ll = kernel_log_likelihood(Z, Y, cfg.kernel.value, hyper, cfg.likelihood.value, cfg.jitter, Y_sq_norm)
-        pm.Potential("log_likelihood", ll)
+        Z = pm.Normal("Z", mu=0.0, sigma=np.float64(spec.prior_scale), dims=("obs", "latent_dim"))
+        pm.Potential("log_likelihood", spec.form.log_likelihood(Z, Y, hyper, Y_sq_norm))
     return model

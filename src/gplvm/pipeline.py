@@ -15,19 +15,13 @@ import xarray as xr
 from omegaconf import OmegaConf
 from xarray import DataTree
 
-from gplvm import __version__, densities, hyperparameters, plots, results
-from gplvm.config import Config, Init, Kernel, Likelihood, MapConfig, check_against_data
+from gplvm import __version__, results
+from gplvm.config import Config, check_against_data
 from gplvm.data import Dataset, load_dataset, split_features
-from gplvm.diagnostics import rotation_aware_posterior
-from gplvm.errors import ConfigError, NumericalError
-from gplvm.inference import Fit, fit_map, fit_nuts, initial_latents
-from gplvm.kernels import covariance_np
-from gplvm.metrics import fit_metrics
+from gplvm.inference import Fit, method_for
 from gplvm.model import build_model
-from gplvm.shading import latent_shading
-
-# Above this N the dense likelihood's N x N matrices (several per gradient) exhaust memory.
-DENSE_MAX_OBS = 10_000
+from gplvm.record import RunMetrics
+from gplvm.spec import ModelSpec
 
 
 @dataclass
@@ -36,55 +30,21 @@ class Experiment:
 
     data: Dataset  # the columns the model was fitted on
     fit: Fit
-    metrics: dict
+    record: RunMetrics
     idata: DataTree
     cfg: Config
+    spec: ModelSpec
+
+    @property
+    def metrics(self) -> dict:
+        """The record as the dict written to ``metrics.json``."""
+        return self.record.as_dict()
 
 
-def check_config(cfg: Config, data: Dataset) -> None:
+def check_config(cfg: Config, data: Dataset, spec: ModelSpec) -> None:
     """Checks that need the data's size."""
     check_against_data(cfg, data.n_obs)
-    if cfg.model.likelihood == Likelihood.dense and data.n_obs > DENSE_MAX_OBS:
-        gib = 8 * data.n_obs**2 / 2**30
-        raise ConfigError(
-            f"model.likelihood=dense with N={data.n_obs} needs N x N matrices of {gib:.1f} GiB each;"
-            f" use model.likelihood=woodbury (dense allows N <= {DENSE_MAX_OBS})"
-        )
-
-
-def _start(data: Dataset, cfg: Config, init: Init) -> dict[str, np.ndarray]:
-    """Starting latents and learned hyperparameters; fails early if K cannot be factorised there."""
-    m = cfg.model
-    Z0 = initial_latents(data, m.latent_dim, init, m.prior_scale, cfg.seed)
-    values = hyperparameters.configured(m)
-    if m.kernel != Kernel.linear:
-        K0 = covariance_np(Z0, m.kernel.value, values, m.jitter)
-        densities.cholesky(K0, values, m.jitter, f"at the {init.value} start")
-    return {"Z": Z0, **{name: np.asarray(values[name]) for name in m.learned()}}
-
-
-def _check_map(fit: Fit, data: Dataset, cfg: Config) -> None:
-    """A MAP that left the region where K factorises must not pass as a result."""
-    hyper = hyperparameters.first_draw(fit.idata.posterior.to_dataset(), cfg.model)
-    Z = fit.point_estimate()
-    if not (np.all(np.isfinite(Z)) and all(np.all(np.isfinite(v)) for v in hyper.values())):
-        raise NumericalError(f"the MAP optimiser diverged to non-finite values ({densities.describe(hyper)})")
-    densities.log_likelihood(Z, data.Y, cfg.model, hyper, where="at the MAP")
-
-
-def _fit(data: Dataset, cfg: Config) -> Fit:
-    model = build_model(data, cfg.model)
-    inf = cfg.inference
-    if isinstance(inf, MapConfig):
-        fit = fit_map(model, _start(data, cfg, inf.init), inf, cfg.seed)
-        _check_map(fit, data, cfg)
-        return fit
-    if inf.init != Init.map:
-        return fit_nuts(model, _start(data, cfg, inf.init), inf, cfg.seed)
-    map_fit = fit_map(model, _start(data, cfg, inf.map.init), inf.map, cfg.seed)
-    _check_map(map_fit, data, cfg)
-    start = {"Z": map_fit.point_estimate(), **{n: map_fit.point_estimate(n) for n in cfg.model.learned()}}
-    return fit_nuts(model, start, inf, cfg.seed, map_fit=map_fit)
+    spec.form.check_size(data.n_obs)
 
 
 def _result_groups(idata: DataTree) -> dict[str, xr.Dataset]:
@@ -107,19 +67,26 @@ def _result_groups(idata: DataTree) -> dict[str, xr.Dataset]:
 
 
 def build_tree(
-    fit: Fit, data: Dataset, cfg: Config, config_yaml: str, heldout: xr.DataArray | None = None
+    fit: Fit,
+    data: Dataset,
+    cfg: Config,
+    spec: ModelSpec,
+    config_yaml: str,
+    heldout: xr.DataArray | None = None,
 ) -> DataTree:
-    """The run's DataTree: the fit's groups, labels, rotation-aware NUTS variables and attrs.
+    """The run's DataTree: the fit's groups, labels, rotation-aware variables of draws, and attrs.
 
-    For NUTS the posterior gains ``Z_aligned``, ``alignment_residual`` and the invariants, and an
-    ``alignment`` group holds the reference (see :mod:`gplvm.diagnostics`). The root attrs record
-    the method, dataset, model settings and the composed config.
+    For a fit with draws the posterior gains ``Z_aligned``, ``alignment_residual`` and the
+    invariants, and an ``alignment`` group holds the reference (see :mod:`gplvm.diagnostics`).
+    The root attrs record the method, dataset, model settings and the composed config.
     """
     groups = _result_groups(fit.idata)
-    if cfg.inference.method == "nuts":
-        reference = None if fit.map_fit is None else fit.point_estimate()
+    if fit.has_draws:
+        from gplvm.diagnostics import rotation_aware_posterior
+
+        reference = None if fit.start is None else fit.point_estimate()
         groups["posterior"], groups["alignment"] = rotation_aware_posterior(
-            groups["posterior"], data, cfg, reference
+            groups["posterior"], data, spec, reference
         )
     constant = groups.get("constant_data", xr.Dataset())
     if data.labels is not None:
@@ -134,16 +101,16 @@ def build_tree(
     tree.attrs = {
         **fit.idata.attrs,
         "gplvm_version": __version__,
-        "method": cfg.inference.method,
+        "method": fit.method,
         "dataset": data.name,
-        "latent_dim": cfg.model.latent_dim,
-        "kernel": cfg.model.kernel.value,
-        "ard": int(cfg.model.ard),
-        "learned": ",".join(cfg.model.learned()),  # netCDF attrs hold no lists
+        "latent_dim": spec.latent_dim,
+        "kernel": spec.kernel.name,
+        "ard": int(spec.kernel.ard),
+        "learned": ",".join(spec.learned),  # netCDF attrs hold no lists
         "jitter": cfg.model.jitter,
         "beta": cfg.model.beta,  # the configured value; a learned beta is in the posterior
         "prior_scale": cfg.model.prior_scale,
-        "likelihood": cfg.model.likelihood.value,
+        "likelihood": spec.form.name,
         "seed": cfg.seed,
         "config": config_yaml,
         "model_config": OmegaConf.to_yaml(OmegaConf.structured(cfg.model)),
@@ -154,30 +121,37 @@ def build_tree(
 
 def fit_experiment(cfg: Config, config_yaml: str = "") -> Experiment:
     """Load the data, build the model, fit it and compute the metrics; write nothing."""
+    from gplvm.metrics import fit_metrics
+
+    spec = ModelSpec.from_config(cfg.model)
     data, Y_heldout, heldout_names = split_features(
         load_dataset(cfg.dataset), cfg.heldout.fraction, cfg.heldout.seed
     )
-    check_config(cfg, data)
-    fit = _fit(data, cfg)
+    check_config(cfg, data, spec)
+    fit = method_for(cfg.inference).fit(build_model(data, spec), data, spec, cfg.seed)
     heldout = None
     if Y_heldout is not None:
         heldout = xr.DataArray(
             Y_heldout, dims=("obs", "heldout_feature"), coords={"heldout_feature": heldout_names}
         )
-    tree = build_tree(fit, data, cfg, config_yaml, heldout)
-    return Experiment(data, fit, fit_metrics(fit, tree, data, cfg, Y_heldout, heldout_names), tree, cfg)
+    tree = build_tree(fit, data, cfg, spec, config_yaml, heldout)
+    record = fit_metrics(fit, tree, data, cfg, spec, Y_heldout, heldout_names)
+    return Experiment(data, fit, record, tree, cfg, spec)
 
 
 def _write_latent_plot(exp: Experiment, path: Path) -> None:
-    """``latent.png``: the MAP, or for NUTS the clouds of aligned draws around each point.
+    """``latent.png``: the point estimate, or the clouds of aligned draws around each point.
 
-    Non-linear kernels get the predictive variance as background: at the MAP, or for NUTS at the
-    alignment reference with posterior-mean hyperparameters.
+    Stationary kernels get the predictive variance as background: at the point estimate, or for
+    draws at the alignment reference with posterior-mean hyperparameters.
     """
-    m, model_cfg = exp.metrics, exp.cfg.model
-    where = f"{exp.data.name}, {m['kernel']} kernel, Q={m['latent_dim']}, beta={m['beta']:.3g}"
-    hyper = m["hyperparameters"]  # the MAP's values, or posterior means
-    if m["method"] == "nuts":
+    from gplvm import plots
+    from gplvm.shading import latent_shading
+
+    m = exp.record
+    where = f"{exp.data.name}, {m.kernel} kernel, Q={m.latent_dim}, beta={m.beta:.3g}"
+    hyper = m.hyperparameters  # the MAP's values, or posterior means
+    if exp.fit.has_draws:
         post = exp.idata.posterior
         reference = exp.idata["alignment"]["Z_reference"].values
         plots.save_latent_posterior_plot(
@@ -185,13 +159,13 @@ def _write_latent_plot(exp: Experiment, path: Path) -> None:
             post["Z_aligned"].values,
             reference,
             exp.data.labels,
-            title=f"GPLVM posterior: {where}",
-            shading=latent_shading(reference, hyper, model_cfg),
+            title=f"GPLVM posterior ({m.method}): {where}",
+            shading=latent_shading(reference, hyper, exp.spec),
         )
     else:
         Z = exp.fit.point_estimate()
-        shading = latent_shading(Z, hyper, model_cfg)
-        plots.save_latent_plot(path, [(f"GPLVM MAP: {where}", Z)], exp.data.labels, [shading])
+        shading = latent_shading(Z, hyper, exp.spec)
+        plots.save_latent_plot(path, [(f"GPLVM {m.method.upper()}: {where}", Z)], exp.data.labels, [shading])
 
 
 def save_experiment(exp: Experiment, run_dir: Path, plot: bool = True) -> None:
@@ -199,10 +173,10 @@ def save_experiment(exp: Experiment, run_dir: Path, plot: bool = True) -> None:
     results.write_posterior(run_dir, exp.idata)
     if plot:
         results.write_atomic(run_dir / results.LATENT_PLOT, lambda p: _write_latent_plot(exp, p))
-    results.write_metrics(run_dir, {"status": "completed", **exp.metrics})
+    results.write_metrics(run_dir, exp.metrics)
 
 
-def run_experiment(cfg: Config, run_dir: Path, config_yaml: str = "") -> dict:
+def run_experiment(cfg: Config, run_dir: Path, config_yaml: str = "") -> RunMetrics:
     """Fit and save one experiment in ``run_dir``; on any error record it there and re-raise."""
     results.mark_running(run_dir)
     try:
@@ -211,4 +185,4 @@ def run_experiment(cfg: Config, run_dir: Path, config_yaml: str = "") -> dict:
     except BaseException as exc:
         results.mark_failed(run_dir, exc)
         raise
-    return exp.metrics
+    return exp.record

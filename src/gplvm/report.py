@@ -24,32 +24,14 @@ import yaml
 
 from gplvm import markdown, results
 from gplvm.errors import GPLVMError
+from gplvm.record import field_names
 from gplvm.sweep import job_dirs, job_metrics
 
 REPORT_CSV = "report.csv"
 REPORT_MD = "report.md"
 REPORT_PLOT = "report.png"
 HELDOUT = "heldout_log_lik_per_feature"
-COLUMNS = [
-    "status",
-    "method",
-    "beta",
-    "log_likelihood",
-    HELDOUT,
-    "train_log_lik_per_feature",
-    "analytic_gap",
-    "gram_rel_error",
-    "knn_error",
-    "compile_seconds",
-    "fit_seconds",
-    "divergences",
-    "rhat_max_invariants",
-    "rhat_max_aligned",
-    "ess_bulk_min_invariants",
-    "ess_bulk_min_aligned",
-    "converged",
-    "error",
-]
+COLUMNS = field_names("report")  # the record's fields marked for the report
 
 
 class SweepDirectoryError(GPLVMError):

@@ -1,23 +1,21 @@
-"""Fit a GPLVM model by MAP (``pm.find_MAP``) or NUTS (``pm.sample``).
-
-Both return a :class:`Fit`: a DataTree in ArviZ's layout plus the timings that separate
-compilation from optimisation or sampling, which dominate in opposite regimes.
-"""
+"""MAP by ``pm.find_MAP``: L-BFGS-B with PyTensor gradients, restarted after a stall short of the optimum."""
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 import warnings
-from dataclasses import dataclass, field
 
 import numpy as np
 import pymc as pm
 from scipy.optimize import LbfgsInvHessProduct
 from xarray import DataTree
 
-from gplvm.config import Init, MapConfig, NutsConfig, Sampler
+from gplvm.config import MapConfig
 from gplvm.data import Dataset
+from gplvm.errors import NumericalError
+from gplvm.inference.base import Fit, FitMethod, compile_options, starting_point
+from gplvm.likelihood import describe
+from gplvm.spec import ModelSpec
 
 # A stalled line search counts as converged when a quasi-Newton step would still gain less than
 # this fraction of the objective (see _stalled_at_optimum), or when up to MAX_RESTARTS fresh
@@ -26,66 +24,6 @@ STALL_RTOL = 1e-8
 MAX_RESTARTS = 3
 RESTART_RTOL = 1e-12
 CONVERGED_VERDICTS = ("converged", "newton decrement below tolerance", "restart made no progress")
-
-
-@dataclass
-class Fit:
-    """What a fit produced.
-
-    Attributes
-    ----------
-    idata : DataTree
-        ``posterior`` (one draw for MAP), ``sample_stats`` for NUTS, ``constant_data`` and, for
-        MAP, ``optimizer_result``.
-    compile_seconds : float
-        Time before the first optimiser iteration or the first draw: graph rewriting and compiling.
-    fit_seconds : float
-        Time spent optimising or sampling.
-    info : dict
-        Method-specific figures, such as iterations and convergence for MAP.
-    map_fit : Fit or None
-        For NUTS started at the MAP, the MAP fit it started from.
-    """
-
-    idata: DataTree
-    compile_seconds: float
-    fit_seconds: float
-    info: dict = field(default_factory=dict)
-    map_fit: Fit | None = None
-
-    def point_estimate(self, name: str = "Z") -> np.ndarray:
-        """A variable at the MAP fit (or at the MAP that NUTS started from); Z has shape (N, Q)."""
-        fit = self if self.map_fit is None else self.map_fit
-        return fit.idata.posterior[name].values[0, 0]
-
-
-def initial_latents(data: Dataset, latent_dim: int, init: Init, prior_scale: float, seed: int) -> np.ndarray:
-    """Starting Z: PCA scores scaled to unit variance per dim, or a seeded draw from the prior.
-
-    Neither start is Z = 0, which is a saddle point of the posterior.
-    """
-    rng = np.random.default_rng(seed)
-    if init == Init.pca:
-        U, _, _ = np.linalg.svd(data.Y, full_matrices=False)
-        Z = np.zeros((data.n_obs, latent_dim))
-        k = min(latent_dim, U.shape[1])
-        Z[:, :k] = U[:, :k] * np.sqrt(data.n_obs)
-        # Dims beyond rank(Y) get small noise so that the start is not a saddle there either.
-        Z[:, k:] = 1e-3 * rng.standard_normal((data.n_obs, latent_dim - k))
-        return Z
-    if init == Init.random:
-        return prior_scale * rng.standard_normal((data.n_obs, latent_dim))
-    raise ValueError(f"init {init.value!r} needs a fitted MAP; use pca or random here")
-
-
-def compile_options(backend: str) -> dict:
-    """Keyword arguments that select a PyTensor backend in ``pm.find_MAP`` and ``pm.sample``.
-
-    ``python`` is PyTensor's FAST_COMPILE mode: NumPy implementations of each op and few graph
-    rewrites, so it compiles in a fraction of a second. The linear-kernel objective is a handful
-    of BLAS calls, so on small and medium data it is as fast to run as compiled code.
-    """
-    return {"compile_kwargs": {"mode": "FAST_COMPILE"}} if backend == "python" else {"backend": backend}
 
 
 def fit_map(model: pm.Model, start: dict[str, np.ndarray], cfg: MapConfig, seed: int) -> Fit:
@@ -136,7 +74,7 @@ def fit_map(model: pm.Model, start: dict[str, np.ndarray], cfg: MapConfig, seed:
         "optimizer_message": message,
         "warnings": sorted(t for t in texts if not any(i in t for i in ignored)),
     }
-    return Fit(idata=idata, compile_seconds=compile_seconds, fit_seconds=fit_seconds, info=info)
+    return Fit("map", idata=idata, compile_seconds=compile_seconds, fit_seconds=fit_seconds, info=info)
 
 
 def _find_map(
@@ -204,54 +142,24 @@ def _stalled_at_optimum(result, message: str) -> bool:
     return decrement <= STALL_RTOL * max(1.0, abs(float(result["fun"].values)))
 
 
-def fit_nuts(
-    model: pm.Model, start: dict[str, np.ndarray], cfg: NutsConfig, seed: int, map_fit: Fit | None = None
-) -> Fit:
-    """Sample the posterior with NUTS, starting every chain at ``start`` plus PyMC's U(-1, 1) jitter.
+def check_point(fit: Fit, data: Dataset, spec: ModelSpec) -> None:
+    """A MAP that left the region where K factorises must not pass as a result."""
+    hyper = spec.first_draw(fit.idata.posterior.to_dataset())
+    Z = fit.point_estimate()
+    if not (np.all(np.isfinite(Z)) and all(np.all(np.isfinite(v)) for v in hyper.values())):
+        raise NumericalError(f"the MAP optimiser diverged to non-finite values ({describe(hyper)})")
+    spec.log_likelihood(Z, data.Y, hyper, where="at the MAP")
 
-    The jitter is added in PyMC's unconstrained space, so a learned hyperparameter starts within
-    a factor e of its start value.
 
-    Parameters
-    ----------
-    model : pm.Model
-        From :func:`gplvm.model.build_model`.
-    start : dict
-        Common start of the chains (the MAP by default): ``Z`` (N, Q) and optionally learned
-        hyperparameters.
-    cfg : NutsConfig
-        Draws, tuning, chains, sampler and compile backend.
-    seed : int
-        Seed of the jitter and of the sampler.
-    map_fit : Fit, optional
-        The MAP fit that produced ``Z0``, kept in the result for reporting.
-    """
-    extra = {}
-    if cfg.sampler == Sampler.pymc and multiprocessing.parent_process() is not None:
-        # In a worker process (joblib launcher) the default start method pickles the model and
-        # fails on "cannot pickle 'mmap.mmap' object"; forked chain processes inherit it instead.
-        extra["mp_ctx"] = "fork"
-    t0 = time.perf_counter()
-    with model:
-        idata = pm.sample(
-            draws=cfg.draws,
-            tune=cfg.tune,
-            chains=cfg.chains,
-            cores=cfg.cores,
-            random_seed=seed,
-            nuts_sampler=cfg.sampler.value,
-            initvals=start,
-            nuts={"target_accept": cfg.target_accept},
-            progressbar=cfg.progressbar,
-            compute_convergence_checks=False,
-            **compile_options(cfg.backend),
-            **extra,
-        )
-    total = time.perf_counter() - t0
-    # PyMC's sampler puts sampling_time on sample_stats, nutpie's on posterior.
-    attrs = {**idata.posterior.attrs, **idata.sample_stats.attrs}
-    sampling = float(attrs.get("sampling_time", total))
-    info = {"draws": cfg.draws, "tune": cfg.tune, "chains": cfg.chains, "sampler": cfg.sampler.value}
-    return Fit(
-        idata=idata, compile_seconds=total - sampling, fit_seconds=sampling, info=info, map_fit=map_fit
-    )
+class MapMethod(FitMethod):
+    """``inference=map``: the joint mode of Z and the learned hyperparameters."""
+
+    name = "map"
+
+    def __init__(self, cfg: MapConfig) -> None:
+        self.cfg = cfg
+
+    def fit(self, model: pm.Model, data: Dataset, spec: ModelSpec, seed: int) -> Fit:
+        fit = fit_map(model, starting_point(data, spec, self.cfg.init, seed), self.cfg, seed)
+        check_point(fit, data, spec)
+        return fit

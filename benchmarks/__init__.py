@@ -1,0 +1,1 @@
+"""``make bench``: measurements on this machine (not shipped in the wheel)."""
