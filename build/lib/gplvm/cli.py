@@ -1,0 +1,87 @@
+"""Command-line entry point: ``gplvm [overrides]``, a thin ``@hydra.main`` around the pipeline."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+# Two BLAS threads on two cores fight with the sampler and the optimiser.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from gplvm.config import CONFIG_MODULE, register_configs, to_run_config
+from gplvm.errors import GPLVMError
+from gplvm.record import RunMetrics, field_names
+
+log = logging.getLogger("gplvm")
+EXIT_BAD_INPUT = 2
+EXIT_SWEEP_FAILED = 1
+
+register_configs()
+
+
+def _summary(record: RunMetrics) -> str:
+    """One line of the record's ``summary`` fields."""
+    values = {k: getattr(record, k) for k in field_names("summary")}
+    return ", ".join(
+        f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items() if v is not None
+    )
+
+
+def _objective(record: RunMetrics) -> float:
+    """What sweepers optimise: the held-out score when there is one, else the log-likelihood."""
+    score = record.heldout_log_lik_per_feature
+    return float(record.log_likelihood if score is None else score)
+
+
+@hydra.main(version_base="1.3", config_path=f"pkg://{CONFIG_MODULE}", config_name="config")
+def main(cfg: DictConfig) -> float:
+    """Run one configured experiment and return its objective for sweepers.
+
+    A single run exits 2 on bad input. In a multirun, a failing job is recorded as failed in its
+    directory and returns NaN, so that the other jobs go on; ``gplvm`` then exits 1.
+    """
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    try:
+        run_cfg = to_run_config(cfg)
+        from gplvm.pipeline import run_experiment  # PyMC loads only once the config is valid
+
+        record = run_experiment(run_cfg, run_dir, OmegaConf.to_yaml(cfg))
+    except Exception as exc:
+        from gplvm import results
+
+        if not (run_dir / results.METRICS).exists():  # run_experiment records its own failures
+            results.mark_failed(run_dir, exc)
+        if multirun:
+            log.error("job %s failed: %s: %s", hydra_cfg.job.num, type(exc).__name__, exc)
+            return float("nan")
+        if isinstance(exc, GPLVMError):
+            print(f"gplvm: error: {exc}", file=sys.stderr)
+            sys.exit(EXIT_BAD_INPUT)
+        raise
+    log.info("%s", _summary(record))
+    log.info("run directory: %s", run_dir)
+    return _objective(record)
+
+
+def entry() -> None:
+    """The ``gplvm`` command: Hydra's CLI, then exit 1 if a multirun had jobs that did not complete."""
+    from gplvm.sweep import FAILED_JOBS
+
+    main()
+    if FAILED_JOBS:
+        print(
+            f"gplvm: {len(FAILED_JOBS)} job(s) of the sweep did not complete; see sweep_status.json",
+            file=sys.stderr,
+        )
+        sys.exit(EXIT_SWEEP_FAILED)

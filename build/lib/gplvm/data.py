@@ -1,0 +1,249 @@
+"""Datasets: the bundled ones (synthetic, curve, digits, iris) and a loader for user files.
+
+Every loader returns a :class:`Dataset` whose ``Y`` is float64, finite and column-centred.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from gplvm.config import (
+    CurveDatasetConfig,
+    DatasetConfig,
+    DigitsDatasetConfig,
+    FileDatasetConfig,
+    IrisDatasetConfig,
+    SyntheticDatasetConfig,
+)
+from gplvm.errors import ConfigError, DataError
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Centred data with names for every axis.
+
+    Attributes
+    ----------
+    name : str
+        Dataset name, recorded in the run's attributes.
+    Y : ndarray, shape (N, D)
+        Column-centred data (and scaled to unit variance when asked).
+    feature_names : list of str
+        One name per column of ``Y``.
+    labels : ndarray of str, shape (N,), or None
+        Class labels used to colour plots, when the data has them.
+    Z_true : ndarray, shape (N, Q_true), or None
+        The latent positions that generated synthetic data.
+    """
+
+    name: str
+    Y: np.ndarray
+    feature_names: list[str]
+    labels: np.ndarray | None = None
+    Z_true: np.ndarray | None = None
+    attrs: dict[str, str | int | float] = field(default_factory=dict)
+
+    @property
+    def n_obs(self) -> int:
+        return self.Y.shape[0]
+
+    @property
+    def n_features(self) -> int:
+        return self.Y.shape[1]
+
+
+def synthetic(cfg: SyntheticDatasetConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Draw Y = Z W^T + noise with Z ~ N(0, I), W ~ N(0, I) and noise precision ``cfg.beta``.
+
+    Each column of Y is then a draw from N(0, K) given Z, up to the scale of W.
+    Returns Y, the latent positions Z and the seed-determined labels (the sign of Z[:, 0]).
+    """
+    rng = np.random.default_rng(cfg.seed)
+    Z = rng.standard_normal((cfg.n_obs, cfg.latent_dim))
+    W = rng.standard_normal((cfg.n_features, cfg.latent_dim))
+    noise = rng.standard_normal((cfg.n_obs, cfg.n_features)) / np.sqrt(cfg.beta)
+    labels = np.where(Z[:, 0] >= 0, "z0>=0", "z0<0")
+    return Z @ W.T + noise, Z, labels
+
+
+def curve(cfg: CurveDatasetConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points at seeded random positions t along a circular arc of radius 1, plus noise.
+
+    The arc lies in a random 2-D plane of the ``n_features``-dim space. Returns Y, the arc
+    positions t in [0, 1] as Z_true (N x 1), and labels ``seg0``... numbering the equal segments.
+    """
+    rng = np.random.default_rng(cfg.seed)
+    t = np.sort(rng.uniform(0.0, 1.0, cfg.n_obs))
+    angle = np.deg2rad(cfg.arc_degrees) * t
+    plane, _ = np.linalg.qr(rng.standard_normal((cfg.n_features, 2)))
+    Y = np.column_stack([np.cos(angle), np.sin(angle)]) @ plane.T
+    Y = Y + cfg.noise * rng.standard_normal(Y.shape)
+    segment = np.minimum((t * cfg.n_segments).astype(int), cfg.n_segments - 1)
+    return Y, t[:, None], np.array([f"seg{s}" for s in segment])
+
+
+def _from_sklearn(loader) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    bunch = loader()
+    names = [str(n) for n in getattr(bunch, "feature_names", [])] or [
+        f"x{j}" for j in range(bunch.data.shape[1])
+    ]
+    labels = np.asarray(bunch.target_names)[bunch.target] if hasattr(bunch, "target_names") else bunch.target
+    return np.asarray(bunch.data, dtype=float), np.asarray(labels).astype(str), names
+
+
+def _read_csv(path: Path, label_column: str | None) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+    with path.open(newline="") as fh:
+        rows = list(csv.reader(fh))
+    if not rows:
+        raise DataError(f"{path} is empty; expected a header row and at least two data rows")
+    header, body = [h.strip() for h in rows[0]], [r for r in rows[1:] if any(c.strip() for c in r)]
+    if not body:
+        raise DataError(f"{path} has a header but no data rows")
+    labels = None
+    if label_column is not None:
+        if label_column not in header:
+            raise DataError(f"label_column {label_column!r} is not a column of {path}; columns are {header}")
+        j = header.index(label_column)
+        labels = np.array([r[j].strip() if j < len(r) else "" for r in body])
+        header = header[:j] + header[j + 1 :]
+        body = [r[:j] + r[j + 1 :] for r in body]
+    Y = np.empty((len(body), len(header)))
+    for i, row in enumerate(body, start=2):
+        if len(row) != len(header):
+            raise DataError(f"{path} line {i} has {len(row)} numeric fields; the header has {len(header)}")
+        for j, cell in enumerate(row):
+            try:
+                Y[i - 2, j] = float(cell)
+            except ValueError:
+                raise DataError(
+                    f"{path} line {i}, column {header[j]!r}: {cell!r} is not a number"
+                    " (set dataset.label_column for a label column)"
+                ) from None
+    return Y, labels, header
+
+
+def _read_npz(path: Path, array: str, label_column: str | None) -> tuple[np.ndarray, np.ndarray | None]:
+    with np.load(path, allow_pickle=False) as arrays:
+        if array not in arrays:
+            raise DataError(f"{path} has no array {array!r} (dataset.array); it has {sorted(arrays.files)}")
+        Y = arrays[array]
+        labels = None
+        if label_column is not None:
+            if label_column not in arrays:
+                raise DataError(
+                    f"{path} has no array {label_column!r} (label_column); it has {sorted(arrays.files)}"
+                )
+            labels = np.asarray(arrays[label_column]).astype(str)
+    return Y, labels
+
+
+def read_file(cfg: FileDatasetConfig) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
+    """Read a ``.csv`` (header row), ``.npy`` or ``.npz`` file into raw data, labels and names."""
+    path = Path(cfg.path).expanduser()
+    if not path.is_file():
+        raise DataError(f"dataset.path={cfg.path!r}: no such file")
+    suffix = path.suffix.lower()
+    names = None
+    try:
+        if suffix == ".csv":
+            Y, labels, names = _read_csv(path, cfg.label_column)
+        elif suffix == ".npz":
+            Y, labels = _read_npz(path, cfg.array, cfg.label_column)
+        elif suffix == ".npy":
+            if cfg.label_column is not None:
+                raise DataError("dataset.label_column needs a .csv or .npz file; a .npy file holds one array")
+            Y, labels = np.load(path, allow_pickle=False), None
+        else:
+            raise DataError(
+                f"dataset.path={cfg.path!r}: unsupported file type {suffix!r}; use .csv, .npy or .npz"
+            )
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read {path}: {exc}") from None
+    if Y.ndim != 2:
+        raise DataError(f"{path}: expected a 2-D array (observations x features), got shape {Y.shape}")
+    if not np.issubdtype(Y.dtype, np.number) or np.issubdtype(Y.dtype, np.complexfloating):
+        raise DataError(f"{path}: the data array has dtype {Y.dtype}; expected real numbers")
+    if labels is not None and len(labels) != Y.shape[0]:
+        raise DataError(f"{path}: {len(labels)} labels for {Y.shape[0]} observations")
+    return Y.astype(float), labels, names
+
+
+def prepare(Y: np.ndarray, source: str, standardize: bool) -> np.ndarray:
+    """Check that ``Y`` is usable and return it centred (and standardised when asked)."""
+    if Y.shape[0] < 2 or Y.shape[1] < 1:
+        raise DataError(f"{source}: need at least 2 observations and 1 feature, got shape {Y.shape}")
+    bad = ~np.isfinite(Y)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise DataError(
+            f"{source}: {int(bad.sum())} NaN or infinite value(s), first at row {i}, column {j};"
+            " remove or impute them first"
+        )
+    Y = Y - Y.mean(axis=0)
+    if standardize:
+        sd = Y.std(axis=0)
+        Y = Y / np.where(sd > 0, sd, 1.0)  # constant columns stay zero
+    return Y
+
+
+def load_dataset(cfg: DatasetConfig) -> Dataset:
+    """Load the dataset that ``cfg`` names and return it centred.
+
+    Raises
+    ------
+    DataError
+        If a file is missing, empty, non-numeric or holds NaN or infinite values.
+    """
+    Z_true = None
+    names = None
+    attrs: dict[str, str | int | float] = {}
+    if isinstance(cfg, SyntheticDatasetConfig):
+        Y, Z_true, labels = synthetic(cfg)
+        attrs = {"true_latent_dim": cfg.latent_dim, "true_beta": cfg.beta, "data_seed": cfg.seed}
+    elif isinstance(cfg, CurveDatasetConfig):
+        Y, Z_true, labels = curve(cfg)
+        attrs = {"arc_degrees": cfg.arc_degrees, "noise": cfg.noise, "data_seed": cfg.seed}
+    elif isinstance(cfg, DigitsDatasetConfig):
+        from sklearn.datasets import load_digits
+
+        Y, labels, names = _from_sklearn(load_digits)
+    elif isinstance(cfg, IrisDatasetConfig):
+        from sklearn.datasets import load_iris
+
+        Y, labels, names = _from_sklearn(load_iris)
+    elif isinstance(cfg, FileDatasetConfig):
+        Y, labels, names = read_file(cfg)
+        attrs = {"path": str(Path(cfg.path).expanduser().resolve())}
+    else:
+        raise DataError(f"unknown dataset config {type(cfg).__name__}")
+    if cfg.max_obs is not None:
+        Y = Y[: cfg.max_obs]
+        labels = None if labels is None else labels[: cfg.max_obs]
+        Z_true = None if Z_true is None else Z_true[: cfg.max_obs]
+    Y = prepare(Y, f"dataset {cfg.name}", cfg.standardize)
+    names = names or [f"x{j}" for j in range(Y.shape[1])]
+    return Dataset(cfg.name, Y, list(names), labels, Z_true, attrs)
+
+
+def split_features(data: Dataset, fraction: float, seed: int) -> tuple[Dataset, np.ndarray | None, list[str]]:
+    """Hold out a seeded random ``fraction`` of the feature columns.
+
+    Returns the training dataset, the held-out columns (N x D_h, or None when ``fraction`` is 0)
+    and their names. At least one column is held out when ``fraction`` > 0, and at least one kept.
+    """
+    if fraction == 0:
+        return data, None, []
+    n_heldout = max(1, round(fraction * data.n_features))
+    if n_heldout >= data.n_features:
+        raise ConfigError(
+            f"heldout.fraction={fraction} would hold out all {data.n_features} features; keep at least one"
+        )
+    held = np.sort(np.random.default_rng(seed).choice(data.n_features, size=n_heldout, replace=False))
+    keep = np.setdiff1d(np.arange(data.n_features), held)
+    names = [data.feature_names[j] for j in held]
+    train = replace(data, Y=data.Y[:, keep], feature_names=[data.feature_names[j] for j in keep])
+    return train, data.Y[:, held], names

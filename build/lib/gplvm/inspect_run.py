@@ -1,0 +1,286 @@
+"""``gplvm-inspect RUN_DIR``: diagnostics, a verdict and plots for any run directory.
+
+For a posterior with draws (NUTS) it prints the ArviZ summary of the rotation invariants, a
+compact view of the aligned latents and the convergence figures with a plain verdict, and writes
+trace and rank plots of the invariants and the latent posterior. For a point estimate (MAP) it
+prints the fit's figures and writes the latent space with the analytic optimum overlaid, when
+the kernel has one. Plots go to ``RUN_DIR/inspect/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np
+
+from gplvm import markdown, results
+from gplvm.errors import RunDirectoryError
+from gplvm.record import RunMetrics
+
+INSPECT_DIR = "inspect"
+TRACE_PLOT = "trace_invariants.png"
+RANK_PLOT = "rank_invariants.png"
+LATENT_POSTERIOR_PLOT = "latent_posterior.png"
+LATENT_MAP_PLOT = "latent_map.png"
+EXIT_BAD_INPUT = 2
+
+
+@dataclass
+class Run:
+    """A completed run directory, loaded."""
+
+    path: Path
+    metrics: dict
+    tree: object  # xarray.DataTree
+
+    @property
+    def record(self) -> RunMetrics:
+        """``metrics.json`` as the typed record."""
+        return RunMetrics.from_dict(self.metrics)
+
+    @property
+    def has_draws(self) -> bool:
+        """Whether the posterior holds draws (aligned by the pipeline) rather than one point."""
+        return "Z_aligned" in self.tree.posterior
+
+    def spec(self):
+        """The run's :class:`~gplvm.spec.ModelSpec`, from the model config in its attrs (None if absent)."""
+        from gplvm.config import model_config_from_yaml
+        from gplvm.spec import ModelSpec
+
+        text = self.tree.attrs.get("model_config")
+        return ModelSpec.from_config(model_config_from_yaml(text)) if text else None
+
+
+def load_run(run_dir: Path) -> Run:
+    """Load ``metrics.json`` and ``posterior.nc``, or raise a one-line RunDirectoryError."""
+    if not run_dir.is_dir():
+        raise RunDirectoryError(f"{run_dir}: no such directory")
+    if not (run_dir / results.METRICS).is_file():
+        raise RunDirectoryError(f"{run_dir}: no {results.METRICS}; not a gplvm run directory")
+    try:
+        metrics = results.read_metrics(run_dir)
+    except ValueError as exc:
+        raise RunDirectoryError(f"{run_dir / results.METRICS}: not valid JSON ({exc})") from None
+    status = metrics.get("status")
+    if status == "failed":
+        raise RunDirectoryError(f"{run_dir}: the run failed: {metrics.get('error', 'no error recorded')}")
+    if status != "completed":
+        raise RunDirectoryError(
+            f"{run_dir}: the run is incomplete (status {status!r}); it may still be running"
+        )
+    if not (run_dir / results.POSTERIOR).is_file():
+        raise RunDirectoryError(f"{run_dir}: {results.POSTERIOR} is missing")
+    import arviz as az
+
+    try:
+        tree = az.from_netcdf(run_dir / results.POSTERIOR)
+    except (OSError, ValueError) as exc:
+        raise RunDirectoryError(f"{run_dir / results.POSTERIOR}: cannot be read ({exc})") from None
+    return Run(run_dir, metrics, tree)
+
+
+def analytic_overlay(run: Run, reference: np.ndarray) -> tuple[str, np.ndarray] | None:
+    """The analytic optimum at the run's hyperparameters, aligned to ``reference``, when there is one."""
+    from gplvm.align import align_to
+
+    spec = run.spec()
+    if spec is None or "Y" not in run.tree.constant_data:
+        return None
+    hyper = spec.summary(run.tree.posterior.to_dataset())
+    optimum = spec.analytic_optimum(run.tree.constant_data["Y"].values, hyper)
+    return None if optimum is None else ("analytic MAP (aligned)", align_to(optimum.Z, reference))
+
+
+def run_shading(run: Run, Z: np.ndarray):
+    """Predictive-variance background at ``Z`` for stationary kernels, or None.
+
+    Hyperparameters are the MAP's, or posterior means.
+    """
+    from gplvm.shading import latent_shading
+
+    spec = run.spec()
+    if spec is None:
+        return None
+    return latent_shading(Z, spec.summary(run.tree.posterior.to_dataset()), spec)
+
+
+def _labels(run: Run) -> np.ndarray | None:
+    constant = run.tree.constant_data
+    return constant["label"].values.astype(str) if "label" in constant else None
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_fmt(float(v)) for v in value) + "]"
+    return "-" if value is None else str(value)
+
+
+def diagnostics_table(m: RunMetrics) -> str:
+    """R-hat and ESS for the invariants, the aligned latents and raw Z, as a Markdown table."""
+    names = {"invariants": "invariants", "aligned": "Z_aligned", "raw": "raw Z (misleads: rotations)"}
+    rows = [
+        [name, *(_fmt(getattr(m, f"{k}_{group}")) for k in ("rhat_max", "ess_bulk_min", "ess_tail_min"))]
+        for group, name in names.items()
+    ]
+    return markdown.table(["quantity", "max R-hat", "min bulk ESS", "min tail ESS"], rows)
+
+
+def draws_report(run: Run) -> str:
+    """The text report for a posterior with draws (NUTS)."""
+    import arviz as az
+
+    from gplvm.diagnostics import invariant_names
+
+    m, post = run.record, run.tree.posterior
+    spread = post["Z_aligned"].std(dim=("chain", "draw")).values  # (obs, latent_dim)
+    point_sd = np.sqrt((spread**2).sum(axis=1))
+    worst = int(np.argmax(point_sd))
+    lines = [
+        f"{m.method.upper()} run {run.path}",
+        model_line(m) + ";",
+        f"  {m.chains} chains x {m.draws} draws ({m.tune} tuning);"
+        f" compile {m.compile_seconds:.1f} s, sampling {m.fit_seconds:.1f} s",
+        "",
+        "Rotation invariants and learned hyperparameters (ArviZ summary):",
+        az.summary(run.tree, var_names=invariant_names(run.tree)).to_string(),
+        "",
+        "Aligned latents (generalised Procrustes to the posterior mean):",
+        f"  posterior sd of a point's position: median {np.median(point_sd):.3g},"
+        f" max {point_sd.max():.3g} (obs {post['obs'].values[worst]});"
+        f" mean alignment residual {m.alignment_residual_mean:.3g}",
+        az.summary(run.tree, var_names=["Z_aligned"], coords={"obs": post["obs"].values[:3]}).to_string(),
+        "",
+        "Convergence:",
+        diagnostics_table(m),
+        f"  leave-one-out 1-NN error of the posterior mean {_fmt(m.knn_error)} (PCA {_fmt(m.pca_knn_error)})",
+        f"  divergences {m.divergences}, mean step size {_fmt(m.step_size_mean)},"
+        f" tree depth mean {_fmt(m.tree_depth_mean)} max {_fmt(m.tree_depth_max)}",
+        "",
+    ]
+    if m.converged:
+        lines.append(
+            "Verdict: converged (R-hat <= 1.01 and ESS >= 100 per chain on the rotation-free figures,"
+            " no divergences)."
+        )
+    else:
+        lines.append("Verdict: NOT converged:")
+        lines += [f"  - {p}" for p in m.diagnostic_problems]
+    return "\n".join(lines)
+
+
+def model_line(m: RunMetrics) -> str:
+    """Data size, kernel and hyperparameters (fitted or fixed), e.g. for the first report line."""
+    kernel = (m.kernel or "linear") + (" (ARD)" if m.ard else "")
+    hyper = m.hyperparameters or {"beta": m.beta}
+    values = ", ".join(f"{k}={_fmt(v)}" for k, v in hyper.items())
+    learned = m.learned or []
+    return f"  {m.dataset}: N={m.n_obs} D={m.n_features} Q={m.latent_dim}, {kernel} kernel, {values}" + (
+        f" (learned: {', '.join(learned)})" if learned else ""
+    )
+
+
+def point_report(run: Run) -> str:
+    """The text report for a point estimate (MAP)."""
+    m = run.record
+    if m.analytic_gap is None:
+        analytic = f"  analytic optimum: none for the {m.kernel} kernel"
+    else:
+        analytic = (
+            f"  analytic optimum: gap {_fmt(m.analytic_gap)}"
+            f" (relative {_fmt(m.analytic_gap_relative)}), Gram error {_fmt(m.gram_rel_error)}"
+        )
+    return "\n".join(
+        [
+            f"{m.method.upper()} run {run.path}",
+            model_line(m),
+            f"  log-likelihood {m.log_likelihood:.6g}, log posterior {m.log_posterior:.6g}",
+            analytic,
+            f"  leave-one-out 1-NN error {_fmt(m.knn_error)} (PCA {_fmt(m.pca_knn_error)})",
+            f"  optimiser: {m.iterations} iterations, {m.optimizer_message};"
+            f" compile {m.compile_seconds:.1f} s, fit {m.fit_seconds:.2f} s",
+            f"Verdict: {'converged' if m.converged else 'NOT converged: see optimizer_message'}.",
+        ]
+    )
+
+
+def write_plots(run: Run) -> list[Path]:
+    """Write the inspection plots to ``RUN_DIR/inspect/`` and return their paths."""
+    from gplvm import plots
+
+    out = run.path / INSPECT_DIR
+    out.mkdir(exist_ok=True)
+    labels = _labels(run)
+    post = run.tree.posterior
+    written = []
+    if run.has_draws:
+        import arviz as az
+
+        from gplvm.diagnostics import invariant_names
+
+        arviz_plots = [(TRACE_PLOT, az.plot_trace_dist)]
+        if post.sizes["chain"] >= 2:  # rank plots compare chains
+            arviz_plots.append((RANK_PLOT, az.plot_rank))
+        for name, plot in arviz_plots:
+            results.write_atomic(
+                out / name,
+                lambda p, plot=plot: plots.save_arviz_plot(p, plot, run.tree, invariant_names(run.tree)),
+            )
+            written.append(out / name)
+        reference = run.tree["alignment"]["Z_reference"].values
+        overlay = analytic_overlay(run, reference)
+        results.write_atomic(
+            out / LATENT_POSTERIOR_PLOT,
+            lambda p: plots.save_latent_posterior_plot(
+                p, post["Z_aligned"].values, reference, labels, overlay, shading=run_shading(run, reference)
+            ),
+        )
+        written.append(out / LATENT_POSTERIOR_PLOT)
+    else:
+        Z = post["Z"].values[0, 0]
+        panels = [("MAP", Z)]
+        overlay = analytic_overlay(run, Z)
+        if overlay is not None:
+            panels.append(overlay)
+        shadings = [run_shading(run, Z)] + [None] * (len(panels) - 1)
+        results.write_atomic(
+            out / LATENT_MAP_PLOT, lambda p: plots.save_latent_plot(p, panels, labels, shadings)
+        )
+        written.append(out / LATENT_MAP_PLOT)
+    return written
+
+
+def inspect(run_dir: Path, make_plots: bool = True) -> str:
+    """Load a run directory, write its plots and return the report text."""
+    run = load_run(run_dir)
+    text = draws_report(run) if run.has_draws else point_report(run)
+    if make_plots:
+        paths = write_plots(run)
+        text += "\n\nPlots:\n" + "\n".join(f"  {p}" for p in paths)
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``gplvm-inspect``."""
+    parser = argparse.ArgumentParser(prog="gplvm-inspect", description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir", type=Path, help="a run directory written by gplvm")
+    parser.add_argument("--no-plots", action="store_true", help="print the report only")
+    args = parser.parse_args(argv)
+    try:
+        print(inspect(args.run_dir, make_plots=not args.no_plots))
+    except RunDirectoryError as exc:
+        print(f"gplvm-inspect: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

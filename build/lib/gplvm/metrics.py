@@ -1,0 +1,169 @@
+"""Scalar summaries of a fit, gathered into the run's :class:`~gplvm.record.RunMetrics`.
+
+With the woodbury form everything here is O(N Q^2 + N Q D): no N x N matrix is formed, so it
+works at any N that form does. The dense form factorises K once per point (once per draw).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import logsumexp
+from xarray import DataTree
+
+from gplvm import diagnostics
+from gplvm.analytic import gram_relative_error
+from gplvm.config import Config
+from gplvm.data import Dataset
+from gplvm.inference import Fit
+from gplvm.record import RunMetrics
+from gplvm.spec import ModelSpec
+
+ANALYTIC_KEYS = ("analytic_log_posterior", "analytic_gap", "analytic_gap_relative", "gram_rel_error")
+
+
+def analytic_metrics(Z: np.ndarray, data: Dataset, spec: ModelSpec, hyper: dict) -> dict[str, float | None]:
+    """Log-likelihood and log posterior at ``Z`` and, when the kernel has one, the gap to the optimum.
+
+    ``analytic_gap`` is the analytic optimum's log posterior minus that of ``Z``, both at the
+    hyperparameters ``hyper`` (a learned beta at its fitted value: the joint MAP's Z is the
+    analytic optimum given that beta). It is >= 0 up to rounding, which at the scale of the
+    objective is about 1e-16 * |log_posterior|. ``gram_rel_error`` is
+    ||Z Z^T - Z* Z*^T||_F / ||Z* Z*^T||_F, free of the rotation Z* R. Without an analytic
+    optimum those four keys are null.
+    """
+    log_lik = spec.log_likelihood(Z, data.Y, hyper)
+    log_post = log_lik + spec.log_prior(Z, hyper)
+    out: dict[str, float | None] = {"log_likelihood": log_lik, "log_posterior": log_post}
+    optimum = spec.analytic_optimum(data.Y, hyper)
+    if optimum is None:
+        return {**out, **dict.fromkeys(ANALYTIC_KEYS)}
+    analytic = spec.log_posterior(optimum.Z, data.Y, hyper)
+    return {
+        **out,
+        "analytic_log_posterior": analytic,
+        "analytic_gap": analytic - log_post,
+        "analytic_gap_relative": (analytic - log_post) / abs(analytic),
+        "gram_rel_error": gram_relative_error(Z, optimum.Z),
+    }
+
+
+def nearest_neighbour_error(Z: np.ndarray, labels: np.ndarray) -> float:
+    """Leave-one-out 1-nearest-neighbour error rate of ``labels`` in the latent space Z.
+
+    Each point is classified by the label of its nearest other point (Euclidean), the figure
+    Lawrence (2005) uses to compare latent spaces. A KD-tree keeps it O(N log N) for small Q.
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    _, idx = NearestNeighbors(n_neighbors=2).fit(Z).kneighbors(Z)
+    rows = np.arange(len(Z))
+    # With duplicate points the query itself need not come first; take the first other index.
+    nearest = np.where(idx[:, 0] == rows, idx[:, 1], idx[:, 0])
+    return float(np.mean(labels[nearest] != labels))
+
+
+def neighbour_metrics(Z: np.ndarray, data: Dataset, latent_dim: int) -> dict:
+    """1-NN error of the fitted latent space and of PCA with as many dims (null without labels)."""
+    if data.labels is None:
+        return {"knn_error": None, "pca_knn_error": None}
+    from gplvm.baselines import pca_scores
+
+    pca = pca_scores(data.Y, min(latent_dim, data.n_features, data.n_obs))
+    return {
+        "knn_error": nearest_neighbour_error(Z, data.labels),
+        "pca_knn_error": nearest_neighbour_error(pca, data.labels),
+    }
+
+
+def heldout_metrics(
+    Z_draws: np.ndarray, hypers: list[dict], Y_heldout: np.ndarray, spec: ModelSpec, names: list[str]
+) -> dict:
+    """Score held-out feature columns under N(0, K) with the fitted Z and hyperparameters.
+
+    ``Z_draws`` is (S, N, Q) and ``hypers`` has S dicts: one draw for MAP, all posterior draws for
+    NUTS. Each column's score is its log predictive density, log mean_s p(y_j | Z_s, theta_s),
+    which for one draw is the plain log density; ``heldout_log_lik_per_feature`` averages it
+    over the held-out columns.
+    """
+    per_draw = np.stack(
+        [
+            spec.column_log_likelihoods(Z, Y_heldout, h, "at a held-out draw")
+            for Z, h in zip(Z_draws, hypers, strict=True)
+        ]
+    )
+    per_column = logsumexp(per_draw, axis=0) - np.log(len(per_draw))
+    return {
+        "n_heldout_features": len(names),
+        "heldout_log_lik_per_feature": float(per_column.mean()),
+        "heldout_log_lik_by_feature": dict(zip(names, per_column.tolist(), strict=True)),
+    }
+
+
+def fit_metrics(
+    fit: Fit,
+    tree: DataTree,
+    data: Dataset,
+    cfg: Config,
+    spec: ModelSpec,
+    Y_heldout: np.ndarray | None = None,
+    heldout_names: list[str] | None = None,
+) -> RunMetrics:
+    """The figures written to ``metrics.json`` for a completed fit.
+
+    For a point estimate the densities and the analytic gap are those of the point. For a fit
+    with draws ``log_likelihood`` and ``log_posterior`` are posterior means over draws (``tree``
+    must hold the invariants from :func:`gplvm.diagnostics.rotation_aware_posterior`), the
+    convergence figures come from ArviZ, and the ``map_*`` figures and the analytic gap describe
+    the MAP the chains started from (null when they started elsewhere).
+    """
+    posterior = tree.posterior.to_dataset()
+    fitted = spec.summary(posterior)
+    out: dict = {
+        "method": fit.method,
+        "dataset": data.name,
+        "n_obs": data.n_obs,
+        "n_features": data.n_features,
+        "latent_dim": spec.latent_dim,
+        "kernel": spec.kernel.name,
+        "ard": spec.kernel.ard,
+        "beta": fitted["beta"],
+        "hyperparameters": fitted,
+        "learned": list(spec.learned),
+        "prior_scale": spec.prior_scale,
+        "likelihood": spec.form.name,
+        "backend": cfg.inference.backend,
+        "seed": cfg.seed,
+        "compile_seconds": fit.compile_seconds,
+        "fit_seconds": fit.fit_seconds,
+        **fit.info,
+    }
+    relevance = spec.kernel.relevance(fitted)
+    if relevance is not None:
+        out["latent_dim_sensitivity"] = relevance.tolist()
+    out["heldout_fraction"] = cfg.heldout.fraction
+    out["n_heldout_features"] = 0
+    if Y_heldout is not None:
+        Z_draws = posterior["Z"].values.reshape(-1, data.n_obs, spec.latent_dim)
+        out.update(heldout_metrics(Z_draws, spec.per_draw(posterior), Y_heldout, spec, heldout_names or []))
+    if not fit.has_draws:
+        out.update(neighbour_metrics(fit.point_estimate(), data, spec.latent_dim))
+        out.update(analytic_metrics(fit.point_estimate(), data, spec, spec.first_draw(posterior)))
+    else:
+        out["log_likelihood"] = float(posterior["log_likelihood"].mean())
+        out["log_posterior"] = float(posterior["log_posterior"].mean())
+        out.update(diagnostics.sampler_stats(tree.sample_stats.to_dataset()))
+        out.update(diagnostics.convergence(tree))
+        out["alignment_residual_mean"] = float(posterior["alignment_residual"].mean())
+        out.update(neighbour_metrics(tree["alignment"]["Z_reference"].values, data, spec.latent_dim))
+        out["converged"], out["diagnostic_problems"] = diagnostics.verdict(out, posterior.sizes["chain"])
+        if fit.start is not None:
+            at_map = analytic_metrics(
+                fit.point_estimate(), data, spec, spec.first_draw(fit.start.idata.posterior.to_dataset())
+            )
+            out["map_log_likelihood"] = at_map.pop("log_likelihood")
+            out["map_log_posterior"] = at_map.pop("log_posterior")
+            out.update(at_map)
+            out["map_compile_seconds"] = fit.start.compile_seconds
+            out["map_fit_seconds"] = fit.start.fit_seconds
+    out["train_log_lik_per_feature"] = out["log_likelihood"] / data.n_features
+    return RunMetrics(status="completed", **out)

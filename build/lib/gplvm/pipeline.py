@@ -1,0 +1,188 @@
+"""One experiment from a validated config: data -> model -> fit -> metrics -> run directory.
+
+:func:`fit_experiment` does the work and touches no file; :func:`run_experiment` also writes the
+run directory and records failures there. The Hydra entry point in :mod:`gplvm.cli` is a thin
+wrapper around the latter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+from omegaconf import OmegaConf
+from xarray import DataTree
+
+from gplvm import __version__, results
+from gplvm.config import Config, check_against_data
+from gplvm.data import Dataset, load_dataset, split_features
+from gplvm.inference import Fit, method_for
+from gplvm.model import build_model
+from gplvm.record import RunMetrics
+from gplvm.spec import ModelSpec
+
+
+@dataclass
+class Experiment:
+    """The outcome of one experiment, before anything is written."""
+
+    data: Dataset  # the columns the model was fitted on
+    fit: Fit
+    record: RunMetrics
+    idata: DataTree
+    cfg: Config
+    spec: ModelSpec
+
+    @property
+    def metrics(self) -> dict:
+        """The record as the dict written to ``metrics.json``."""
+        return self.record.as_dict()
+
+
+def check_config(cfg: Config, data: Dataset, spec: ModelSpec) -> None:
+    """Checks that need the data's size."""
+    check_against_data(cfg, data.n_obs)
+    spec.form.check_size(data.n_obs)
+
+
+def _result_groups(idata: DataTree) -> dict[str, xr.Dataset]:
+    """The fit's groups without what is empty, bulky or redundant.
+
+    The MAP's ``fit`` group and its L-BFGS memory (O(N Q) each, repeating Z) are dropped; the
+    final gradient is kept as its largest entry, ``jac_max_abs``.
+    """
+    groups = {
+        path: node.to_dataset() for path, node in idata.subtree_with_keys if path != "." and node.data_vars
+    }
+    groups.pop("fit", None)
+    if "optimizer_result" in groups:
+        opt = groups["optimizer_result"]
+        jac = opt["jac"].values if "jac" in opt else np.zeros(1)
+        opt = opt.drop_vars([v for v in ("hess_inv_sk", "hess_inv_yk", "x", "jac") if v in opt])
+        opt = opt.drop_vars([c for c in ("variables",) if c in opt.coords])
+        groups["optimizer_result"] = opt.assign(jac_max_abs=float(np.max(np.abs(jac))))
+    return groups
+
+
+def build_tree(
+    fit: Fit,
+    data: Dataset,
+    cfg: Config,
+    spec: ModelSpec,
+    config_yaml: str,
+    heldout: xr.DataArray | None = None,
+) -> DataTree:
+    """The run's DataTree: the fit's groups, labels, rotation-aware variables of draws, and attrs.
+
+    For a fit with draws the posterior gains ``Z_aligned``, ``alignment_residual`` and the
+    invariants, and an ``alignment`` group holds the reference (see :mod:`gplvm.diagnostics`).
+    The root attrs record the method, dataset, model settings and the composed config.
+    """
+    groups = _result_groups(fit.idata)
+    if fit.has_draws:
+        from gplvm.diagnostics import rotation_aware_posterior
+
+        reference = None if fit.start is None else fit.point_estimate()
+        groups["posterior"], groups["alignment"] = rotation_aware_posterior(
+            groups["posterior"], data, spec, reference
+        )
+    constant = groups.get("constant_data", xr.Dataset())
+    if data.labels is not None:
+        constant = constant.assign(label=xr.DataArray(data.labels.astype(str), dims="obs"))
+    if data.Z_true is not None:
+        constant = constant.assign(Z_true=xr.DataArray(data.Z_true, dims=("obs", "true_latent_dim")))
+        constant = constant.assign_coords(true_latent_dim=np.arange(data.Z_true.shape[1]))
+    if heldout is not None:
+        constant = constant.assign(Y_heldout=heldout)
+    groups["constant_data"] = constant
+    tree = DataTree.from_dict(groups)
+    tree.attrs = {
+        **fit.idata.attrs,
+        "gplvm_version": __version__,
+        "method": fit.method,
+        "dataset": data.name,
+        "latent_dim": spec.latent_dim,
+        "kernel": spec.kernel.name,
+        "ard": int(spec.kernel.ard),
+        "learned": ",".join(spec.learned),  # netCDF attrs hold no lists
+        "jitter": cfg.model.jitter,
+        "beta": cfg.model.beta,  # the configured value; a learned beta is in the posterior
+        "prior_scale": cfg.model.prior_scale,
+        "likelihood": spec.form.name,
+        "seed": cfg.seed,
+        "config": config_yaml,
+        "model_config": OmegaConf.to_yaml(OmegaConf.structured(cfg.model)),
+        **{f"dataset_{k}": v for k, v in data.attrs.items()},
+    }
+    return tree
+
+
+def fit_experiment(cfg: Config, config_yaml: str = "") -> Experiment:
+    """Load the data, build the model, fit it and compute the metrics; write nothing."""
+    from gplvm.metrics import fit_metrics
+
+    spec = ModelSpec.from_config(cfg.model)
+    data, Y_heldout, heldout_names = split_features(
+        load_dataset(cfg.dataset), cfg.heldout.fraction, cfg.heldout.seed
+    )
+    check_config(cfg, data, spec)
+    fit = method_for(cfg.inference).fit(build_model(data, spec), data, spec, cfg.seed)
+    heldout = None
+    if Y_heldout is not None:
+        heldout = xr.DataArray(
+            Y_heldout, dims=("obs", "heldout_feature"), coords={"heldout_feature": heldout_names}
+        )
+    tree = build_tree(fit, data, cfg, spec, config_yaml, heldout)
+    record = fit_metrics(fit, tree, data, cfg, spec, Y_heldout, heldout_names)
+    return Experiment(data, fit, record, tree, cfg, spec)
+
+
+def _write_latent_plot(exp: Experiment, path: Path) -> None:
+    """``latent.png``: the point estimate, or the clouds of aligned draws around each point.
+
+    Stationary kernels get the predictive variance as background: at the point estimate, or for
+    draws at the alignment reference with posterior-mean hyperparameters.
+    """
+    from gplvm import plots
+    from gplvm.shading import latent_shading
+
+    m = exp.record
+    where = f"{exp.data.name}, {m.kernel} kernel, Q={m.latent_dim}, beta={m.beta:.3g}"
+    hyper = m.hyperparameters  # the MAP's values, or posterior means
+    if exp.fit.has_draws:
+        post = exp.idata.posterior
+        reference = exp.idata["alignment"]["Z_reference"].values
+        plots.save_latent_posterior_plot(
+            path,
+            post["Z_aligned"].values,
+            reference,
+            exp.data.labels,
+            title=f"GPLVM posterior ({m.method}): {where}",
+            shading=latent_shading(reference, hyper, exp.spec),
+        )
+    else:
+        Z = exp.fit.point_estimate()
+        shading = latent_shading(Z, hyper, exp.spec)
+        plots.save_latent_plot(path, [(f"GPLVM {m.method.upper()}: {where}", Z)], exp.data.labels, [shading])
+
+
+def save_experiment(exp: Experiment, run_dir: Path, plot: bool = True) -> None:
+    """Write ``posterior.nc``, ``latent.png`` and, last, ``metrics.json`` with status completed."""
+    results.write_posterior(run_dir, exp.idata)
+    if plot:
+        results.write_atomic(run_dir / results.LATENT_PLOT, lambda p: _write_latent_plot(exp, p))
+    results.write_metrics(run_dir, exp.metrics)
+
+
+def run_experiment(cfg: Config, run_dir: Path, config_yaml: str = "") -> RunMetrics:
+    """Fit and save one experiment in ``run_dir``; on any error record it there and re-raise."""
+    results.mark_running(run_dir)
+    try:
+        exp = fit_experiment(cfg, config_yaml)
+        save_experiment(exp, run_dir, plot=cfg.plot)
+    except BaseException as exc:
+        results.mark_failed(run_dir, exc)
+        raise
+    return exp.record

@@ -1,0 +1,176 @@
+"""Plots (matplotlib, headless): the latent space, posterior clouds, and ArviZ's plots saved as PNG."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+MAX_LEGEND_LABELS = 20
+
+
+@dataclass(frozen=True)
+class Shading:
+    """Predictive variance of f on a grid over two latent dims (GPy's latent-plot background)."""
+
+    x: np.ndarray  # grid coordinates along dims[0]
+    y: np.ndarray  # along dims[1], or observation numbers when Q = 1
+    variance: np.ndarray  # (len(y), len(x))
+    dims: tuple[int, int]
+
+
+def variance_shading(
+    Z: np.ndarray,
+    predictive_variance: Callable[[np.ndarray], np.ndarray],
+    dims: tuple[int, int] = (0, 1),
+    resolution: int = 80,
+) -> Shading:
+    """Evaluate ``predictive_variance`` on a grid spanning Z (plus a margin) in ``dims``.
+
+    Other latent dims are held at their mean, as GPy does. With Q = 1 the variance depends on
+    dim 0 only and is drawn as vertical bands behind the observation-number axis.
+    """
+    pad = 0.15 * (Z.max(axis=0) - Z.min(axis=0) + 1e-12)
+    lo, hi = Z.min(axis=0) - pad, Z.max(axis=0) + pad
+    x = np.linspace(lo[dims[0]], hi[dims[0]], resolution)
+    if Z.shape[1] == 1:
+        var = predictive_variance(x[:, None])
+        return Shading(x, np.array([-0.5, len(Z) - 0.5]), np.vstack([var, var]), (0, 0))
+    y = np.linspace(lo[dims[1]], hi[dims[1]], resolution)
+    grid = np.tile(Z.mean(axis=0), (resolution * resolution, 1))
+    gx, gy = np.meshgrid(x, y)
+    grid[:, dims[0]], grid[:, dims[1]] = gx.ravel(), gy.ravel()
+    return Shading(x, y, predictive_variance(grid).reshape(resolution, resolution), dims)
+
+
+def _background(ax, shading: Shading | None, latent_dim: int) -> tuple[int, int]:
+    """Draw ``shading`` if given; return the latent dims to plot over it."""
+    if shading is None:
+        return (0, 1)
+    _shade(ax, shading)
+    return (0, 1) if latent_dim == 1 else shading.dims
+
+
+def _shade(ax, shading: Shading) -> None:
+    """Light where the model is confident (low variance), dark where it is not."""
+    extent = (shading.x[0], shading.x[-1], shading.y[0], shading.y[-1])
+    image = ax.imshow(
+        shading.variance, extent=extent, origin="lower", aspect="auto", cmap="Greys", interpolation="bilinear"
+    )
+    # Below the axes: the class legend sits on the right.
+    ax.figure.colorbar(
+        image, ax=ax, location="bottom", fraction=0.05, pad=0.13, aspect=40, label="predictive variance of f"
+    )
+
+
+def _xy(Z: np.ndarray, rows: np.ndarray, dims: tuple[int, int] = (0, 1)) -> tuple[np.ndarray, np.ndarray]:
+    """The two plotted coordinates: two latent dims, or dim 0 against the observation when Q = 1."""
+    return (Z[:, dims[0]], Z[:, dims[1]]) if Z.shape[1] >= 2 else (Z[:, 0], rows.astype(float))
+
+
+def _axis_labels(ax, latent_dim: int, suffix: str = "", dims: tuple[int, int] = (0, 1)) -> None:
+    ax.set_xlabel(f"latent dim {dims[0]}{suffix}")
+    ax.set_ylabel(f"latent dim {dims[1]}{suffix}" if latent_dim >= 2 else "observation")
+
+
+def _by_label(labels: np.ndarray | None):
+    """Yield (mask or None, colour, legend label) for each class, or once for unlabelled data."""
+    if labels is None:
+        yield None, "C0", None
+        return
+    classes = np.unique(labels)
+    cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
+    for i, cls in enumerate(classes):
+        yield labels == cls, cmap(i % cmap.N), str(cls)
+
+
+def _legend(ax, labels: np.ndarray | None) -> None:
+    if labels is not None and len(np.unique(labels)) <= MAX_LEGEND_LABELS:
+        ax.legend(fontsize="small", markerscale=2, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False)
+
+
+def scatter_latents(
+    ax, Z: np.ndarray, labels: np.ndarray | None, title: str, shading: Shading | None = None
+) -> None:
+    """Scatter two latent dims (or dim 0 against the row index when Q = 1), over ``shading`` if given."""
+    dims = _background(ax, shading, Z.shape[1])
+    x, y = _xy(Z, np.arange(len(Z)), dims)
+    for keep, colour, name in _by_label(labels):
+        sel = slice(None) if keep is None else keep
+        ax.scatter(x[sel], y[sel], s=8, alpha=0.7, color=colour, label=name)
+    _legend(ax, labels)
+    ax.set_title(title)
+    _axis_labels(ax, Z.shape[1], dims=dims)
+
+
+def save_latent_plot(
+    path: Path,
+    panels: list[tuple[str, np.ndarray]],
+    labels: np.ndarray | None,
+    shadings: list[Shading | None] | None = None,
+) -> None:
+    """Write a PNG with one latent scatter per ``(title, Z)`` panel, side by side.
+
+    ``shadings`` gives each panel an optional predictive-variance background.
+    """
+    shadings = shadings or [None] * len(panels)
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 5), squeeze=False)
+    for ax, (title, Z), shading in zip(axes[0], panels, shadings, strict=True):
+        scatter_latents(ax, Z, labels, title, shading)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def save_latent_posterior_plot(
+    path: Path,
+    Z_aligned: np.ndarray,
+    reference: np.ndarray,
+    labels: np.ndarray | None,
+    overlay: tuple[str, np.ndarray] | None = None,
+    title: str = "posterior of the latent positions",
+    max_points: int = 60_000,
+    shading: Shading | None = None,
+) -> None:
+    """Clouds of aligned draws around each latent point, coloured by label.
+
+    ``Z_aligned`` is (chain, draw, N, Q); draws are thinned so that at most ``max_points`` dots are
+    drawn. The ``reference`` (N, Q) is shown as outlined dots and ``overlay``, when given, as
+    crosses (for example the analytic MAP, aligned to the reference). ``shading`` is an optional
+    predictive-variance background.
+    """
+    draws = Z_aligned.reshape(-1, *Z_aligned.shape[-2:])
+    n_obs, latent_dim = draws.shape[1:]
+    cloud = draws[:: max(1, int(np.ceil(draws.shape[0] * n_obs / max_points)))]
+    rows = np.arange(n_obs)
+    fig, ax = plt.subplots(figsize=(8.5 if shading else 7.5, 5.5))
+    dims = _background(ax, shading, latent_dim)
+    for keep, colour, name in _by_label(labels):
+        sel = slice(None) if keep is None else keep
+        x, y = _xy(cloud[:, sel].reshape(-1, latent_dim), np.tile(rows[sel], len(cloud)), dims)
+        ax.scatter(x, y, s=2, alpha=0.08, color=colour, linewidths=0)
+        ax.scatter([], [], s=20, color=colour, label=name)  # opaque legend entry
+    x, y = _xy(reference, rows, dims)
+    ax.scatter(x, y, s=6, facecolors="none", edgecolors="k", linewidths=0.4, label="alignment reference")
+    if overlay is not None:
+        x, y = _xy(overlay[1], rows, dims)
+        ax.scatter(x, y, s=10, marker="x", color="k", linewidths=0.6, label=overlay[0])
+    ax.legend(fontsize="small", markerscale=1.5, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False)
+    ax.set_title(f"{title} ({len(cloud)} aligned draws per point)")
+    _axis_labels(ax, latent_dim, " (aligned)", dims)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def save_arviz_plot(path: Path, plot: Callable, tree, var_names: list[str]) -> None:
+    """Draw an ArviZ plot (e.g. ``arviz.plot_trace_dist``) with matplotlib and save it as PNG."""
+    collection = plot(tree, var_names=var_names, backend="matplotlib")
+    collection.savefig(path, dpi=90)
+    plt.close("all")

@@ -1,0 +1,145 @@
+"""The configured GPLVM as one object: kernel, likelihood form, priors and hyperparameter values.
+
+Everything downstream of the config (the PyMC model, metrics, diagnostics, plots, inspection)
+asks a :class:`ModelSpec`; none of it reads the config to find out which kernel it has. The
+NumPy densities here evaluate fitted points and posterior draws independently of the PyTensor
+graph that was fitted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+from scipy import stats
+
+from gplvm.analytic import AnalyticOptimum
+from gplvm.config import ModelConfig, PriorConfig, PriorDist
+from gplvm.kernels import Hyper, Kernel, make_kernel
+from gplvm.likelihood import LOG_2PI, LikelihoodForm, make_form
+
+Values = dict[str, float | np.ndarray]
+
+
+def prior_log_density(value, prior: PriorConfig) -> float:
+    """Log density of a hyperparameter value (scalar or array) under its prior, summed."""
+    value = np.asarray(value, dtype=float)
+    if prior.dist == PriorDist.lognormal:
+        return float(np.sum(stats.lognorm.logpdf(value, s=prior.sigma, scale=np.exp(prior.mu))))
+    return float(np.sum(stats.halfnorm.logpdf(value, scale=prior.sigma)))
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """K = k(Z) + noise I, Z ~ Normal(0, prior_scale), and which hyperparameters are learned.
+
+    Attributes
+    ----------
+    kernel, form : Kernel, LikelihoodForm
+        The covariance and how eq. 1 is evaluated.
+    latent_dim, prior_scale : int, float
+        Q and the sd of the Normal prior on Z.
+    configured : dict
+        Fixed values, and the starting values of learned hyperparameters (an ARD length scale is
+        a vector of length Q).
+    learned : tuple of str
+        The learned hyperparameters, ``beta`` first, then the kernel's in its order.
+    priors : dict
+        The prior of each learned hyperparameter.
+    """
+
+    kernel: Kernel
+    form: LikelihoodForm
+    latent_dim: int
+    prior_scale: float
+    configured: Values
+    learned: tuple[str, ...]
+    priors: dict[str, PriorConfig]
+
+    @classmethod
+    def from_config(cls, cfg: ModelConfig) -> ModelSpec:
+        """Build the spec of a validated model config."""
+        kernel = make_kernel(cfg.kernel, ard=cfg.ard, jitter=cfg.jitter)
+        names = ("beta", *kernel.hyperparameters)
+        configured: Values = {name: float(getattr(cfg, name)) for name in names}
+        if cfg.ard:
+            configured["lengthscale"] = np.full(cfg.latent_dim, cfg.lengthscale)
+        learned = tuple(name for name in names if getattr(cfg.learn, name))
+        return cls(
+            kernel=kernel,
+            form=make_form(cfg.likelihood.value, kernel),
+            latent_dim=cfg.latent_dim,
+            prior_scale=cfg.prior_scale,
+            configured=configured,
+            learned=learned,
+            priors={name: getattr(cfg.priors, name) for name in learned},
+        )
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every hyperparameter: ``beta`` first, then the kernel's own."""
+        return tuple(self.configured)
+
+    # ------------------------------------------------------------ values from a posterior
+
+    def per_draw(self, posterior: xr.Dataset) -> list[Values]:
+        """One dict of values per draw (chains flattened), learned ones read from ``posterior``."""
+        n_draws = posterior.sizes["chain"] * posterior.sizes["draw"]
+        learned = {
+            name: posterior[name].values.reshape(n_draws, *posterior[name].shape[2:]) for name in self.learned
+        }
+        return [
+            {name: learned[name][i] if name in learned else value for name, value in self.configured.items()}
+            for i in range(n_draws)
+        ]
+
+    def first_draw(self, posterior: xr.Dataset) -> Values:
+        """The values of the first draw: for a point estimate, the point."""
+        return self.per_draw(posterior.isel(chain=[0], draw=[0]))[0]
+
+    def summary(self, posterior: xr.Dataset) -> dict[str, float | list[float]]:
+        """Values for ``metrics.json``: posterior means of learned ones (a point has one draw), else fixed."""
+        out: dict[str, float | list[float]] = {}
+        for name, value in self.configured.items():
+            if name in self.learned:
+                value = posterior[name].mean(("chain", "draw")).values
+            value = np.asarray(value, dtype=float)
+            out[name] = value.tolist() if value.ndim else float(value)
+        return out
+
+    # ------------------------------------------------------------ NumPy densities
+
+    def column_log_likelihoods(
+        self, Z: np.ndarray, Y: np.ndarray, hyper: Hyper, where: str = "at the fitted point"
+    ) -> np.ndarray:
+        """log N(y_d | 0, K(Z)) for each column of Y, shape (D,)."""
+        return self.form.column_log_likelihoods(Z, Y, hyper, where)
+
+    def log_likelihood(
+        self, Z: np.ndarray, Y: np.ndarray, hyper: Hyper, where: str = "at the fitted point"
+    ) -> float:
+        """Eq. 1 with its constant."""
+        return self.form.log_likelihood_np(Z, Y, hyper, where)
+
+    def log_prior(self, Z: np.ndarray, hyper: Hyper) -> float:
+        """The Normal prior on Z plus the priors of the learned hyperparameters.
+
+        Densities are of the hyperparameters themselves (no Jacobian of PyMC's log transform):
+        with the log-likelihood this is the quantity ``pm.find_MAP`` maximises.
+        """
+        s = self.prior_scale
+        out = float(-0.5 * np.sum((Z / s) ** 2) - Z.size * (np.log(s) + 0.5 * LOG_2PI))
+        for name in self.learned:
+            out += prior_log_density(hyper[name], self.priors[name])
+        return out
+
+    def log_posterior(
+        self, Z: np.ndarray, Y: np.ndarray, hyper: Hyper, where: str = "at the fitted point"
+    ) -> float:
+        """Unnormalised log posterior: eq. 1 with its constant plus :meth:`log_prior`."""
+        return self.log_likelihood(Z, Y, hyper, where) + self.log_prior(Z, hyper)
+
+    def analytic_optimum(self, Y: np.ndarray, hyper: Hyper) -> AnalyticOptimum | None:
+        """The closed-form MAP of Z given the hyperparameters, when the kernel has one."""
+        return self.kernel.analytic_optimum(Y, self.latent_dim, float(hyper["beta"]), self.prior_scale)
