@@ -113,3 +113,16 @@ def test_split_features_refuses_to_hold_out_everything():
     data = load_dataset(SyntheticDatasetConfig(n_obs=10, n_features=2))
     with pytest.raises(ConfigError, match=r"heldout.fraction=0.9 would hold out all 2 features"):
         split_features(data, 0.9, seed=0)
+
+
+def test_bundled_files_read_directly_equal_scikit_learns_loaders():
+    """digits and iris are read from scikit-learn's files without importing sklearn.datasets."""
+    from sklearn.datasets import load_digits, load_iris
+
+    from gplvm.data import load_digits_array, load_iris_array
+
+    for ours, theirs in ((load_digits_array(), load_digits()), (load_iris_array(), load_iris())):
+        Y, labels, names = ours
+        np.testing.assert_array_equal(Y, theirs.data)
+        np.testing.assert_array_equal(labels, np.asarray(theirs.target_names)[theirs.target].astype(str))
+        assert names == list(theirs.feature_names)
