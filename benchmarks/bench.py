@@ -6,7 +6,8 @@ Every comparison is measured in the same run, so the ratios hold for this machin
    against NumPy, for each N and each PyTensor backend (numba, c, python; jax if installed);
 2. a MAP fit on digits under each backend: compile and optimiser seconds, iterations, the gap to
    the analytic optimum, and the analytic solution's own time;
-3. the whole ``gplvm dataset=digits inference=map`` process, with empty and with warm compile caches;
+3. the whole ``gplvm dataset=digits inference=map`` process, with empty and with warm compile caches,
+   and warm against ``python -c "import pymc"`` (what gplvm adds to PyMC's own start-up);
 4. NUTS on small synthetic data: ESS per second of the rotation invariants, nutpie against PyMC;
 5. the N = 100,000 MAP end to end: wall time and peak memory;
 6. the rbf kernel: one value-and-gradient evaluation (Z and every hyperparameter) of the dense
@@ -197,6 +198,55 @@ def bench_process(backend_list: list[str]) -> list[dict]:
     return rows
 
 
+def _wall(cmd: list[str]) -> float:
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    start = time.perf_counter()
+    subprocess.run(cmd, capture_output=True, env=env, check=True)
+    return time.perf_counter() - start
+
+
+def bench_startup(repeats: int) -> list[dict]:
+    """Whole warm ``gplvm dataset=digits`` processes against ``python -c "import pymc"``, interleaved.
+
+    Medians over ``repeats`` rounds; each round runs every command once, so load on the machine
+    affects them alike. The difference is what gplvm adds to PyMC's own start-up.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        commands = {
+            "python -c 'import pymc'": [sys.executable, "-c", "import pymc"],
+            "gplvm dataset=digits": [
+                sys.executable,
+                "-m",
+                "gplvm",
+                "dataset=digits",
+                f"hydra.run.dir={tmp}/a",
+            ],
+            "gplvm dataset=digits plot=false": [
+                sys.executable,
+                "-m",
+                "gplvm",
+                "dataset=digits",
+                "plot=false",
+                f"hydra.run.dir={tmp}/b",
+            ],
+        }
+        for cmd in commands.values():
+            _wall(cmd)  # warm the caches
+        walls: dict[str, list[float]] = {name: [] for name in commands}
+        for _ in range(repeats):
+            for name, cmd in commands.items():
+                walls[name].append(_wall(cmd))
+    base = float(np.median(walls["python -c 'import pymc'"]))
+    return [
+        {
+            "command": name,
+            "median_seconds": float(np.median(w)),
+            "over_import_pymc": float(np.median(w)) - base,
+        }
+        for name, w in walls.items()
+    ]
+
+
 def bench_nuts(draws: int) -> list[dict]:
     """ESS per second of the rotation invariants on small synthetic data, nutpie against PyMC."""
     from gplvm.pipeline import fit_experiment
@@ -376,6 +426,9 @@ def main(argv: list[str] | None = None) -> int:
     sections.append(
         ("MAP on digits (1797 x 64, Q = 2), against the analytic solution", _table(figures["map_digits"]))
     )
+
+    figures["startup"] = bench_startup(3 if args.quick else 7)
+    sections.append(("Start-up: warm whole processes against importing PyMC", _table(figures["startup"])))
 
     figures["process"] = bench_process(backend_list)
     sections.append(("Whole process: gplvm dataset=digits inference=map", _table(figures["process"])))

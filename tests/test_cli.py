@@ -23,7 +23,11 @@ def run_gplvm(run_dir: Path, *overrides: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize(
     "overrides",
-    [["inference=map"], ["inference=nuts", "inference.draws=60", "inference.tune=60"]],
+    [
+        ["inference=map"],
+        # In-process NUTS runs (test_pipeline) cover the same code; this one costs a cold numba compile.
+        pytest.param(["inference=nuts", "inference.draws=60", "inference.tune=60"], marks=pytest.mark.slow),
+    ],
     ids=["map", "nuts"],
 )
 def test_cli_run_writes_a_run_directory(tmp_path, overrides):
@@ -40,7 +44,11 @@ def test_cli_run_writes_a_run_directory(tmp_path, overrides):
 
 def test_help_and_cfg_job_work():
     help_out = subprocess.run([*GPLVM, "--help"], capture_output=True, text=True, timeout=120)
-    assert help_out.returncode == 0 and "dataset: " in help_out.stdout and "gplvm" in help_out.stdout
+    assert help_out.returncode == 0 and "gplvm" in help_out.stdout
+    # Only options a user can pick: the schemas are registered outside every group.
+    assert "dataset: curve, digits, file, iris, synthetic\n" in help_out.stdout
+    assert "model: linear, matern52, rbf, rbf_ard\n" in help_out.stdout
+    assert "base_" not in help_out.stdout and "schema" not in help_out.stdout
     cfg_out = subprocess.run(
         [*GPLVM, "--cfg", "job", "model.beta=20"], capture_output=True, text=True, timeout=120
     )
@@ -79,32 +87,46 @@ BAD_INPUTS = {
 }
 
 
+BAD_FILES = {
+    "nan.csv": ("a,b\n1,2\nnan,3\n2,2\n", "NaN or infinite value"),
+    "text.csv": ("a,b\n1,2\n3,x\n", "'x' is not a number"),
+    "empty.csv": ("", "is empty"),
+}
+
+
+@pytest.fixture(scope="module")
+def bad_input_runs(tmp_path_factory):
+    """Every bad-input case run once, two processes at a time (each is mostly interpreter start-up)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    root = tmp_path_factory.mktemp("bad")
+    cases = {case: overrides for case, (overrides, _) in BAD_INPUTS.items()}
+    for name, (content, _) in BAD_FILES.items():
+        cases[name] = ["dataset=file", f"dataset.path={_write(root, name, content)}"]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {case: pool.submit(run_gplvm, root / f"run_{case}", *args) for case, args in cases.items()}
+    return root, {case: future.result() for case, future in futures.items()}
+
+
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
-def test_bad_input_gives_a_clear_error_and_nonzero_exit(tmp_path, case):
-    overrides, message = BAD_INPUTS[case]
-    proc = run_gplvm(tmp_path / "run", *overrides)
+def test_bad_input_gives_a_clear_error_and_nonzero_exit(bad_input_runs, case):
+    root, procs = bad_input_runs
+    message = BAD_INPUTS[case][1]
+    proc = procs[case]
     assert proc.returncode != 0
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
     if proc.returncode == 2:  # our own checks: one line, and the run directory says failed
         assert proc.stderr.strip().count("\n") == 0, proc.stderr
-        metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+        metrics = json.loads((root / f"run_{case}" / "metrics.json").read_text())
         assert metrics["status"] == "failed" and message.split(" is")[0] in metrics["error"]
 
 
-@pytest.mark.parametrize(
-    ("name", "content", "message"),
-    [
-        ("nan.csv", "a,b\n1,2\nnan,3\n2,2\n", "NaN or infinite value"),
-        ("text.csv", "a,b\n1,2\n3,x\n", "'x' is not a number"),
-        ("empty.csv", "", "is empty"),
-    ],
-)
-def test_bad_data_files_exit_2_with_one_line(tmp_path, name, content, message):
-    path = _write(tmp_path, name, content)
-    proc = run_gplvm(tmp_path / "run", "dataset=file", f"dataset.path={path}")
+@pytest.mark.parametrize("name", sorted(BAD_FILES))
+def test_bad_data_files_exit_2_with_one_line(bad_input_runs, name):
+    proc = bad_input_runs[1][name]
     assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.strip().startswith("gplvm: error:") and message in proc.stderr
+    assert proc.stderr.strip().startswith("gplvm: error:") and BAD_FILES[name][1] in proc.stderr
     assert proc.stderr.strip().count("\n") == 0
 
 

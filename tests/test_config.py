@@ -181,3 +181,35 @@ def test_dataclass_defaults_match_yaml_defaults():
     assert cfg.inference == NutsConfig()
     assert cfg.model == ModelConfig()  # model=linear
     assert to_run_config(compose_cfg("dataset=curve")).dataset == CurveDatasetConfig()
+
+
+def _overlays(group: str) -> list[str]:
+    from importlib.resources import files
+
+    return sorted(
+        p.name.removesuffix(".yaml")
+        for p in (files("gplvm.conf") / group).iterdir()
+        if p.name.endswith(".yaml")
+    )
+
+
+@pytest.mark.parametrize("name", _overlays("experiment"))
+def test_every_experiment_overlay_composes_and_validates(name):
+    cfg = compose_cfg(f"+experiment={name}")
+    assert isinstance(to_run_config(cfg), Config)
+
+
+def test_optuna_search_overlay_composes_with_its_sweeper():
+    cfg = compose(["+search=optuna"], return_hydra_config=True)
+    assert cfg.hydra.sweeper._target_.endswith("OptunaSweeper")
+    assert set(cfg.hydra.sweeper.params) == {"model.beta", "model.latent_dim"}
+    assert cfg.heldout.fraction == 0.2
+
+
+def test_unknown_kernel_is_a_one_line_error():
+    with pytest.raises(
+        ConfigError, match=r"^model.kernel='periodic' is invalid: choose one of linear, matern52, rbf$"
+    ):
+        to_run_config(compose_cfg("model.kernel=periodic", "model.likelihood=dense"))
+    matern = to_run_config(compose_cfg("model=matern52", "model.ard=true")).model
+    assert (matern.kernel, matern.ard, matern.likelihood) == ("matern52", True, Likelihood.dense)

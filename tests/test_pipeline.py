@@ -28,7 +28,8 @@ def test_map_metrics_are_consistent(map_random):
     lp = m["log_posterior"]
     np.testing.assert_allclose(m["analytic_log_posterior"] - lp, m["analytic_gap"])
     assert m["log_likelihood"] > lp  # the N(0, 2) prior on 80 entries has negative log density here
-    assert m["compile_seconds"] > 0 and m["fit_seconds"] > 0
+    # The optimiser's own objective at its end point is the negative log posterior (no Jacobian).
+    np.testing.assert_allclose(-float(map_random.idata["optimizer_result"]["fun"]), lp, rtol=1e-12)
 
 
 def test_neighbour_errors_are_reported_for_labelled_data(map_random, nuts_run):
@@ -37,11 +38,12 @@ def test_neighbour_errors_are_reported_for_labelled_data(map_random, nuts_run):
 
     m = map_random.metrics
     expected = nearest_neighbour_error(map_random.fit.point_estimate(), map_random.data.labels)
-    assert m["knn_error"] == expected and 0 <= m["knn_error"] <= 1
+    assert m["knn_error"] == expected
     assert m["pca_knn_error"] == nearest_neighbour_error(
         pca_scores(map_random.data.Y, 2), map_random.data.labels
     )
-    assert 0 <= nuts_run.metrics["knn_error"] <= 1
+    reference = nuts_run.idata["alignment"]["Z_reference"].values  # the aligned posterior mean
+    assert nuts_run.metrics["knn_error"] == nearest_neighbour_error(reference, nuts_run.data.labels)
 
 
 def test_map_datatree_has_named_dims(map_random):
@@ -65,7 +67,8 @@ def test_dense_likelihood_map_matches_woodbury(map_random):
     )
 
 
-@pytest.mark.parametrize("backend", ["numba", pytest.param("c", marks=pytest.mark.slow)])
+# Non-default MAP backends: each costs a cold compile (numba about 20 s), so they run with the slow tests.
+@pytest.mark.parametrize("backend", [pytest.param(b, marks=pytest.mark.slow) for b in ("numba", "c")])
 def test_compiled_backends_reach_the_same_map(map_random, backend):
     args = ("inference.init=random", "model.beta=4", "model.prior_scale=2", f"inference.backend={backend}")
     other = fit_experiment(tiny_config(*args))
@@ -100,7 +103,7 @@ def test_nuts_is_reproducible_and_runs_with_pymcs_sampler(nuts_run):
     pymc = fit_experiment(tiny_config(*NUTS_ARGS, "inference.sampler=pymc", "inference.cores=1"))
     assert pymc.idata.posterior["Z"].shape == (2, 60, 40, 2)
     assert pymc.idata.posterior.attrs["inference_library"] == "pymc"
-    assert pymc.metrics["divergences"] >= 0 and pymc.metrics["fit_seconds"] > 0
+    assert pymc.metrics["divergences"] == int(pymc.idata.sample_stats["diverging"].values.sum())
 
 
 def test_dense_likelihood_refuses_large_n():
@@ -134,7 +137,8 @@ def test_nuts_posterior_holds_aligned_latents_and_invariants(nuts_run):
 
 def test_nuts_metrics(nuts_run):
     m = nuts_run.metrics
-    assert m["method"] == "nuts" and m["divergences"] >= 0
+    assert m["method"] == "nuts"
+    assert m["divergences"] == int(nuts_run.idata.sample_stats["diverging"].values.sum())
     assert m["gram_rel_error"] < 1e-6  # of the MAP the chains started from
     # Draws are typical-set points: below the MAP's log posterior, not wildly so.
     assert m["log_posterior"] < m["map_log_posterior"]
