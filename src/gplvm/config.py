@@ -305,7 +305,7 @@ class InferenceConfig:
 
 @dataclass
 class MapConfig(InferenceConfig):
-    """MAP by ``pm.find_MAP`` (scipy L-BFGS-B with PyTensor gradients)."""
+    """MAP by SciPy's L-BFGS-B on the PyMC model's log density, with PyTensor gradients."""
 
     method: str = "map"
     backend: str = "python"  # compiles in under a second, runs as fast as numba here (make bench)

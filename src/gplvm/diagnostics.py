@@ -35,7 +35,7 @@ def draw_log_densities(
     """Log-likelihood and log posterior of every draw of ``Z`` (and learned hyperparameters).
 
     Both have shape (chain, draw). The log posterior includes the priors of learned
-    hyperparameters, as :func:`gplvm.densities.log_posterior` defines it.
+    hyperparameters, as :meth:`gplvm.spec.ModelSpec.log_posterior` defines it.
     """
     Z = posterior["Z"].values
     flat = Z.reshape(-1, *Z.shape[-2:])

@@ -127,7 +127,7 @@ class ModelSpec:
         """The Normal prior on Z plus the priors of the learned hyperparameters.
 
         Densities are of the hyperparameters themselves (no Jacobian of PyMC's log transform):
-        with the log-likelihood this is the quantity ``pm.find_MAP`` maximises.
+        with the log-likelihood this is the quantity the MAP maximises.
         """
         s = self.prior_scale
         out = float(-0.5 * np.sum((Z / s) ** 2) - Z.size * (np.log(s) + 0.5 * LOG_2PI))

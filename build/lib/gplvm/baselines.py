@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.linalg import subspace_angles
-from sklearn.decomposition import PCA
 
 
 def pca_scores(Y: np.ndarray, latent_dim: int) -> np.ndarray:
-    """Principal-component scores Y V_Q (N x Q) from scikit-learn's PCA.
+    """Principal-component scores Y V_Q = U_Q diag(sigma_i) (N x Q), from a thin SVD of the centred Y.
+
+    Each axis is determined up to its sign.
 
     For the linear kernel the GPLVM optimum spans the same subspace: Z* = U_Q diag(l_i) while the
     scores are U_Q diag(sigma_i), so each axis differs only by the factor l_i / sigma_i.
     """
-    return PCA(n_components=latent_dim, svd_solver="full").fit_transform(Y)
+    U, sing, _ = np.linalg.svd(Y - Y.mean(axis=0), full_matrices=False)
+    return U[:, :latent_dim] * sing[:latent_dim]
 
 
 def subspace_angles_deg(A: np.ndarray, B: np.ndarray) -> np.ndarray:

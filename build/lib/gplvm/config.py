@@ -232,7 +232,13 @@ class ModelConfig:
             self.jitter,
             "it must lie in [0, 1)",
         )
-        # Imported here: the kernels need PyTensor, which composing a config (--help) does not.
+
+    def check_kernel(self) -> None:
+        """Checks that ask the kernel and likelihood classes (run by :func:`to_run_config`).
+
+        Not in ``__post_init__``: Hydra instantiates the defaults when the schemas are registered,
+        and the kernels need PyTensor, which composing a config (``--help``) does not.
+        """
         from gplvm.kernels import KERNELS
         from gplvm.likelihood import FORMS
 
@@ -299,7 +305,7 @@ class InferenceConfig:
 
 @dataclass
 class MapConfig(InferenceConfig):
-    """MAP by ``pm.find_MAP`` (scipy L-BFGS-B with PyTensor gradients)."""
+    """MAP by SciPy's L-BFGS-B on the PyMC model's log density, with PyTensor gradients."""
 
     method: str = "map"
     backend: str = "python"  # compiles in under a second, runs as fast as numba here (make bench)
@@ -442,13 +448,16 @@ def to_run_config(cfg: DictConfig) -> Config:
         raise ConfigError(str(exc).splitlines()[0]) from None
     if not isinstance(run_cfg, Config):
         raise ConfigError("the config was not composed from the gplvm schema (schema_config)")
+    run_cfg.model.check_kernel()
     return run_cfg
 
 
 def model_config_from_yaml(text: str) -> ModelConfig:
     """The ModelConfig stored as YAML in a run's attrs (``model_config``)."""
     merged = OmegaConf.merge(OmegaConf.structured(ModelConfig), OmegaConf.create(text))
-    return OmegaConf.to_object(merged)
+    model = OmegaConf.to_object(merged)
+    model.check_kernel()
+    return model
 
 
 def check_against_data(cfg: Config, n_obs: int) -> None:

@@ -86,13 +86,37 @@ def curve(cfg: CurveDatasetConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return Y, t[:, None], np.array([f"seg{s}" for s in segment])
 
 
-def _from_sklearn(loader) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    bunch = loader()
-    names = [str(n) for n in getattr(bunch, "feature_names", [])] or [
-        f"x{j}" for j in range(bunch.data.shape[1])
-    ]
-    labels = np.asarray(bunch.target_names)[bunch.target] if hasattr(bunch, "target_names") else bunch.target
-    return np.asarray(bunch.data, dtype=float), np.asarray(labels).astype(str), names
+IRIS_FEATURES = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"]
+
+
+def _sklearn_data(name: str) -> Path:
+    """A data file that scikit-learn ships (``sklearn/datasets/data/<name>``), found without importing it.
+
+    Importing ``sklearn.datasets`` takes about half a second, longer than reading the file.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")
+    path = Path(next(iter(spec.submodule_search_locations or []), "")) / "datasets" / "data" / name
+    if not path.is_file():
+        raise DataError(f"scikit-learn's bundled {name} is missing ({path}); reinstall scikit-learn")
+    return path
+
+
+def load_digits_array() -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """scikit-learn's 8x8 digits (1797 x 64) as (data, labels "0"-"9", feature names pixel_r_c)."""
+    table = np.loadtxt(_sklearn_data("digits.csv.gz"), delimiter=",")
+    names = [f"pixel_{row}_{col}" for row in range(8) for col in range(8)]
+    return table[:, :-1], table[:, -1].astype(int).astype(str), names
+
+
+def load_iris_array() -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """scikit-learn's iris (150 x 4) as (data, species names, feature names)."""
+    path = _sklearn_data("iris.csv")
+    with path.open() as fh:
+        species = np.array(fh.readline().strip().split(",")[2:])
+    table = np.loadtxt(path, delimiter=",", skiprows=1)
+    return table[:, :-1], species[table[:, -1].astype(int)], list(IRIS_FEATURES)
 
 
 def _read_csv(path: Path, label_column: str | None) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
@@ -208,13 +232,9 @@ def load_dataset(cfg: DatasetConfig) -> Dataset:
         Y, Z_true, labels = curve(cfg)
         attrs = {"arc_degrees": cfg.arc_degrees, "noise": cfg.noise, "data_seed": cfg.seed}
     elif isinstance(cfg, DigitsDatasetConfig):
-        from sklearn.datasets import load_digits
-
-        Y, labels, names = _from_sklearn(load_digits)
+        Y, labels, names = load_digits_array()
     elif isinstance(cfg, IrisDatasetConfig):
-        from sklearn.datasets import load_iris
-
-        Y, labels, names = _from_sklearn(load_iris)
+        Y, labels, names = load_iris_array()
     elif isinstance(cfg, FileDatasetConfig):
         Y, labels, names = read_file(cfg)
         attrs = {"path": str(Path(cfg.path).expanduser().resolve())}

@@ -53,9 +53,9 @@ def nearest_neighbour_error(Z: np.ndarray, labels: np.ndarray) -> float:
     Each point is classified by the label of its nearest other point (Euclidean), the figure
     Lawrence (2005) uses to compare latent spaces. A KD-tree keeps it O(N log N) for small Q.
     """
-    from sklearn.neighbors import NearestNeighbors
+    from scipy.spatial import KDTree
 
-    _, idx = NearestNeighbors(n_neighbors=2).fit(Z).kneighbors(Z)
+    _, idx = KDTree(Z).query(Z, k=2)
     rows = np.arange(len(Z))
     # With duplicate points the query itself need not come first; take the first other index.
     nearest = np.where(idx[:, 0] == rows, idx[:, 1], idx[:, 0])

@@ -19,8 +19,10 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from xarray import DataTree
+if TYPE_CHECKING:  # xarray takes 0.4 s to import; the sweep callback and --help never need it
+    from xarray import DataTree
 
 METRICS = "metrics.json"
 POSTERIOR = "posterior.nc"

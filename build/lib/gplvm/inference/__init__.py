@@ -7,7 +7,14 @@ rather than branching on the method's name.
 from __future__ import annotations
 
 from gplvm.config import InferenceConfig
-from gplvm.inference.base import Fit, FitMethod, compile_options, initial_latents, starting_point
+from gplvm.inference.base import (
+    Fit,
+    FitMethod,
+    compile_mode,
+    compile_options,
+    initial_latents,
+    starting_point,
+)
 from gplvm.inference.map import MapMethod
 from gplvm.inference.nuts import NutsMethod
 
@@ -17,6 +24,7 @@ __all__ = [
     "METHODS",
     "Fit",
     "FitMethod",
+    "compile_mode",
     "compile_options",
     "initial_latents",
     "method_for",

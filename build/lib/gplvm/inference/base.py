@@ -90,8 +90,15 @@ def starting_point(data: Dataset, spec: ModelSpec, init: Init, seed: int) -> dic
     return {"Z": Z0, **{name: np.asarray(spec.configured[name]) for name in spec.learned}}
 
 
+def compile_mode(backend: str):
+    """The PyTensor mode of a backend name: numba, c or python (FAST_COMPILE)."""
+    from pytensor.compile.mode import get_mode
+
+    return get_mode({"python": "FAST_COMPILE", "c": "CVM"}.get(backend, backend.upper()))
+
+
 def compile_options(backend: str) -> dict:
-    """Keyword arguments that select a PyTensor backend in ``pm.find_MAP`` and ``pm.sample``.
+    """Keyword arguments that select a PyTensor backend in ``pm.sample``.
 
     ``python`` is PyTensor's FAST_COMPILE mode: NumPy implementations of each op and few graph
     rewrites, so it compiles in a fraction of a second. The linear-kernel objective is a handful
