@@ -208,7 +208,7 @@ class ModelConfig:
     """
 
     latent_dim: int = 2
-    kernel: str = "linear"  # a name in gplvm.kernels.KERNELS: linear, rbf, matern52
+    kernel: str = "linear"  # a name registered in gplvm.kernels.KERNELS
     ard: bool = False  # stationary kernels: one length scale per latent dim
     beta: float = 1.0  # noise precision
     variance: float = 1.0  # signal variance of stationary kernels

@@ -1,5 +1,0 @@
-"""``python -m gplvm`` is the same as the ``gplvm`` command."""
-
-from gplvm.cli import entry
-
-entry()
