@@ -20,7 +20,10 @@ def test_wheel_runs_gplvm_and_gplvm_inspect_from_another_directory(tmp_path):
     subprocess.run(build, check=True, capture_output=True, timeout=600)
     [wheel] = (tmp_path / "dist").glob("gplvm-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert "gplvm/conf/config.yaml" in names and "gplvm/conf/model/matern52.yaml" in names
+    configs = {
+        f"gplvm/conf/{p.relative_to(ROOT / 'conf').as_posix()}" for p in (ROOT / "conf").rglob("*.yaml")
+    }
+    assert configs <= set(names), configs - set(names)
     assert not any(name.startswith(("benchmarks/", "tests/")) for name in names)
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)

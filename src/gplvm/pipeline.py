@@ -7,6 +7,7 @@ wrapper around the latter.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from gplvm.config import Config, check_against_data
 from gplvm.data import Dataset, load_dataset, split_features
 from gplvm.inference import Fit, method_for
 from gplvm.model import build_model
+from gplvm.plot_worker import PlotWorker
 from gplvm.record import RunMetrics
 from gplvm.spec import ModelSpec
 
@@ -139,50 +141,67 @@ def fit_experiment(cfg: Config, config_yaml: str = "") -> Experiment:
     return Experiment(data, fit, record, tree, cfg, spec)
 
 
-def _write_latent_plot(exp: Experiment, path: Path) -> None:
-    """``latent.png``: the point estimate, or the clouds of aligned draws around each point.
+def latent_plot_request(exp: Experiment) -> tuple[str, tuple, dict]:
+    """``latent.png`` as (function in :mod:`gplvm.plots`, args after the path, kwargs).
 
-    Stationary kernels get the predictive variance as background: at the point estimate, or for
-    draws at the alignment reference with posterior-mean hyperparameters.
+    The point estimate, or the clouds of aligned draws around each point. Stationary kernels get
+    the predictive variance as background: at the point estimate, or for draws at the alignment
+    reference with posterior-mean hyperparameters. Everything is computed here, in NumPy, so that
+    the drawing itself can happen in another process.
     """
-    from gplvm import plots
     from gplvm.shading import latent_shading
 
     m = exp.record
     where = f"{exp.data.name}, {m.kernel} kernel, Q={m.latent_dim}, beta={m.beta:.3g}"
     hyper = m.hyperparameters  # the MAP's values, or posterior means
     if exp.fit.has_draws:
-        post = exp.idata.posterior
         reference = exp.idata["alignment"]["Z_reference"].values
-        plots.save_latent_posterior_plot(
-            path,
-            post["Z_aligned"].values,
-            reference,
-            exp.data.labels,
-            title=f"GPLVM posterior ({m.method}): {where}",
-            shading=latent_shading(reference, hyper, exp.spec),
+        kwargs = {
+            "title": f"GPLVM posterior ({m.method}): {where}",
+            "shading": latent_shading(reference, hyper, exp.spec),
+        }
+        return (
+            "save_latent_posterior_plot",
+            (exp.idata.posterior["Z_aligned"].values, reference, exp.data.labels),
+            kwargs,
         )
-    else:
-        Z = exp.fit.point_estimate()
-        shading = latent_shading(Z, hyper, exp.spec)
-        plots.save_latent_plot(path, [(f"GPLVM {m.method.upper()}: {where}", Z)], exp.data.labels, [shading])
+    Z = exp.fit.point_estimate()
+    panels = [(f"GPLVM {m.method.upper()}: {where}", Z)]
+    return "save_latent_plot", (panels, exp.data.labels, [latent_shading(Z, hyper, exp.spec)]), {}
 
 
-def save_experiment(exp: Experiment, run_dir: Path, plot: bool = True) -> None:
-    """Write ``posterior.nc``, ``latent.png`` and, last, ``metrics.json`` with status completed."""
+def save_experiment(
+    exp: Experiment, run_dir: Path, plot: bool = True, plotter: PlotWorker | None = None
+) -> None:
+    """Write ``posterior.nc``, ``latent.png`` and, last, ``metrics.json`` with status completed.
+
+    ``plotter``, when given, draws ``latent.png`` in its own process (see :mod:`gplvm.plot_worker`).
+    """
     results.write_posterior(run_dir, exp.idata)
     if plot:
-        results.write_atomic(run_dir / results.LATENT_PLOT, lambda p: _write_latent_plot(exp, p))
+        name, args, kwargs = latent_plot_request(exp)
+        if plotter is None:
+            from gplvm import plots
+
+            draw = getattr(plots, name)
+        else:
+            draw = functools.partial(plotter.draw, name)
+        results.write_atomic(run_dir / results.LATENT_PLOT, lambda p: draw(p, *args, **kwargs))
     results.write_metrics(run_dir, exp.metrics)
 
 
 def run_experiment(cfg: Config, run_dir: Path, config_yaml: str = "") -> RunMetrics:
     """Fit and save one experiment in ``run_dir``; on any error record it there and re-raise."""
     results.mark_running(run_dir)
+    # Started first, so that loading matplotlib overlaps the fit on another core.
+    plotter = PlotWorker() if cfg.plot else None
     try:
         exp = fit_experiment(cfg, config_yaml)
-        save_experiment(exp, run_dir, plot=cfg.plot)
+        save_experiment(exp, run_dir, plot=cfg.plot, plotter=plotter)
     except BaseException as exc:
         results.mark_failed(run_dir, exc)
         raise
+    finally:
+        if plotter is not None:
+            plotter.close()
     return exp.record
