@@ -7,35 +7,42 @@ import logging
 import numpy as np
 import pytest
 
-from gplvm.plot_worker import PlotWorker
+from gplvm.plot_worker import PlotWorker, draw_here
 
 PANELS = [("random points", np.random.default_rng(0).standard_normal((50, 2)))]
 LABELS = np.array(["a", "b"] * 25)
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def test_worker_draws_the_requested_plot(tmp_path, caplog):
+def test_worker_draws_the_same_plot_as_this_process(caplog):
     worker = PlotWorker()
+    worker.submit("save_latent_plot", PANELS, LABELS)
     with caplog.at_level(logging.WARNING, logger="gplvm"):
-        worker.draw("save_latent_plot", tmp_path / "w.png", PANELS, LABELS)
-    assert (tmp_path / "w.png").stat().st_size > 5000
+        png = worker.result()
+    assert png.startswith(PNG_MAGIC) and len(png) > 5000
     assert worker.proc is None and not caplog.records  # used once, no fallback
+    # Same drawing code, same matplotlib: the same image size in bytes within a little metadata.
+    here = draw_here("save_latent_plot", (PANELS, LABELS), {})
+    assert abs(len(here) - len(png)) < 0.01 * len(png)
 
 
-def test_dead_worker_falls_back_to_drawing_here(tmp_path, caplog):
+def test_dead_worker_falls_back_to_drawing_here(caplog):
     worker = PlotWorker()
-    worker.proc.kill()  # as if it had died; draw() reaps it
+    worker.proc.kill()  # as if it had died
+    worker.submit("save_latent_plot", PANELS, LABELS)
     with caplog.at_level(logging.WARNING, logger="gplvm"):
-        worker.draw("save_latent_plot", tmp_path / "here.png", PANELS, LABELS)
-    assert (tmp_path / "here.png").stat().st_size > 5000
+        png = worker.result()
+    assert png.startswith(PNG_MAGIC)
     assert "plotting in this process" in caplog.text
 
 
-def test_a_plot_that_fails_in_the_worker_fails_here_too(tmp_path, caplog):
-    """The fallback repeats the call, so a real error (here a bad argument) reaches the caller."""
+def test_a_plot_that_fails_in_the_worker_fails_here_too(caplog):
+    """The fallback repeats the call, so a real error (here labels of the wrong length) reaches the caller."""
     worker = PlotWorker()
+    worker.submit("save_latent_plot", PANELS, LABELS[:3])
     with caplog.at_level(logging.WARNING, logger="gplvm"), pytest.raises(IndexError):
-        worker.draw("save_latent_plot", tmp_path / "bad.png", PANELS, LABELS[:3])
-    assert "IndexError" in caplog.text and not (tmp_path / "bad.png").exists()
+        worker.result()
+    assert "IndexError" in caplog.text
 
 
 def test_close_stops_an_unused_worker():

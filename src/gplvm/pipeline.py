@@ -7,7 +7,6 @@ wrapper around the latter.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from gplvm.config import Config, check_against_data
 from gplvm.data import Dataset, load_dataset, split_features
 from gplvm.inference import Fit, method_for
 from gplvm.model import build_model
-from gplvm.plot_worker import PlotWorker
+from gplvm.plot_worker import PlotWorker, draw_here
 from gplvm.record import RunMetrics
 from gplvm.spec import ModelSpec
 
@@ -175,18 +174,16 @@ def save_experiment(
 ) -> None:
     """Write ``posterior.nc``, ``latent.png`` and, last, ``metrics.json`` with status completed.
 
-    ``plotter``, when given, draws ``latent.png`` in its own process (see :mod:`gplvm.plot_worker`).
+    ``plotter``, when given, draws ``latent.png`` in its own process while ``posterior.nc`` is
+    written (see :mod:`gplvm.plot_worker`).
     """
+    if plot and plotter is not None:
+        name, args, kwargs = latent_plot_request(exp)
+        plotter.submit(name, *args, **kwargs)
     results.write_posterior(run_dir, exp.idata)
     if plot:
-        name, args, kwargs = latent_plot_request(exp)
-        if plotter is None:
-            from gplvm import plots
-
-            draw = getattr(plots, name)
-        else:
-            draw = functools.partial(plotter.draw, name)
-        results.write_atomic(run_dir / results.LATENT_PLOT, lambda p: draw(p, *args, **kwargs))
+        png = plotter.result() if plotter is not None else draw_here(*latent_plot_request(exp))
+        results.write_atomic(run_dir / results.LATENT_PLOT, lambda p: p.write_bytes(png))
     results.write_metrics(run_dir, exp.metrics)
 
 

@@ -2,13 +2,16 @@
 
 Importing matplotlib takes about half a second, as long as compiling and fitting the default
 digits MAP. Started before the fit, the import runs on the second core in parallel instead of
-after it. The protocol is one pickled request on stdin, ``(function name in gplvm.plots, args,
-kwargs)``, and ``ok`` (or the error) on stdout. When the process cannot start or fails, the
-caller draws in its own process instead, so a plot is never lost to this optimisation.
+after it, and the drawing overlaps writing ``posterior.nc``. The protocol is one pickled request
+on stdin, ``(function name in gplvm.plots, args, kwargs)``, with a file object in place of the
+path, and the PNG's bytes on stdout. When the process cannot start or fails, the plot is drawn
+in the calling process instead, so no plot is lost to this optimisation.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import pickle
 import subprocess
@@ -16,7 +19,15 @@ import sys
 import traceback
 
 log = logging.getLogger("gplvm")
-OK = b"ok"
+
+
+def draw_here(name: str, args: tuple, kwargs: dict) -> bytes:
+    """``gplvm.plots.<name>(png, *args, **kwargs)`` in this process; returns the PNG's bytes."""
+    from gplvm import plots
+
+    png = io.BytesIO()
+    getattr(plots, name)(png, *args, **kwargs)
+    return png.getvalue()
 
 
 class PlotWorker:
@@ -24,6 +35,7 @@ class PlotWorker:
 
     def __init__(self) -> None:
         self.proc: subprocess.Popen | None = None
+        self.request: tuple[str, tuple, dict] | None = None
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "gplvm.plot_worker"],
@@ -34,24 +46,35 @@ class PlotWorker:
         except OSError as exc:
             log.warning("plot process did not start (%s); plotting in this process", exc)
 
-    def draw(self, name: str, *args, **kwargs) -> None:
-        """Call ``gplvm.plots.<name>(*args, **kwargs)`` in the worker, or here if the worker fails."""
+    def submit(self, name: str, *args, **kwargs) -> None:
+        """Send the drawing of ``gplvm.plots.<name>`` (without its path argument) to the worker."""
+        self.request = (name, args, kwargs)
+        if self.proc is not None:
+            stdin, self.proc.stdin = self.proc.stdin, None  # communicate() must not touch it again
+            with contextlib.suppress(OSError):  # a dead worker: result() falls back
+                stdin.write(pickle.dumps(self.request))
+            with contextlib.suppress(OSError):
+                stdin.close()
+
+    def result(self) -> bytes:
+        """The PNG of the submitted plot: from the worker, or drawn here if the worker failed."""
+        if self.request is None:
+            raise RuntimeError("nothing was submitted to the plot process")
         proc, self.proc = self.proc, None
         if proc is not None:
             try:
-                out, err = proc.communicate(pickle.dumps((name, args, kwargs)), timeout=600)
-            except (OSError, subprocess.TimeoutExpired) as exc:
+                png, err = proc.communicate(timeout=600)
+            except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
                 proc.kill()
-                out, err = b"", str(exc).encode()
-            if proc.returncode == 0 and out == OK:
-                return
+                proc.communicate()
+                png, err = b"", str(exc).encode()
+            if proc.returncode == 0 and png:
+                return png
             log.warning("plot process failed (%s); plotting in this process", err.decode()[-300:].strip())
-        from gplvm import plots
-
-        getattr(plots, name)(*args, **kwargs)
+        return draw_here(*self.request)
 
     def close(self) -> None:
-        """Stop the worker if it was never used (a run that failed before plotting)."""
+        """Stop the worker if it was not used (a run that failed before plotting)."""
         if self.proc is not None:
             self.proc.kill()
             self.proc.communicate()  # reaps it and closes the pipes
@@ -59,19 +82,18 @@ class PlotWorker:
 
 
 def serve() -> int:
-    """The worker's side: import the plotting code, then draw the one request read from stdin."""
-    from gplvm import plots  # the slow import this process exists to overlap
+    """The worker's side: import the plotting code, draw the request read from stdin, write the PNG."""
+    from gplvm import plots  # noqa: F401  (the slow import this process exists to overlap)
 
     try:
         request = sys.stdin.buffer.read()
         if not request:  # the parent closed the pipe without a job
             return 0
-        name, args, kwargs = pickle.loads(request)
-        getattr(plots, name)(*args, **kwargs)
+        png = draw_here(*pickle.loads(request))
     except Exception:
         sys.stderr.write(traceback.format_exc())
         return 1
-    sys.stdout.buffer.write(OK)
+    sys.stdout.buffer.write(png)
     return 0
 
 
