@@ -54,7 +54,7 @@ def main() -> None:
     save_experiment(exp, run_dir)
     report = inspect(run_dir)
     comparison = alignment_comparison(exp)
-    m = exp.metrics
+    m = exp.record
     (OUT / "alignment.json").write_text(json.dumps(comparison, indent=2) + "\n")
     rows = "\n".join(
         f"| {k} | {v['rhat_max']:.4f} | {v['ess_bulk_min']:.0f} | {v['ess_tail_min']:.0f} |"
@@ -64,9 +64,9 @@ def main() -> None:
     text = "\n\n".join(
         [
             "# iris posterior: diagnostics",
-            f"NUTS ({m['chains']} chains x {m['draws']} draws, {m['tune']} tuning): wall {wall:.1f} s in all,"
-            f" compile {m['compile_seconds']:.1f} s, sampling {m['fit_seconds']:.1f} s,"
-            f" MAP {m['map_compile_seconds'] + m['map_fit_seconds']:.1f} s. Divergences: {m['divergences']}.",
+            f"NUTS ({m.chains} chains x {m.draws} draws, {m.tune} tuning): wall {wall:.1f} s in all,"
+            f" compile {m.compile_seconds:.1f} s, sampling {m.fit_seconds:.1f} s,"
+            f" MAP {m.map_compile_seconds + m.map_fit_seconds:.1f} s. Divergences: {m.divergences}.",
             diagnostics_table(m),
             "Alignment reference for Z_aligned:\n\n| reference | max R-hat | min bulk ESS | min tail ESS"
             " | mean residual | iterations |\n|---|---|---|---|---|---|\n" + rows,
