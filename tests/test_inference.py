@@ -86,3 +86,23 @@ def test_stalled_fits_restart_until_no_progress(monkeypatch, funs, expected):
     assert float(fit.idata["optimizer_result"]["fun"]) == fun  # the best point is kept
     assert starts[1:] == funs[: len(starts) - 1]  # each restart starts where the last one ended
     assert fit.info["iterations"] == 5 * len(starts)
+
+
+def test_history_length_fits_the_memory_budget():
+    from gplvm.config import MapConfig
+    from gplvm.inference.map import history_length
+
+    assert history_length(MapConfig(), 80) == 30  # small problems keep maxcor
+    assert history_length(MapConfig(), 2_000_000) == 8  # 10^6 x 2 latents: 256 MiB / (16 B x 2e6)
+    assert history_length(MapConfig(history_mb=0.001), 2_000_000) == 3  # never below 3 pairs
+
+
+def test_map_with_a_small_history_still_reaches_the_analytic_optimum():
+    from gplvm.pipeline import fit_experiment
+    from tests.helpers import tiny_config
+
+    # 40 x 2 latents: 0.005 MiB holds 4 pairs of 80 values.
+    exp = fit_experiment(tiny_config("inference.history_mb=0.005", "model.beta=4", "plot=false"))
+    m = exp.metrics
+    assert m["lbfgs_maxcor"] == 4 and m["converged"]
+    assert m["gram_rel_error"] < 1e-6 and abs(m["analytic_gap_relative"]) < 1e-12

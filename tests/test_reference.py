@@ -121,3 +121,18 @@ def test_gram_relative_error_matches_dense_and_ignores_rotation():
     np.testing.assert_allclose(analytic.gram_relative_error(Z, Z_ref), dense, rtol=1e-10)
     R, _ = np.linalg.qr(np.random.default_rng(11).standard_normal((3, 3)))
     assert analytic.gram_relative_error(Z @ R, Z) < 1e-14
+
+
+@pytest.mark.parametrize("shape", [(500, 8), (6, 9), (40, 3)])
+def test_top_singular_from_the_gram_matrix_equals_the_thin_svd(monkeypatch, shape):
+    """Large Y goes through the D x D Gram matrix; it must give the thin SVD's top factors."""
+    rng = np.random.default_rng(12)
+    Y = rng.standard_normal(shape) * np.linspace(3.0, 0.5, shape[1])
+    svd_U, svd_s = analytic.top_singular(Y, 4)
+    monkeypatch.setattr(analytic, "SVD_MAX_BYTES", 0)
+    gram_U, gram_s = analytic.top_singular(Y, 4)
+    np.testing.assert_allclose(gram_s, svd_s, rtol=1e-10)
+    top = min(4, *shape)
+    signs = np.sign(np.sum(gram_U[:, :top] * svd_U[:, :top], axis=0))
+    np.testing.assert_allclose(gram_U[:, :top] * signs, svd_U[:, :top], atol=1e-9)
+    assert np.all(gram_U[:, top:] == 0) and np.all(gram_s[top:] == 0)

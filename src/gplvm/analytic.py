@@ -9,6 +9,34 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# Above this size a thin SVD's N x D factor U would double the memory that Y takes.
+SVD_MAX_BYTES = 64 * 2**20
+
+
+def top_singular(Y: np.ndarray, q: int) -> tuple[np.ndarray, np.ndarray]:
+    """The top ``q`` left singular vectors U_q (N x q) and singular values of Y, in descending order.
+
+    Small Y: a thin SVD. Large Y: the eigenvectors V of the D x D Gram matrix Y^T Y = V S^2 V^T,
+    then U_q = Y V_q / s, so memory stays O(N q + D^2) instead of a second N x D array. The Gram
+    matrix squares the condition number, which costs accuracy only in directions far below the
+    top one. Columns beyond the rank of Y are zero.
+    """
+    n_obs, n_features = Y.shape
+    top = min(q, n_obs, n_features)
+    U = np.zeros((n_obs, q))
+    sing = np.zeros(q)
+    if Y.nbytes <= SVD_MAX_BYTES:
+        U_full, s_full, _ = np.linalg.svd(Y, full_matrices=False)
+        U[:, :top], sing[:top] = U_full[:, :top], s_full[:top]
+        return U, sing
+    evals, V = np.linalg.eigh(Y.T @ Y)
+    order = np.argsort(evals)[::-1][:top]
+    s = np.sqrt(np.maximum(evals[order], 0.0))
+    keep = s > s[0] * 1e-12 if s.size and s[0] > 0 else np.zeros(top, dtype=bool)
+    U[:, :top][:, keep] = (Y @ V[:, order[keep]]) / s[keep]
+    sing[:top] = np.where(keep, s, 0.0)
+    return U, sing
+
 
 @dataclass(frozen=True)
 class AnalyticOptimum:
@@ -27,15 +55,11 @@ def analytic_optimum(
     Z = U_Q diag(l_i), l_i^2 = max(k_i - 1/beta, 0), where (lambda_i, u_i) are the top eigenpairs
     of S = Y Y^T / D. Without a prior k_i = lambda_i; with one, setting the gradient of the log
     posterior to zero in the eigenbasis gives k^2 + D s^2 k - D s^2 lambda_i = 0. The eigenpairs
-    come from a thin SVD of Y, so nothing N x N is formed.
+    come from :func:`top_singular`, so nothing N x N is formed.
     """
     n_features = Y.shape[1]
-    U, sing, _ = np.linalg.svd(Y, full_matrices=False)
-    lam = np.zeros(latent_dim)
-    top = min(latent_dim, sing.size)
-    lam[:top] = sing[:top] ** 2 / n_features
-    U_Q = np.zeros((Y.shape[0], latent_dim))
-    U_Q[:, :top] = U[:, :top]
+    U_Q, sing = top_singular(Y, latent_dim)
+    lam = sing**2 / n_features
     if prior_scale is None:
         k = lam
     else:

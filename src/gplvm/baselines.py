@@ -14,8 +14,10 @@ def pca_scores(Y: np.ndarray, latent_dim: int) -> np.ndarray:
     For the linear kernel the GPLVM optimum spans the same subspace: Z* = U_Q diag(l_i) while the
     scores are U_Q diag(sigma_i), so each axis differs only by the factor l_i / sigma_i.
     """
-    U, sing, _ = np.linalg.svd(Y - Y.mean(axis=0), full_matrices=False)
-    return U[:, :latent_dim] * sing[:latent_dim]
+    from gplvm.analytic import top_singular
+
+    U, sing = top_singular(Y - Y.mean(axis=0), latent_dim)
+    return U * sing
 
 
 def subspace_angles_deg(A: np.ndarray, B: np.ndarray) -> np.ndarray:

@@ -313,6 +313,9 @@ class MapConfig(InferenceConfig):
     ftol: float = 0.0  # scipy's 2.2e-9 stops short of the optimum on large objectives
     gtol: float = 1e-8
     maxcor: int = 30
+    # L-BFGS-B keeps 2 x maxcor vectors as long as all parameters (N Q + hyperparameters); above
+    # this many MiB, maxcor is lowered to fit (at 10^6 x 2 latents, 30 pairs would take 960 MiB).
+    history_mb: float = 256.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -321,6 +324,7 @@ class MapConfig(InferenceConfig):
         _require(self.ftol >= 0, "inference.ftol", self.ftol, "it must be >= 0")
         _require(self.gtol >= 0, "inference.gtol", self.gtol, "it must be >= 0")
         _require(self.maxcor >= 1, "inference.maxcor", self.maxcor, "it must be >= 1")
+        _require(self.history_mb > 0, "inference.history_mb", self.history_mb, "it must be > 0")
 
 
 @dataclass

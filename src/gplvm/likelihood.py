@@ -153,7 +153,7 @@ class Woodbury(LikelihoodForm):
         L = np.linalg.cholesky(np.eye(Z.shape[1]) + beta * (Z.T @ Z))
         logdet = -n_obs * np.log(beta) + 2.0 * np.sum(np.log(np.diag(L)))
         A = sla.solve_triangular(L, Z.T @ Y, lower=True)
-        quad = beta * np.sum(Y**2, axis=0) - beta**2 * np.sum(A**2, axis=0)
+        quad = beta * np.einsum("nd,nd->d", Y, Y) - beta**2 * np.sum(A**2, axis=0)  # no N x D temporary
         return -0.5 * logdet - 0.5 * quad - 0.5 * n_obs * LOG_2PI
 
 

@@ -65,6 +65,7 @@ class RunMetrics:
     converged: bool | None = _f("the optimiser's or the sampler's verdict", summary=True, report=True)
     iterations: int | None = _f("MAP: L-BFGS-B iterations, summed over restarts")
     restarts: int | None = _f("MAP: restarts after a stalled line search")
+    lbfgs_maxcor: int | None = _f("MAP: L-BFGS correction pairs kept (maxcor, lowered to fit history_mb)")
     gradient_max_abs: float | None = _f("MAP: largest gradient entry at the end")
     convergence: str | None = _f("MAP: which convergence rule applied")
     optimizer_message: str | None = _f("MAP: L-BFGS-B's message")

@@ -71,12 +71,13 @@ def initial_latents(data: Dataset, latent_dim: int, init: Init, prior_scale: flo
     """
     rng = np.random.default_rng(seed)
     if init == Init.pca:
-        U, _, _ = np.linalg.svd(data.Y, full_matrices=False)
-        Z = np.zeros((data.n_obs, latent_dim))
-        k = min(latent_dim, U.shape[1])
-        Z[:, :k] = U[:, :k] * np.sqrt(data.n_obs)
+        from gplvm.analytic import top_singular
+
+        U, sing = top_singular(data.Y, latent_dim)
+        Z = U * np.sqrt(data.n_obs)
         # Dims beyond rank(Y) get small noise so that the start is not a saddle there either.
-        Z[:, k:] = 1e-3 * rng.standard_normal((data.n_obs, latent_dim - k))
+        empty = sing == 0
+        Z[:, empty] = 1e-3 * rng.standard_normal((data.n_obs, int(empty.sum())))
         return Z
     if init == Init.random:
         return prior_scale * rng.standard_normal((data.n_obs, latent_dim))
