@@ -395,7 +395,28 @@ class Config:
     heldout: HeldoutConfig = field(default_factory=HeldoutConfig)
     seed: int = 0
     plot: bool = True
+    # Larger training data is referenced (source, shape, hash), not copied into posterior.nc.
+    copy_data_max_mb: float = 50.0
 
+    def __post_init__(self) -> None:
+        _require(
+            math.isfinite(self.copy_data_max_mb) and self.copy_data_max_mb >= 0,
+            "copy_data_max_mb",
+            self.copy_data_max_mb,
+            "it must be a number of MiB >= 0",
+        )
+
+
+DATASETS = {
+    cls.name: cls
+    for cls in (
+        SyntheticDatasetConfig,
+        CurveDatasetConfig,
+        DigitsDatasetConfig,
+        IrisDatasetConfig,
+        FileDatasetConfig,
+    )
+}
 
 SCHEMAS = {
     "schema_config": Config,
@@ -454,6 +475,15 @@ def to_run_config(cfg: DictConfig) -> Config:
         raise ConfigError("the config was not composed from the gplvm schema (schema_config)")
     run_cfg.model.check_kernel()
     return run_cfg
+
+
+def dataset_config_from_yaml(text: str) -> DatasetConfig:
+    """The dataset config stored as YAML in a run's attrs (``dataset_config``)."""
+    values = OmegaConf.create(text)
+    schema = DATASETS.get(str(values.get("name")))
+    if schema is None:
+        raise ConfigError(f"dataset {values.get('name')!r} is unknown; choose one of {', '.join(DATASETS)}")
+    return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), values))
 
 
 def model_config_from_yaml(text: str) -> ModelConfig:

@@ -89,12 +89,13 @@ def load_run(run_dir: Path) -> Run:
 def analytic_overlay(run: Run, reference: np.ndarray) -> tuple[str, np.ndarray] | None:
     """The analytic optimum at the run's hyperparameters, aligned to ``reference``, when there is one."""
     from gplvm.align import align_to
+    from gplvm.run_data import training_data
 
     spec = run.spec()
-    if spec is None or "Y" not in run.tree.constant_data:
-        return None
+    if spec is None or not spec.kernel.has_analytic_optimum:
+        return None  # no closed form for this kernel: no need to load the data
     hyper = spec.summary(run.tree.posterior.to_dataset())
-    optimum = spec.analytic_optimum(run.tree.constant_data["Y"].values, hyper)
+    optimum = spec.analytic_optimum(training_data(run.tree), hyper)
     return None if optimum is None else ("analytic MAP (aligned)", align_to(optimum.Z, reference))
 
 

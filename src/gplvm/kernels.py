@@ -49,6 +49,7 @@ class Kernel(ABC):
     supports_ard: ClassVar[bool] = False
     # Stationary kernels forget the data far from it: their predictive variance is worth drawing.
     stationary: ClassVar[bool] = False
+    has_analytic_optimum: ClassVar[bool] = False  # see analytic_optimum
 
     def __init__(self, ard: bool = False, jitter: float = 0.0) -> None:
         if ard and not self.supports_ard:
@@ -147,6 +148,7 @@ class Linear(Kernel):
     """k(z, z') = z^T z': dual probabilistic PCA, whose optimum is known in closed form."""
 
     name = "linear"
+    has_analytic_optimum = True
 
     def cross(self, Z, Z_other, hyper):
         return pt.as_tensor(Z) @ pt.as_tensor(Z_other).T

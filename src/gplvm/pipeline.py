@@ -22,6 +22,7 @@ from gplvm.inference import Fit, method_for
 from gplvm.model import build_model
 from gplvm.plot_worker import PlotWorker, draw_here
 from gplvm.record import RunMetrics
+from gplvm.run_data import data_attrs
 from gplvm.spec import ModelSpec
 
 
@@ -89,7 +90,11 @@ def build_tree(
         groups["posterior"], groups["alignment"] = rotation_aware_posterior(
             groups["posterior"], data, spec, reference
         )
+    store_data, data_info = data_attrs(data, cfg)
     constant = groups.get("constant_data", xr.Dataset())
+    if not store_data:  # referenced by source and hash instead (see gplvm.run_data)
+        constant = constant.drop_vars("Y")
+        heldout = None
     if data.labels is not None:
         constant = constant.assign(label=xr.DataArray(data.labels.astype(str), dims="obs"))
     if data.Z_true is not None:
@@ -116,6 +121,7 @@ def build_tree(
         "config": config_yaml,
         "model_config": OmegaConf.to_yaml(OmegaConf.structured(cfg.model)),
         **{f"dataset_{k}": v for k, v in data.attrs.items()},
+        **data_info,
     }
     return tree
 
