@@ -50,3 +50,17 @@ def test_close_stops_an_unused_worker():
     proc = worker.proc
     worker.close()
     assert proc.returncode is not None and worker.proc is None
+
+
+def test_large_latent_spaces_are_drawn_as_a_stated_random_subset():
+    from gplvm.plots import MAX_POINTS, shown_rows
+
+    rows, note = shown_rows(10)
+    assert list(rows) == list(range(10)) and note == ""
+    rows, note = shown_rows(1_000_000)
+    assert len(rows) == MAX_POINTS == len(set(rows)) and np.all(np.diff(rows) > 0)
+    assert f"{MAX_POINTS:,} of 1,000,000 points, drawn at random" in note
+    np.testing.assert_array_equal(shown_rows(1_000_000)[0], rows)  # seeded: the same subset every time
+    Z = np.random.default_rng(1).standard_normal((50_000, 2))
+    png = draw_here("save_latent_plot", ([("big", Z)], np.array(["a", "b"] * 25_000)), {})
+    assert png.startswith(PNG_MAGIC)

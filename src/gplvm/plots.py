@@ -14,6 +14,16 @@ import numpy as np
 from gplvm.shading import Shading
 
 MAX_LEGEND_LABELS = 20
+# More dots than this draw slowly and hide each other; a seeded random subset stands in for them.
+MAX_POINTS = 20_000
+
+
+def shown_rows(n_obs: int, max_points: int = MAX_POINTS) -> tuple[np.ndarray, str]:
+    """Row indices to draw (all, or a seeded random subset in row order) and a note for the title."""
+    if n_obs <= max_points:
+        return np.arange(n_obs), ""
+    rows = np.sort(np.random.default_rng(0).choice(n_obs, size=max_points, replace=False))
+    return rows, f"\n({max_points:,} of {n_obs:,} points, drawn at random)"
 
 
 def _background(ax, shading: Shading | None, latent_dim: int) -> tuple[int, int]:
@@ -67,12 +77,14 @@ def scatter_latents(
 ) -> None:
     """Scatter two latent dims (or dim 0 against the row index when Q = 1), over ``shading`` if given."""
     dims = _background(ax, shading, Z.shape[1])
-    x, y = _xy(Z, np.arange(len(Z)), dims)
-    for keep, colour, name in _by_label(labels):
+    rows, note = shown_rows(len(Z))
+    x, y = _xy(Z[rows], rows, dims)
+    shown = None if labels is None else labels[rows]
+    for keep, colour, name in _by_label(shown):
         sel = slice(None) if keep is None else keep
         ax.scatter(x[sel], y[sel], s=8, alpha=0.7, color=colour, label=name)
-    _legend(ax, labels)
-    ax.set_title(title)
+    _legend(ax, shown)
+    ax.set_title(title + note)
     _axis_labels(ax, Z.shape[1], dims=dims)
 
 
@@ -108,14 +120,18 @@ def save_latent_posterior_plot(
     """Clouds of aligned draws around each latent point, coloured by label.
 
     ``Z_aligned`` is (chain, draw, N, Q); draws are thinned so that at most ``max_points`` dots are
-    drawn. The ``reference`` (N, Q) is shown as outlined dots and ``overlay``, when given, as
+    drawn, and above :data:`MAX_POINTS` observations a seeded random subset of them is shown (the
+    title says so). The ``reference`` (N, Q) is shown as outlined dots and ``overlay``, when given, as
     crosses (for example the analytic MAP, aligned to the reference). ``shading`` is an optional
     predictive-variance background.
     """
-    draws = Z_aligned.reshape(-1, *Z_aligned.shape[-2:])
+    rows, note = shown_rows(Z_aligned.shape[-2])
+    draws = Z_aligned.reshape(-1, *Z_aligned.shape[-2:])[:, rows]
+    reference = reference[rows]
+    labels = None if labels is None else labels[rows]
+    overlay = None if overlay is None else (overlay[0], overlay[1][rows])
     n_obs, latent_dim = draws.shape[1:]
     cloud = draws[:: max(1, int(np.ceil(draws.shape[0] * n_obs / max_points)))]
-    rows = np.arange(n_obs)
     fig, ax = plt.subplots(figsize=(8.5 if shading else 7.5, 5.5))
     dims = _background(ax, shading, latent_dim)
     for keep, colour, name in _by_label(labels):
@@ -129,7 +145,7 @@ def save_latent_posterior_plot(
         x, y = _xy(overlay[1], rows, dims)
         ax.scatter(x, y, s=10, marker="x", color="k", linewidths=0.6, label=overlay[0])
     ax.legend(fontsize="small", markerscale=1.5, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False)
-    ax.set_title(f"{title} ({len(cloud)} aligned draws per point)")
+    ax.set_title(f"{title} ({len(cloud)} aligned draws per point){note}")
     _axis_labels(ax, latent_dim, " (aligned)", dims)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
