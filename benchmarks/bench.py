@@ -433,7 +433,9 @@ def evaluation_summary(rows: list[dict]) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     """Run every benchmark, print Markdown tables and write the figures as JSON."""
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer draws, no N = 10^5 or 10^6")
+    parser.add_argument(
+        "--quick", action="store_true", help="smaller sizes, fewer draws, no 10^5 or 10^6 rows"
+    )
     parser.add_argument("--out", type=Path, default=Path("outputs/bench"), help="where to write the JSON")
     args = parser.parse_args(argv)
 
