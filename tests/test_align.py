@@ -65,3 +65,10 @@ def test_analytic_optimum_spans_the_pca_subspace():
     # Same axes, each shrunk by l_i / sigma_i with l_i^2 = k_i - 1/beta.
     shrink = np.linalg.norm(optimum.Z, axis=0) / np.linalg.norm(pca, axis=0)
     np.testing.assert_allclose(align_to(optimum.Z, pca), pca * shrink, atol=1e-10)
+
+
+def test_pca_scores_of_centred_data_skip_the_copy_and_agree():
+    rng = np.random.default_rng(3)
+    Y = rng.standard_normal((80, 6)) @ rng.standard_normal((6, 6)) + 5.0
+    centred = Y - Y.mean(axis=0)
+    np.testing.assert_allclose(pca_scores(centred, 3, centred=True), pca_scores(Y, 3), atol=1e-10)

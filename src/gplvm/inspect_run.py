@@ -49,6 +49,12 @@ class Run:
         """Whether the posterior holds draws (aligned by the pipeline) rather than one point."""
         return "Z_aligned" in self.tree.posterior
 
+    def training_data(self) -> np.ndarray:
+        """Y as fitted: the stored copy, or reloaded from its source and checked by hash."""
+        from gplvm.run_data import training_data
+
+        return training_data(self.tree)
+
     def spec(self):
         """The run's :class:`~gplvm.spec.ModelSpec`, from the model config in its attrs (None if absent)."""
         from gplvm.config import model_config_from_yaml
@@ -89,13 +95,12 @@ def load_run(run_dir: Path) -> Run:
 def analytic_overlay(run: Run, reference: np.ndarray) -> tuple[str, np.ndarray] | None:
     """The analytic optimum at the run's hyperparameters, aligned to ``reference``, when there is one."""
     from gplvm.align import align_to
-    from gplvm.run_data import training_data
 
     spec = run.spec()
     if spec is None or not spec.kernel.has_analytic_optimum:
         return None  # no closed form for this kernel: no need to load the data
     hyper = spec.summary(run.tree.posterior.to_dataset())
-    optimum = spec.analytic_optimum(training_data(run.tree), hyper)
+    optimum = spec.analytic_optimum(run.training_data(), hyper)
     return None if optimum is None else ("analytic MAP (aligned)", align_to(optimum.Z, reference))
 
 

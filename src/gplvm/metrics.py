@@ -68,7 +68,7 @@ def neighbour_metrics(Z: np.ndarray, data: Dataset, latent_dim: int) -> dict:
         return {"knn_error": None, "pca_knn_error": None}
     from gplvm.baselines import pca_scores
 
-    pca = pca_scores(data.Y, min(latent_dim, data.n_features, data.n_obs))
+    pca = pca_scores(data.Y, min(latent_dim, data.n_features, data.n_obs), centred=True)
     return {
         "knn_error": nearest_neighbour_error(Z, data.labels),
         "pca_knn_error": nearest_neighbour_error(pca, data.labels),
