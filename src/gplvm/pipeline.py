@@ -52,13 +52,12 @@ def check_config(cfg: Config, data: Dataset, spec: ModelSpec) -> None:
 def _result_groups(idata: DataTree) -> dict[str, xr.Dataset]:
     """The fit's groups without what is empty, bulky or redundant.
 
-    The MAP's ``fit`` group and its L-BFGS memory (O(N Q) each, repeating Z) are dropped; the
-    final gradient is kept as its largest entry, ``jac_max_abs``.
+    The optimiser's end point, gradient and L-BFGS memory (O(N Q) each, repeating Z) are dropped;
+    the final gradient is kept as its largest entry, ``jac_max_abs``.
     """
     groups = {
         path: node.to_dataset() for path, node in idata.subtree_with_keys if path != "." and node.data_vars
     }
-    groups.pop("fit", None)
     if "optimizer_result" in groups:
         opt = groups["optimizer_result"]
         jac = opt["jac"].values if "jac" in opt else np.zeros(1)
