@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from gplvm import results
+from gplvm import lifecycle, results
 from gplvm.inspect_run import INSPECT_DIR, main
 from gplvm.pipeline import save_experiment
 
@@ -60,12 +62,21 @@ def test_inspect_map_overlays_the_analytic_optimum(run_dirs, capsys):
     assert (run_dirs["map"] / INSPECT_DIR / "latent_map.png").stat().st_size > 5000
 
 
+def _ended_pid() -> int:
+    """The id of a process that has exited and been reaped."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
 @pytest.mark.parametrize(
     ("setup", "message"),
     [
         ("missing", "no such directory"),
         ("empty", "no metrics.json; not a gplvm run directory"),
         ("running", "the run is incomplete (status 'running')"),
+        ("stale", "the run is stale: it says running, but process"),
+        ("interrupted", "the run was interrupted by SIGTERM after 12.5 s"),
         ("failed", "the run failed: model.beta=0.0 is invalid"),
         ("no_posterior", "posterior.nc is missing"),
         ("bad_json", "not valid JSON"),
@@ -75,8 +86,14 @@ def test_broken_run_directories_give_one_line_errors(tmp_path, capsys, setup, me
     run_dir = tmp_path / "run"
     if setup != "missing":
         run_dir.mkdir()
-    if setup == "running":
-        results.mark_running(run_dir)
+    if setup == "running":  # this very process, with a fresh heartbeat
+        results.write_metrics(run_dir, lifecycle.running_record(time.time()))
+        (run_dir / lifecycle.HEARTBEAT).touch()
+    elif setup == "stale":  # a process that has ended
+        results.write_metrics(run_dir, {**lifecycle.running_record(time.time()), "pid": _ended_pid()})
+        (run_dir / lifecycle.HEARTBEAT).touch()  # fresh, yet the process is gone
+    elif setup == "interrupted":
+        lifecycle.mark_interrupted(run_dir, signal.SIGTERM, 12.5)
     elif setup == "failed":
         results.mark_failed(run_dir, ValueError("model.beta=0.0 is invalid: it must be a finite number > 0"))
     elif setup == "no_posterior":

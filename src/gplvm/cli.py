@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 # Two BLAS threads on two cores fight with the sampler and the optimiser.
@@ -17,6 +18,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from gplvm import lifecycle
 from gplvm.config import CONFIG_MODULE, register_configs, to_run_config
 from gplvm.errors import GPLVMError
 from gplvm.record import RunMetrics, field_names
@@ -47,20 +49,37 @@ def main(cfg: DictConfig) -> float:
     """Run one configured experiment and return its objective for sweepers.
 
     A single run exits 2 on bad input. In a multirun, a failing job is recorded as failed in its
-    directory and returns NaN, so that the other jobs go on; ``gplvm`` then exits 1.
+    directory and returns NaN, so that the other jobs go on; ``gplvm`` then exits 1. SIGINT and
+    SIGTERM are recorded as interrupted and exit 130 and 143. With ``resume=true`` a job whose
+    directory already holds a completed run of the same composed config is not run again.
     """
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    started, t0 = False, time.time()
     try:
-        run_cfg = to_run_config(cfg)
-        from gplvm.pipeline import run_experiment  # PyMC loads only once the config is valid
+        with lifecycle.signals_raise():
+            run_cfg = to_run_config(cfg)
+            fingerprint = lifecycle.config_fingerprint(cfg)
+            previous = lifecycle.completed_before(run_dir, fingerprint) if run_cfg.resume else None
+            if previous is not None:
+                log.info(
+                    "job %s completed before with the same config: skipped (resume=true)", hydra_cfg.job.num
+                )
+                return _objective(RunMetrics.from_dict(previous))
+            from gplvm.pipeline import run_experiment  # PyMC loads only once the config is valid
 
-        record = run_experiment(run_cfg, run_dir, OmegaConf.to_yaml(cfg))
+            started = True
+            record = run_experiment(run_cfg, run_dir, OmegaConf.to_yaml(cfg), fingerprint)
+    except lifecycle.Interrupted as exc:
+        if not started:  # run_experiment records its own interruptions
+            lifecycle.mark_interrupted(run_dir, exc.signum, time.time() - t0)
+        print(f"gplvm: {exc}; {run_dir} records it (rerun a sweep with resume=true)", file=sys.stderr)
+        sys.exit(exc.exit_code)
     except Exception as exc:
         from gplvm import results
 
-        if not (run_dir / results.METRICS).exists():  # run_experiment records its own failures
+        if not started:  # run_experiment records its own failures
             results.mark_failed(run_dir, exc)
         if multirun:
             log.error("job %s failed: %s: %s", hydra_cfg.job.num, type(exc).__name__, exc)

@@ -397,6 +397,8 @@ class Config:
     plot: bool = True
     # Larger training data is referenced (source, shape, hash), not copied into posterior.nc.
     copy_data_max_mb: float = 50.0
+    # Skip the job when its directory already holds a completed run of the same composed config.
+    resume: bool = False
 
     def __post_init__(self) -> None:
         _require(

@@ -74,9 +74,18 @@ def load_run(run_dir: Path) -> Run:
         metrics = results.read_metrics(run_dir)
     except ValueError as exc:
         raise RunDirectoryError(f"{run_dir / results.METRICS}: not valid JSON ({exc})") from None
-    status = metrics.get("status")
+    from gplvm import lifecycle
+
+    status = lifecycle.status(metrics, run_dir)
     if status == "failed":
         raise RunDirectoryError(f"{run_dir}: the run failed: {metrics.get('error', 'no error recorded')}")
+    if status == "interrupted":
+        raise RunDirectoryError(
+            f"{run_dir}: the run was interrupted by {metrics.get('signal')} after"
+            f" {metrics.get('elapsed_seconds', float('nan')):.1f} s; rerun it (a sweep with resume=true)"
+        )
+    if status == "stale":
+        raise RunDirectoryError(f"{run_dir}: the run is stale: {lifecycle.stale_reason(metrics)}; rerun it")
     if status != "completed":
         raise RunDirectoryError(
             f"{run_dir}: the run is incomplete (status {status!r}); it may still be running"

@@ -15,7 +15,7 @@ import xarray as xr
 from omegaconf import OmegaConf
 from xarray import DataTree
 
-from gplvm import __version__, results
+from gplvm import __version__, lifecycle, results
 from gplvm.config import Config, check_against_data
 from gplvm.data import Dataset, load_dataset, split_features
 from gplvm.inference import Fit, method_for
@@ -192,18 +192,25 @@ def save_experiment(
     results.write_metrics(run_dir, exp.metrics)
 
 
-def run_experiment(cfg: Config, run_dir: Path, config_yaml: str = "") -> RunMetrics:
-    """Fit and save one experiment in ``run_dir``; on any error record it there and re-raise."""
-    results.mark_running(run_dir)
-    # Started first, so that loading matplotlib overlaps the fit on another core.
-    plotter = PlotWorker() if cfg.plot else None
-    try:
-        exp = fit_experiment(cfg, config_yaml)
-        save_experiment(exp, run_dir, plot=cfg.plot, plotter=plotter)
-    except BaseException as exc:
-        results.mark_failed(run_dir, exc)
-        raise
-    finally:
-        if plotter is not None:
-            plotter.close()
+def run_experiment(
+    cfg: Config, run_dir: Path, config_yaml: str = "", config_sha256: str | None = None
+) -> RunMetrics:
+    """Fit and save one experiment in ``run_dir``, recording it as running, then completed.
+
+    An error is recorded there as failed and re-raised; SIGINT/SIGTERM as interrupted (see
+    :mod:`gplvm.lifecycle`). ``config_sha256`` identifies the composed config for resuming sweeps.
+    """
+    with lifecycle.job(run_dir):
+        # Started first, so that loading matplotlib overlaps the fit on another core.
+        plotter = PlotWorker() if cfg.plot else None
+        try:
+            exp = fit_experiment(cfg, config_yaml)
+            exp.record.config_sha256 = config_sha256
+            save_experiment(exp, run_dir, plot=cfg.plot, plotter=plotter)
+        except Exception as exc:
+            results.mark_failed(run_dir, exc)
+            raise
+        finally:
+            if plotter is not None:
+                plotter.close()
     return exp.record

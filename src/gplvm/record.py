@@ -94,6 +94,12 @@ class RunMetrics:
     map_log_posterior: float | None = _f("NUTS: log_posterior at that MAP")
     map_compile_seconds: float | None = _f("NUTS: compile seconds of that MAP")
     map_fit_seconds: float | None = _f("NUTS: optimiser seconds of that MAP")
+    config_sha256: str | None = _f("SHA-256 of the composed config (without resume): what resume compares")
+    pid: int | None = _f("running: the job's process id")
+    host: str | None = _f("running: the job's host")
+    started_at: str | None = _f("running: when the job started (UTC)")
+    signal: str | None = _f("interrupted: SIGINT or SIGTERM")
+    elapsed_seconds: float | None = _f("interrupted: seconds from the start to the signal")
     error_type: str | None = _f("failed: the error's type")
     error: str | None = _f("failed: the error message", report=True)
 

@@ -3,7 +3,8 @@
 A run directory holds (Hydra adds ``.hydra/`` with the composed config and overrides):
 
 - ``metrics.json``: ``"status"`` is ``"running"`` while the job runs, then ``"completed"`` with
-  the figures, or ``"failed"`` with the error. It is written last on success.
+  the figures, ``"failed"`` with the error, or ``"interrupted"`` with the signal (see
+  :mod:`gplvm.lifecycle`). It is written last on success.
 - ``posterior.nc``: the DataTree, readable by ``arviz.from_netcdf``.
 - ``latent.png``: the latent space.
 
@@ -61,11 +62,6 @@ def write_metrics(run_dir: Path, metrics: dict) -> None:
     """Write ``metrics.json`` atomically; NaN and inf become null."""
     text = json.dumps(_json_safe(metrics), indent=2, sort_keys=False) + "\n"
     write_atomic(run_dir / METRICS, lambda p: p.write_text(text))
-
-
-def mark_running(run_dir: Path) -> None:
-    """Record that a job started, so that a killed job is not mistaken for a finished one."""
-    write_metrics(run_dir, {"status": "running"})
 
 
 def mark_failed(run_dir: Path, error: BaseException) -> None:

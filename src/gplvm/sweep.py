@@ -16,7 +16,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from gplvm import results
+from gplvm import lifecycle, results
 
 log = logging.getLogger("gplvm")
 
@@ -26,7 +26,7 @@ class JobStatus:
     """One job directory of a sweep."""
 
     path: Path
-    status: str  # completed, failed, running, or missing when no metrics.json was written
+    status: str  # completed, failed, interrupted, running, stale, or missing (no metrics.json)
     error: str | None = None
 
 
@@ -49,7 +49,9 @@ def job_statuses(sweep_dir: Path) -> list[JobStatus]:
     statuses = []
     for path in job_dirs(sweep_dir):
         metrics = job_metrics(path)
-        statuses.append(JobStatus(path, metrics.get("status", "missing"), metrics.get("error")))
+        status = lifecycle.status(metrics, path)
+        error = lifecycle.stale_reason(metrics) if status == "stale" else metrics.get("error")
+        statuses.append(JobStatus(path, status, error))
     return statuses
 
 
