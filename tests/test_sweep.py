@@ -163,6 +163,7 @@ def test_report_on_a_missing_directory_is_a_one_line_error(tmp_path, capsys):
     assert "no job directories" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # a Hydra plugin in a subprocess; the joblib sweep above covers multirun by default
 def test_optuna_search_runs_three_trials(tmp_path):
     proc = run_sweep(tmp_path, "+search=optuna", "hydra.sweeper.n_trials=3", "model.latent_dim=2")
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -172,6 +173,7 @@ def test_optuna_search_runs_three_trials(tmp_path):
     np.testing.assert_allclose(found["best_value"], max(scores))
 
 
+@pytest.mark.slow  # a Hydra plugin in subprocesses; the joblib sweep above covers multirun by default
 def test_submitit_local_launcher_runs_jobs(tmp_path):
     proc = run_sweep(tmp_path, "model.beta=1,2", "hydra/launcher=local")
     assert proc.returncode == 0, proc.stderr[-3000:]
