@@ -77,8 +77,6 @@ def job(run_dir: Path) -> Iterator[float]:
         with signals_raise():
             yield started
     except (Interrupted, KeyboardInterrupt) as exc:
-        stop.set()
-        heartbeat.join()
         signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
         mark_interrupted(run_dir, signum, time.time() - started)
         raise Interrupted(signum) from None
