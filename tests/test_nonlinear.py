@@ -134,6 +134,7 @@ def test_heldout_score_for_rbf_sums_to_the_likelihood_of_the_columns():
     np.testing.assert_allclose(3 * score["heldout_log_lik_per_feature"], cf.log_likelihood_from_K(K, Y))
 
 
+@pytest.mark.slow  # its own numba compile of an rbf graph for nutpie: 20-35 s on an empty cache
 def test_rbf_nuts_samples_hyperparameters_and_reports_them(tmp_path):
     """NUTS (nutpie) with a learned beta, variance and ARD length scales."""
     cfg = tiny_config(
