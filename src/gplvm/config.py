@@ -422,11 +422,7 @@ DATASETS = {
 
 SCHEMAS = {
     "schema_config": Config,
-    "schema_dataset_synthetic": SyntheticDatasetConfig,
-    "schema_dataset_curve": CurveDatasetConfig,
-    "schema_dataset_digits": DigitsDatasetConfig,
-    "schema_dataset_iris": IrisDatasetConfig,
-    "schema_dataset_file": FileDatasetConfig,
+    **{f"schema_dataset_{name}": schema for name, schema in DATASETS.items()},
     "schema_model": ModelConfig,
     "schema_inference_map": MapConfig,
     "schema_inference_nuts": NutsConfig,
