@@ -22,10 +22,10 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from gplvm import lifecycle, markdown, results
+from gplvm import markdown, results
 from gplvm.errors import GPLVMError
 from gplvm.record import field_names
-from gplvm.sweep import job_dirs, job_metrics
+from gplvm.sweep import job_dirs, job_metrics, job_status
 
 REPORT_CSV = "report.csv"
 REPORT_MD = "report.md"
@@ -65,9 +65,8 @@ def collect(sweep_dir: Path) -> tuple[pd.DataFrame, list[str]]:
         metrics = job_metrics(job)
         row = {"job": str(job.relative_to(sweep_dir)), **overrides}
         row.update({c: metrics.get(c) for c in COLUMNS})
-        row["status"] = lifecycle.status(metrics, job)  # a dead "running" job shows as stale
-        if row["status"] == "stale":
-            row["error"] = lifecycle.stale_reason(metrics)
+        status = job_status(job, metrics)  # a dead "running" job shows as stale
+        row["status"], row["error"] = status.status, status.error
         rows.append(row)
     table = pd.DataFrame(rows)
     override_keys = list(dict.fromkeys(k for row in rows for k in row if k not in COLUMNS and k != "job"))

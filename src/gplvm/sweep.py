@@ -44,15 +44,16 @@ def job_metrics(job_dir: Path) -> dict:
         return {"status": "missing", "error": "no readable metrics.json"}
 
 
+def job_status(path: Path, metrics: dict) -> JobStatus:
+    """What a job directory says, a dead ``running`` job shown as stale with the reason."""
+    status = lifecycle.status(metrics, path)
+    error = lifecycle.stale_reason(metrics) if status == "stale" else metrics.get("error")
+    return JobStatus(path, status, error)
+
+
 def job_statuses(sweep_dir: Path) -> list[JobStatus]:
     """The status of every job in ``sweep_dir``."""
-    statuses = []
-    for path in job_dirs(sweep_dir):
-        metrics = job_metrics(path)
-        status = lifecycle.status(metrics, path)
-        error = lifecycle.stale_reason(metrics) if status == "stale" else metrics.get("error")
-        statuses.append(JobStatus(path, status, error))
-    return statuses
+    return [job_status(path, job_metrics(path)) for path in job_dirs(sweep_dir)]
 
 
 # Set by the callback in the launching process; read by the ``gplvm`` entry point for its exit code.
