@@ -135,7 +135,7 @@ def test_stored_rbf_run_rebuilds_its_model_and_shading():
     from gplvm.inspect_run import load_run, run_shading
 
     run = load_run(STORED / "map_rbf_ard")
-    spec = run.spec()
+    spec = run.spec
     assert (spec.kernel.name, spec.kernel.ard, spec.learned) == (
         "rbf",
         True,

@@ -10,6 +10,7 @@ the kernel has one. Plots go to ``RUN_DIR/inspect/``.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from dataclasses import dataclass
@@ -55,8 +56,12 @@ class Run:
 
         return training_data(self.tree)
 
+    @functools.cached_property
     def spec(self):
-        """The run's :class:`~gplvm.spec.ModelSpec`, from the model config in its attrs (None if absent)."""
+        """The run's :class:`~gplvm.spec.ModelSpec`, from the model config in its attrs (None if absent).
+
+        Built once: the latent plot's analytic overlay and its shading both ask for it.
+        """
         from gplvm.config import model_config_from_yaml
         from gplvm.spec import ModelSpec
 
@@ -105,7 +110,7 @@ def analytic_overlay(run: Run, reference: np.ndarray) -> tuple[str, np.ndarray] 
     """The analytic optimum at the run's hyperparameters, aligned to ``reference``, when there is one."""
     from gplvm.align import align_to
 
-    spec = run.spec()
+    spec = run.spec
     if spec is None or not spec.kernel.has_analytic_optimum:
         return None  # no closed form for this kernel: no need to load the data
     hyper = spec.summary(run.tree.posterior.to_dataset())
@@ -120,7 +125,7 @@ def run_shading(run: Run, Z: np.ndarray):
     """
     from gplvm.shading import latent_shading
 
-    spec = run.spec()
+    spec = run.spec
     if spec is None:
         return None
     return latent_shading(Z, spec.summary(run.tree.posterior.to_dataset()), spec)
