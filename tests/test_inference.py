@@ -71,7 +71,7 @@ def test_stalled_fits_restart_until_no_progress(monkeypatch, funs, expected):
     calls = iter(funs)
     starts = []
 
-    def fake_find_map(model, start, cfg, seed):
+    def fake_find_map(model, start, cfg, seed, compiled):
         starts.append(float(np.ravel(start["Z"])[0]))
         return _canned(next(calls), "ABNORMAL: ", 5), 0.5, 1.0, set()
 

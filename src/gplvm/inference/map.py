@@ -43,7 +43,8 @@ def fit_map(model: pm.Model, start: dict[str, np.ndarray], cfg: MapConfig, seed:
     seed : int
         Seed recorded by PyMC (the start is deterministic already).
     """
-    idata, compile_seconds, fit_seconds, texts = _find_map(model, start, cfg, seed)
+    compiled: dict[str, _Objective] = {}  # one compile serves the restarts too
+    idata, compile_seconds, fit_seconds, texts = _find_map(model, start, cfg, seed, compiled)
     result = idata["optimizer_result"]
     iterations = int(result["nit"].values)
     verdict = _map_verdict(result)
@@ -53,7 +54,7 @@ def fit_map(model: pm.Model, start: dict[str, np.ndarray], cfg: MapConfig, seed:
     while verdict == "stalled" and restarts < MAX_RESTARTS:
         restarts += 1
         point = {name: idata.posterior[name].values[0, 0] for name in start}
-        new, extra_compile, extra_fit, new_texts = _find_map(model, point, cfg, seed)
+        new, extra_compile, extra_fit, new_texts = _find_map(model, point, cfg, seed, compiled)
         fit_seconds += extra_compile + extra_fit
         texts |= new_texts
         new_result = new["optimizer_result"]
@@ -195,10 +196,11 @@ def history_length(cfg: MapConfig, n_params: int) -> int:
 
 
 def _find_map(
-    model: pm.Model, start: dict[str, np.ndarray], cfg: MapConfig, seed: int
+    model: pm.Model, start: dict[str, np.ndarray], cfg: MapConfig, seed: int, compiled: dict
 ) -> tuple[DataTree, float, float, set[str]]:
     """One L-BFGS-B run: (result, seconds before the first iteration, seconds after, warnings).
 
+    ``compiled`` keeps the compiled objective between the runs of one fit (its restarts).
     ``seed`` is unused: the start is deterministic and L-BFGS-B has no randomness.
     """
     from scipy.optimize import minimize
@@ -206,7 +208,9 @@ def _find_map(
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
-        objective = _Objective(model, cfg.backend)
+        if "objective" not in compiled:
+            compiled["objective"] = _Objective(model, cfg.backend)
+        objective = compiled["objective"]
         x0 = objective.flatten(start)
         objective(x0)  # numba compiles on the first call
         split = time.perf_counter()
