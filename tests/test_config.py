@@ -112,7 +112,7 @@ def test_wrong_type_fails_at_composition(override):
         (["model=rbf", "model.bias=-0.1"], "model.bias"),
         (["model=rbf", "model.learn.bias=true"], "model.bias"),  # a learned bias cannot start at 0
         (["model=rbf", "model.jitter=-1e-6"], "model.jitter"),
-        (["model=rbf", "model.priors.lengthscale.sigma=0"], "model.priors.lengthscale.sigma"),
+        (["model=rbf_ard", "model.priors.lengthscale.sigma=0"], "model.priors.lengthscale.sigma"),
         (
             ["model=rbf", "model.priors.bias.mu=1", "model.learn.bias=true", "model.bias=1"],
             "model.priors.bias.mu",
@@ -140,7 +140,8 @@ def learned(model: ModelConfig) -> list[str]:
 def test_kernel_presets_compose_with_priors_and_fixed_values():
     rbf = to_run_config(compose_cfg("model=rbf")).model
     assert (rbf.kernel, rbf.likelihood, rbf.ard) == ("rbf", Likelihood.dense, False)
-    assert learned(rbf) == ["beta", "variance", "lengthscale"]
+    # The isotropic length scale is fixed: learning it with Z leaves a flat valley (the prior sets the scale).
+    assert learned(rbf) == ["beta", "variance"] and rbf.lengthscale == 1.0
     assert rbf.priors.bias.dist == PriorDist.halfnormal
     ard = to_run_config(
         compose_cfg(
@@ -152,6 +153,7 @@ def test_kernel_presets_compose_with_priors_and_fixed_values():
         )
     ).model
     assert ard.ard and learned(ard) == ["variance", "lengthscale"] and ard.beta == 50
+    assert learned(to_run_config(compose_cfg("model=matern52")).model) == ["beta", "variance"]
     assert (ard.priors.lengthscale.dist, ard.priors.lengthscale.sigma) == (PriorDist.halfnormal, 2.0)
     linear = to_run_config(compose_cfg("model.learn.beta=true")).model
     assert linear.kernel == "linear" and learned(linear) == ["beta"]

@@ -23,10 +23,19 @@ from gplvm.errors import ConfigError
 
 
 class Likelihood(StrEnum):
-    """How eq. 1 is evaluated: Woodbury in O(N Q^2 + N Q D), or a dense O(N^3) Cholesky."""
+    """How eq. 1 is evaluated: Woodbury in O(N Q^2 + N Q D), a dense O(N^3) Cholesky, or the
+    sparse (inducing-point) lower bound in O(N M^2 + N M D)."""
 
     woodbury = "woodbury"
     dense = "dense"
+    sparse = "sparse"
+
+
+class InducingInit(StrEnum):
+    """Where the inducing inputs start: k-means centres of the starting latents, or a random subset."""
+
+    kmeans = "kmeans"
+    random = "random"
 
 
 class PriorDist(StrEnum):
@@ -219,6 +228,8 @@ class ModelConfig:
     prior_scale: float = 1.0
     likelihood: Likelihood = Likelihood.woodbury
     jitter: float = 1e-6  # added to the diagonal, relative to the kernel's variance + bias
+    num_inducing: int = 64  # sparse bound: M inducing inputs (at most N)
+    inducing_init: InducingInit = InducingInit.kmeans
 
     def __post_init__(self) -> None:
         _require(self.latent_dim >= 1, "model.latent_dim", self.latent_dim, "it must be >= 1")
@@ -232,6 +243,7 @@ class ModelConfig:
             self.jitter,
             "it must lie in [0, 1)",
         )
+        _require(self.num_inducing >= 1, "model.num_inducing", self.num_inducing, "it must be >= 1")
 
     def check_kernel(self) -> None:
         """Checks that ask the kernel and likelihood classes (run by :func:`to_run_config`).
@@ -282,6 +294,19 @@ class ModelConfig:
             f" (or model={self.kernel})",
         )
 
+    def check_variational(self) -> None:
+        """inference=variational needs the kernel's expectations under q(Z) in closed form."""
+        from gplvm.kernels import KERNELS
+
+        able = sorted(name for name, k in KERNELS.items() if k.has_psi_statistics)
+        _require(
+            KERNELS[self.kernel].has_psi_statistics,
+            "model.kernel",
+            self.kernel,
+            f"inference=variational needs a kernel with closed-form psi statistics ({', '.join(able)});"
+            " use inference=map with model.likelihood=sparse for this kernel",
+        )
+
 
 # ---------------------------------------------------------------- inference
 
@@ -293,6 +318,8 @@ class InferenceConfig:
     method: str = MISSING
     init: Init = Init.pca
     backend: str = "numba"  # PyTensor compile backend: numba, c or python (FAST_COMPILE)
+    # Optimisers log iteration, objective, gradient and elapsed time this often; 0 is quiet.
+    progress_seconds: float = 5.0
 
     def __post_init__(self) -> None:
         _require(
@@ -300,6 +327,12 @@ class InferenceConfig:
             "inference.backend",
             self.backend,
             f"choose one of {', '.join(BACKENDS)}",
+        )
+        _require(
+            math.isfinite(self.progress_seconds) and self.progress_seconds >= 0,
+            "inference.progress_seconds",
+            self.progress_seconds,
+            "it must be >= 0 (0: no progress lines)",
         )
 
 
@@ -361,6 +394,27 @@ class NutsConfig(InferenceConfig):
         _require(
             0 < self.target_accept < 1, "inference.target_accept", self.target_accept, "it must lie in (0, 1)"
         )
+
+
+@dataclass
+class VariationalConfig(MapConfig):
+    """The Bayesian GPLVM: q(Z) = prod_n N(mu_n, diag S_n) and the sparse bound minus KL(q || prior).
+
+    The bound is maximised over mu, S, the inducing inputs and the learned hyperparameters (at
+    their MAP under their priors) by the same L-BFGS-B as ``map``; the run then stores draws
+    from q as its posterior.
+    """
+
+    method: str = "variational"
+    init_variance: float = 0.1  # the start of every S_nq, relative to prior_scale^2
+    draws: int = 500  # draws from q per chain
+    chains: int = 2
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _positive_finite("inference.init_variance", self.init_variance)
+        _require(self.draws >= 1, "inference.draws", self.draws, "it must be >= 1")
+        _require(self.chains >= 1, "inference.chains", self.chains, "it must be >= 1")
 
 
 # ---------------------------------------------------------------- evaluation
@@ -426,6 +480,7 @@ SCHEMAS = {
     "schema_model": ModelConfig,
     "schema_inference_map": MapConfig,
     "schema_inference_nuts": NutsConfig,
+    "schema_inference_variational": VariationalConfig,
 }
 # The YAML files are installed with the package as gplvm.conf (see pyproject.toml).
 CONFIG_MODULE = "gplvm.conf"
@@ -472,6 +527,10 @@ def to_run_config(cfg: DictConfig) -> Config:
     if not isinstance(run_cfg, Config):
         raise ConfigError("the config was not composed from the gplvm schema (schema_config)")
     run_cfg.model.check_kernel()
+    if isinstance(run_cfg.inference, VariationalConfig):
+        run_cfg.model.check_variational()
+        # The Bayesian GPLVM integrates Z out of the sparse bound; no other form applies.
+        run_cfg.model.likelihood = Likelihood.sparse
     return run_cfg
 
 

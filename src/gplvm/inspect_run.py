@@ -128,7 +128,8 @@ def run_shading(run: Run, Z: np.ndarray):
     spec = run.spec
     if spec is None:
         return None
-    return latent_shading(Z, spec.summary(run.tree.posterior.to_dataset()), spec)
+    posterior = run.tree.posterior.to_dataset()
+    return latent_shading(Z, {**spec.summary(posterior), **spec.form_values(posterior)}, spec)
 
 
 def _labels(run: Run) -> np.ndarray | None:

@@ -15,6 +15,12 @@ Each kernel also gives NumPy derivatives of k, chained with a matrix G = dl/dK (
 Frobenius product: dl/dZ = G : dk/dZ and dl/dtheta = G : dk/dtheta. Tests compare them with
 PyTensor's gradients and with finite differences.
 
+The sparse and Bayesian GPLVMs need, for each row n, the expectations of k under a Gaussian
+q(z_n) = N(mu_n, diag S_n): psi0 = sum_n E[k(z_n, z_n)], Psi1[n, m] = E[k(z_n, u_m)] and
+Psi2 = sum_n E[k(U, z_n) k(z_n, U)]. Kernels that have them in closed form (linear, rbf) set
+``has_psi_statistics``; with S = 0 they reduce to tr K_nn, K_nu and K_un K_nu, which every kernel
+gives through :meth:`Kernel.diagonal` and :meth:`Kernel.cross`.
+
 Adding a kernel means adding a class here and registering it in :data:`KERNELS`.
 """
 
@@ -50,6 +56,7 @@ class Kernel(ABC):
     # Stationary kernels forget the data far from it: their predictive variance is worth drawing.
     stationary: ClassVar[bool] = False
     has_analytic_optimum: ClassVar[bool] = False  # see analytic_optimum
+    has_psi_statistics: ClassVar[bool] = False  # see psi_statistics
 
     def __init__(self, ard: bool = False, jitter: float = 0.0) -> None:
         if ard and not self.supports_ard:
@@ -65,6 +72,10 @@ class Kernel(ABC):
     @abstractmethod
     def cross(self, Z: pt.TensorLike, Z_other: pt.TensorLike, hyper: Hyper) -> pt.TensorVariable:
         """k(Z, Z_other), shape (N, M), as a PyTensor graph."""
+
+    @abstractmethod
+    def diagonal(self, Z: pt.TensorLike, hyper: Hyper) -> pt.TensorVariable:
+        """k(z_n, z_n) for every row, shape (N,), as a PyTensor graph."""
 
     def covariance(self, Z: pt.TensorLike, hyper: Hyper) -> pt.TensorVariable:
         """k(Z, Z), shape (N, N), without the noise term."""
@@ -139,9 +150,14 @@ class Kernel(ABC):
 
     # ------------------------------------------------------------ expectations under q(Z)
 
-    def psi_statistics(self, mean, variance, inducing, hyper):
-        """psi0, Psi1 and Psi2 under q(z_n) = N(mean_n, diag variance_n), for sparse bounds."""
-        raise NotImplementedError(f"the {self.name} kernel has no closed-form psi statistics yet")
+    def psi_statistics(
+        self, mean: pt.TensorLike, variance: pt.TensorLike, inducing: pt.TensorLike, hyper: Hyper
+    ) -> tuple[pt.TensorVariable, pt.TensorVariable, pt.TensorVariable]:
+        """psi0 (scalar), Psi1 (N, M) and Psi2 (M, M) under q(z_n) = N(mean_n, diag variance_n).
+
+        PyTensor graphs; ``inducing`` is U (M, Q). Only kernels with ``has_psi_statistics``.
+        """
+        raise NotImplementedError(f"the {self.name} kernel has no closed-form psi statistics")
 
 
 class Linear(Kernel):
@@ -150,8 +166,19 @@ class Linear(Kernel):
     name = "linear"
     has_analytic_optimum = True
 
+    has_psi_statistics = True
+
     def cross(self, Z, Z_other, hyper):
         return pt.as_tensor(Z) @ pt.as_tensor(Z_other).T
+
+    def diagonal(self, Z, hyper):
+        return pt.sum(pt.as_tensor(Z) ** 2, axis=1)
+
+    def psi_statistics(self, mean, variance, inducing, hyper):
+        mean, variance, U = pt.as_tensor(mean), pt.as_tensor(variance), pt.as_tensor(inducing)
+        psi0 = pt.sum(mean**2) + pt.sum(variance)
+        second_moment = mean.T @ mean + pt.diag(pt.sum(variance, axis=0))  # sum_n E[z_n z_n^T]
+        return psi0, mean @ U.T, U @ second_moment @ U.T
 
     def cross_np(self, Z, Z_other, hyper):
         return Z @ Z_other.T
@@ -192,6 +219,9 @@ class Stationary(Kernel):
     def cross(self, Z, Z_other, hyper):
         r2 = self._scaled_sq_dist(Z, Z_other, hyper["lengthscale"])
         return hyper["variance"] * self.profile(r2) + hyper["bias"]
+
+    def diagonal(self, Z, hyper):
+        return (hyper["variance"] + hyper["bias"]) * pt.ones(pt.as_tensor(Z).shape[0])
 
     def _r2_np(self, Z, Z_other, hyper):
         ell = np.asarray(hyper["lengthscale"], dtype=float)
@@ -240,12 +270,46 @@ class RBF(Stationary):
     """Squared exponential: f(r^2) = exp(-r^2 / 2). Smooth to every order."""
 
     name = "rbf"
+    has_psi_statistics = True
 
     def profile(self, r2):
         return np.exp(-0.5 * r2) if isinstance(r2, np.ndarray) else pt.exp(-0.5 * r2)
 
     def profile_slope(self, r2):
         return -0.5 * np.exp(-0.5 * r2)
+
+    def psi_statistics(self, mean, variance, inducing, hyper):
+        # Gaussian integrals of products of Gaussians (Titsias & Lawrence 2010). Squared distances
+        # are expanded into matrix products, so nothing is (N, M, Q); the O(N M^2 Q) sum of Psi2
+        # is a compiled Op (gplvm.psi_ops) that forms no (N, M^2) temporary.
+        from gplvm.psi_ops import coupling_sum  # numba: loaded only for the Bayesian GPLVM
+
+        mean, S, U = pt.as_tensor(mean), pt.as_tensor(variance), pt.as_tensor(inducing)
+        s2, bias = hyper["variance"], hyper["bias"]
+        ell2 = pt.as_tensor(hyper["lengthscale"]) ** 2 * pt.ones(mean.shape[1])
+        n_obs = mean.shape[0]
+
+        # Psi1: prod_q (1 + S/l^2)^-1/2 exp(-(mu - u)^2 / (2 (l^2 + S)))
+        w1 = 1.0 / (ell2 + S)
+        sq1 = pt.sum(mean**2 * w1, axis=1)[:, None] - 2.0 * (mean * w1) @ U.T + w1 @ (U**2).T
+        log_scale1 = -0.5 * pt.sum(pt.log1p(S / ell2), axis=1)
+        psi1_unit = pt.exp(log_scale1[:, None] - 0.5 * sq1)  # (N, M)
+
+        # Psi2: sum_n prod_q (1 + 2S/l^2)^-1/2 exp(-(u - u')^2 / (4 l^2) - (mu - (u + u')/2)^2 / (l^2 + 2S)).
+        # (mu - (u+u')/2)^2 = mu^2 - mu u - mu u' + u^2/4 + u'^2/4 + u u'/2: the terms in one of m, m'
+        # factor out as e_nm e_nm', the last couples them.
+        w2 = 1.0 / (ell2 + 2.0 * S)
+        log_scale2 = -0.5 * pt.sum(pt.log1p(2.0 * S / ell2), axis=1)
+        half_row = 0.5 * (log_scale2 - pt.sum(mean**2 * w2, axis=1))
+        e = pt.exp(half_row[:, None] + (mean * w2) @ U.T - 0.25 * w2 @ (U**2).T)  # (N, M)
+        apart = pt.sum((U[:, None, :] - U[None, :, :]) ** 2 / ell2, axis=2)
+        psi2_unit = pt.exp(-0.25 * apart) * coupling_sum(e, w2, U)
+
+        column_sums = pt.sum(psi1_unit, axis=0)
+        psi0 = n_obs * (s2 + bias)
+        Psi1 = s2 * psi1_unit + bias
+        Psi2 = s2**2 * psi2_unit + s2 * bias * (column_sums[:, None] + column_sums[None, :]) + n_obs * bias**2
+        return psi0, Psi1, Psi2
 
 
 SQRT5 = math.sqrt(5.0)

@@ -9,6 +9,9 @@ held-out columns):
   O(N Q^2 + N Q D) and never forms an N x N matrix, so it scales to N = 10^5 and beyond.
 - ``dense``: a Cholesky factorisation of the N x N matrix K, O(N^3), for every kernel; the
   reference the woodbury form is tested against.
+- ``sparse``: Titsias's collapsed variational lower bound with M inducing inputs U, learned
+  with Z: O(N M^2 + N M D), no N x N matrix, for every kernel. Its per-column terms are the
+  bound's share of each column, so they sum to the bound, not to eq. 1.
 
 Gradients come from PyTensor's automatic differentiation; the tests compare them with eqs. 3-4.
 """
@@ -87,11 +90,40 @@ class LikelihoodForm(ABC):
 
     name: ClassVar[str]
     max_obs: ClassVar[int | None] = None  # above this N the form would exhaust memory
+    # Variational parameters the form adds to the model, by name with their dims; the graph reads
+    # them from ``hyper`` like hyperparameters.
+    parameter_dims: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def __init__(self, kernel: Kernel) -> None:
         if not self.supports(kernel):
             raise ValueError(f"the {self.name} form does not support the {kernel.name} kernel")
         self.kernel = kernel
+
+    @classmethod
+    def from_config(cls, kernel: Kernel, cfg) -> LikelihoodForm:
+        """The form for ``kernel`` with the settings of a ModelConfig ``cfg``."""
+        return cls(kernel)
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        """Names of the form's variational parameters."""
+        return tuple(self.parameter_dims)
+
+    def coords(self, n_obs: int) -> dict[str, np.ndarray]:
+        """Coordinates of the dims of the form's parameters."""
+        return {}
+
+    def initial_parameters(self, Z: np.ndarray, seed: int) -> dict[str, np.ndarray]:
+        """Starting values of the form's parameters, given the starting latents ``Z``."""
+        return {}
+
+    def inducing_count(self, n_obs: int) -> int | None:
+        """M for forms with inducing inputs, else None."""
+        return None
+
+    def predictive_variance(self, Z_new: np.ndarray, Z: np.ndarray, hyper: Hyper) -> np.ndarray:
+        """Variance of f at ``Z_new`` given the fit at the training latents Z (see the kernel's)."""
+        return self.kernel.predictive_variance(Z_new, Z, hyper)
 
     @classmethod
     def supports(cls, kernel: Kernel) -> bool:
@@ -188,12 +220,173 @@ class Dense(LikelihoodForm):
         self.cholesky(Z, hyper, where)
 
 
-FORMS: dict[str, type[LikelihoodForm]] = {f.name: f for f in (Woodbury, Dense)}
+def collapsed_bound(
+    psi0: pt.TensorLike,
+    Psi1: pt.TensorLike,
+    Psi2: pt.TensorLike,
+    Kuu: pt.TensorLike,
+    Y: pt.TensorLike,
+    noise: pt.TensorLike,
+    Y_sq_norm: pt.TensorLike | None = None,
+) -> pt.TensorVariable:
+    """Titsias's collapsed lower bound on eq. 1 from the psi statistics, summed over the columns.
+
+    With L L^T = K_uu, A A^T = L^-1 Psi2 L^-T / noise, L_B L_B^T = I + A A^T and
+    c = L_B^-1 L^-1 Psi1^T Y / noise::
+
+        F = -N D / 2 ln(2 pi noise) - D sum ln diag L_B - ||Y||^2 / (2 noise) + ||c||^2 / 2
+            - D / 2 (psi0 / noise - tr(A A^T))
+
+    The M x M factorisations are shared by all D columns: O(N M^2 + N M D + M^3).
+    """
+    Psi1, Psi2, Y = pt.as_tensor(Psi1), pt.as_tensor(Psi2), pt.as_tensor(Y)
+    n_obs, n_features = Y.shape[0], Y.shape[1]
+    L = cholesky(Kuu, lower=True)
+    half = solve_triangular(L, Psi2, lower=True)
+    AAT = solve_triangular(L, half.T, lower=True) / noise
+    L_B = cholesky(pt.eye(AAT.shape[0]) + AAT, lower=True)
+    c = solve_triangular(L_B, solve_triangular(L, Psi1.T @ Y, lower=True), lower=True) / noise
+    Y_sq_norm = pt.sum(Y**2) if Y_sq_norm is None else pt.as_tensor(Y_sq_norm)
+    return (
+        -0.5 * n_obs * n_features * (LOG_2PI + pt.log(noise))
+        - n_features * pt.sum(pt.log(pt.diagonal(L_B)))
+        - 0.5 * Y_sq_norm / noise
+        + 0.5 * pt.sum(c**2)
+        - 0.5 * n_features * (psi0 / noise - pt.trace(AAT))
+    )
 
 
-def make_form(name: str, kernel: Kernel) -> LikelihoodForm:
-    """The likelihood form registered as ``name``, for ``kernel``."""
+def gaussian_kl(mean: pt.TensorLike, variance: pt.TensorLike, prior_scale: float) -> pt.TensorVariable:
+    """KL(prod N(mean, variance) || N(0, prior_scale^2)), summed over every entry."""
+    ratio = pt.as_tensor(variance) / prior_scale**2
+    return 0.5 * pt.sum(ratio + pt.as_tensor(mean) ** 2 / prior_scale**2 - 1.0 - pt.log(ratio))
+
+
+class Sparse(LikelihoodForm):
+    """Titsias's collapsed bound with M inducing inputs: O(N M^2 + N M D), for every kernel.
+
+    The inducing inputs U (M x Q) are the variational parameter ``inducing``. K_uu gets
+    ``jitter * mean(diag K_uu)`` on its diagonal (for stationary kernels, jitter * (variance +
+    bias), as the dense form); the noise is the kernel's, as in the dense form, so the bound is
+    below the dense log-likelihood of the same model and reaches it when U = Z.
+    """
+
+    name = "sparse"
+    parameter_dims: ClassVar[dict[str, tuple[str, ...]]] = {"inducing": ("inducing_point", "latent_dim")}
+
+    def __init__(self, kernel: Kernel, num_inducing: int = 64, inducing_init: str = "kmeans") -> None:
+        super().__init__(kernel)
+        self.num_inducing = num_inducing
+        self.inducing_init = str(inducing_init)
+
+    @classmethod
+    def from_config(cls, kernel, cfg):
+        return cls(kernel, num_inducing=cfg.num_inducing, inducing_init=cfg.inducing_init)
+
+    def initial_parameters(self, Z, seed):
+        """U: k-means centres of the starting latents (seeded k-means++), or a random subset of them."""
+        m = self.inducing_count(len(Z))
+        rng = np.random.default_rng(seed)
+        if self.inducing_init == "random" or m == len(Z):
+            return {"inducing": Z[np.sort(rng.choice(len(Z), m, replace=False))].copy()}
+        import warnings
+
+        from scipy.cluster.vq import kmeans2
+
+        with warnings.catch_warnings():
+            # An empty cluster keeps its k-means++ seed, itself a latent point: harmless here.
+            warnings.simplefilter("ignore")
+            centres, _ = kmeans2(Z, m, minit="++", seed=rng)
+        return {"inducing": centres}
+
+    def inducing_count(self, n_obs: int) -> int:
+        """M: ``num_inducing``, at most the number of observations."""
+        return min(self.num_inducing, n_obs)
+
+    def coords(self, n_obs):
+        return {"inducing_point": np.arange(self.inducing_count(n_obs))}
+
+    def K_uu(self, hyper: Hyper) -> pt.TensorVariable:
+        """k(U, U) plus its relative jitter, as a PyTensor graph."""
+        U = pt.as_tensor(hyper["inducing"])
+        K = self.kernel.covariance(U, hyper)
+        floor = self.kernel.jitter * pt.mean(pt.diagonal(K))
+        return K + floor * pt.eye(U.shape[0])
+
+    def log_likelihood(self, Z, Y, hyper, Y_sq_norm=None):
+        Psi1 = self.kernel.cross(Z, hyper["inducing"], hyper)
+        psi0 = pt.sum(self.kernel.diagonal(Z, hyper))
+        noise = self.kernel.noise_variance(hyper)
+        return collapsed_bound(psi0, Psi1, Psi1.T @ Psi1, self.K_uu(hyper), Y, noise, Y_sq_norm)
+
+    def expected_log_likelihood(
+        self, mean: pt.TensorLike, variance: pt.TensorLike, Y: pt.TensorLike, hyper: Hyper, Y_sq_norm=None
+    ) -> pt.TensorVariable:
+        """The bound with Z integrated over q(Z) = N(mean, diag variance): the Bayesian GPLVM's data term."""
+        psi0, Psi1, Psi2 = self.kernel.psi_statistics(mean, variance, hyper["inducing"], hyper)
+        noise = self.kernel.noise_variance(hyper)
+        return collapsed_bound(psi0, Psi1, Psi2, self.K_uu(hyper), Y, noise, Y_sq_norm)
+
+    def _factors(self, Z: np.ndarray, hyper: Hyper, where: str):
+        """(Psi1, L, L_B, A A^T, noise) in NumPy, or a NumericalError naming the values."""
+        U = np.asarray(hyper["inducing"], dtype=float)
+        K_uu = self.kernel.covariance_np(U, hyper)
+        K_uu[np.diag_indices_from(K_uu)] += self.kernel.jitter * np.mean(np.diag(K_uu))
+        noise = float(self.kernel.noise_variance(hyper))
+        Psi1 = self.kernel.cross_np(Z, U, hyper)
+        try:
+            L = np.linalg.cholesky(K_uu)
+            A = sla.solve_triangular(L, Psi1.T, lower=True) / np.sqrt(noise)
+            AAT = A @ A.T
+            L_B = np.linalg.cholesky(np.eye(len(U)) + AAT)
+        except np.linalg.LinAlgError:
+            values = describe({k: v for k, v in hyper.items() if k != "inducing"}, self.kernel.jitter)
+            raise NumericalError(
+                f"K_uu of the {len(U)} inducing inputs is not positive definite {where} ({values}):"
+                " raise model.jitter (e.g. 1e-4) or lower model.num_inducing"
+            ) from None
+        return Psi1, L, L_B, AAT, noise
+
+    def column_log_likelihoods(self, Z, Y, hyper, where="at the fitted point"):
+        Psi1, L, L_B, AAT, noise = self._factors(Z, hyper, where)
+        c = sla.solve_triangular(L_B, sla.solve_triangular(L, Psi1.T @ Y, lower=True), lower=True) / noise
+        psi0 = float(np.sum(self.kernel.diag_np(Z, hyper)))
+        return (
+            -0.5 * len(Y) * (LOG_2PI + np.log(noise))
+            - np.sum(np.log(np.diag(L_B)))
+            - 0.5 * np.einsum("nd,nd->d", Y, Y) / noise
+            + 0.5 * np.sum(c**2, axis=0)
+            - 0.5 * (psi0 / noise - np.trace(AAT))
+        )
+
+    def check_factorisable(self, Z, hyper, where):
+        self._factors(Z, hyper, where)
+
+    def predictive_variance(self, Z_new, Z, hyper, chunk: int = 4096):
+        """k** - k*u K_uu^-1 k_u* + k*u (K_uu + Psi2 / noise)^-1 k_u*: the bound's optimal q(u).
+
+        O(N M^2) to factorise, then O(M^2) per point; no N x N matrix.
+        """
+        _, L, L_B, _, _ = self._factors(Z, hyper, "for the predictive variance")
+        U = np.asarray(hyper["inducing"], dtype=float)
+        out = np.empty(len(Z_new))
+        for start in range(0, len(Z_new), chunk):
+            rows = Z_new[start : start + chunk]
+            A = sla.solve_triangular(L, self.kernel.cross_np(U, rows, hyper), lower=True)
+            kept = sla.solve_triangular(L_B, A, lower=True)
+            out[start : start + chunk] = (
+                self.kernel.diag_np(rows, hyper) - np.sum(A**2, 0) + np.sum(kept**2, 0)
+            )
+        return np.maximum(out, 0.0)
+
+
+FORMS: dict[str, type[LikelihoodForm]] = {f.name: f for f in (Woodbury, Dense, Sparse)}
+
+
+def make_form(name: str, kernel: Kernel, cfg=None) -> LikelihoodForm:
+    """The likelihood form registered as ``name``, for ``kernel`` (settings from a ModelConfig ``cfg``)."""
     try:
-        return FORMS[name](kernel)
+        form = FORMS[name]
     except KeyError:
         raise ValueError(f"likelihood form {name!r} is unknown; choose one of {sorted(FORMS)}") from None
+    return form(kernel) if cfg is None else form.from_config(kernel, cfg)

@@ -62,17 +62,24 @@ def nearest_neighbour_error(Z: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(labels[nearest] != labels))
 
 
-def neighbour_metrics(Z: np.ndarray, data: Dataset, latent_dim: int) -> dict:
-    """1-NN error of the fitted latent space and of PCA with as many dims (null without labels)."""
+def neighbour_metrics(Z: np.ndarray, data: Dataset, latent_dim: int, relevance=None) -> dict:
+    """1-NN error of the fitted latent space and of PCA with as many dims (null without labels).
+
+    With ARD ``relevance`` and Q > 2, also in the two most relevant dims (the ones plotted).
+    """
     if data.labels is None:
         return {"knn_error": None, "pca_knn_error": None}
     from gplvm.baselines import pca_scores
 
     pca = pca_scores(data.Y, min(latent_dim, data.n_features, data.n_obs), centred=True)
-    return {
+    out = {
         "knn_error": nearest_neighbour_error(Z, data.labels),
         "pca_knn_error": nearest_neighbour_error(pca, data.labels),
     }
+    if relevance is not None and latent_dim > 2:
+        top = np.argsort(-np.asarray(relevance))[:2]
+        out["knn_error_relevant"] = nearest_neighbour_error(Z[:, top], data.labels)
+    return out
 
 
 def heldout_metrics(
@@ -131,6 +138,7 @@ def fit_metrics(
         "learned": list(spec.learned),
         "prior_scale": spec.prior_scale,
         "likelihood": spec.form.name,
+        "num_inducing": spec.form.inducing_count(data.n_obs),
         "backend": cfg.inference.backend,
         "seed": cfg.seed,
         "compile_seconds": fit.compile_seconds,
@@ -140,23 +148,27 @@ def fit_metrics(
     relevance = spec.kernel.relevance(fitted)
     if relevance is not None:
         out["latent_dim_sensitivity"] = relevance.tolist()
+        relevance = relevance.tolist()
     out["heldout_fraction"] = cfg.heldout.fraction
     out["n_heldout_features"] = 0
     if Y_heldout is not None:
         Z_draws = posterior["Z"].values.reshape(-1, data.n_obs, spec.latent_dim)
         out.update(heldout_metrics(Z_draws, spec.per_draw(posterior), Y_heldout, spec, heldout_names or []))
     if not fit.has_draws:
-        out.update(neighbour_metrics(fit.point_estimate(), data, spec.latent_dim))
+        out.update(neighbour_metrics(fit.point_estimate(), data, spec.latent_dim, relevance))
         out.update(analytic_metrics(fit.point_estimate(), data, spec, spec.first_draw(posterior)))
     else:
         out["log_likelihood"] = float(posterior["log_likelihood"].mean())
         out["log_posterior"] = float(posterior["log_posterior"].mean())
-        out.update(diagnostics.sampler_stats(tree.sample_stats.to_dataset()))
-        out.update(diagnostics.convergence(tree))
+        if "sample_stats" in tree:  # a sampler's draws; draws from a fitted q are independent
+            out.update(diagnostics.sampler_stats(tree.sample_stats.to_dataset()))
+            out.update(diagnostics.convergence(tree))
+            out["converged"], out["diagnostic_problems"] = diagnostics.verdict(out, posterior.sizes["chain"])
         out["alignment_residual_mean"] = float(posterior["alignment_residual"].mean())
-        out.update(neighbour_metrics(tree["alignment"]["Z_reference"].values, data, spec.latent_dim))
-        out["converged"], out["diagnostic_problems"] = diagnostics.verdict(out, posterior.sizes["chain"])
-        if fit.start is not None:
+        out.update(
+            neighbour_metrics(tree["alignment"]["Z_reference"].values, data, spec.latent_dim, relevance)
+        )
+        if fit.start is not None and fit.start.method == "map":
             at_map = analytic_metrics(
                 fit.point_estimate(), data, spec, spec.first_draw(fit.start.idata.posterior.to_dataset())
             )

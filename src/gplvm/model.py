@@ -1,21 +1,29 @@
-"""Build the GPLVM as a ``pm.Model``: Z ~ Normal, hyperparameters, and eq. 1 as a ``pm.Potential``."""
+"""Build the GPLVM as a ``pm.Model``: Z ~ Normal, hyperparameters, and eq. 1 as a ``pm.Potential``.
+
+:func:`build_variational_model` builds the Bayesian GPLVM's objective instead: q(Z)'s means and
+variances as free variables, the sparse bound under q and the KL term as potentials.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pymc as pm
+import pytensor.tensor as pt
 
 from gplvm.config import PriorConfig, PriorDist
 from gplvm.data import Dataset
 from gplvm.spec import ModelSpec
 
 
-def coords_for(data: Dataset, latent_dim: int) -> dict[str, np.ndarray]:
-    """Coordinates for the named dims ``obs``, ``feature`` and ``latent_dim``."""
+def coords_for(data: Dataset, spec: ModelSpec) -> dict[str, np.ndarray]:
+    """Coordinates for the named dims ``obs``, ``feature``, ``latent_dim`` and the form's own."""
     return {
         "obs": np.arange(data.n_obs),
         "feature": np.asarray(data.feature_names, dtype=str),
-        "latent_dim": np.arange(latent_dim),
+        "latent_dim": np.arange(spec.latent_dim),
+        **spec.form.coords(data.n_obs),
     }
 
 
@@ -31,7 +39,36 @@ def _learned(name: str, prior: PriorConfig, start, dims: str | None):
     return pm.HalfNormal(name, sigma=sigma, initval=start, dims=dims)
 
 
-def build_model(data: Dataset, spec: ModelSpec) -> pm.Model:
+def _data_and_hyperparameters(data: Dataset, spec: ModelSpec) -> tuple:
+    """``Y``, ``Y_sq_norm`` and the hyperparameters (free with priors, or fixed ``pm.Data``)."""
+    # borrow: the shared variable uses data.Y itself rather than a copy (0.5 GB at 10^6 rows).
+    Y = pm.Data("Y", data.Y, dims=("obs", "feature"), borrow=True)
+    Y_sq_norm = pm.Data("Y_sq_norm", float(np.einsum("nd,nd->", data.Y, data.Y)))
+    hyper = {}
+    for name, value in spec.configured.items():
+        dims = "latent_dim" if np.ndim(value) else None
+        if name in spec.learned:
+            hyper[name] = _learned(name, spec.priors[name], value, dims)
+        else:
+            hyper[name] = pm.Data(name, value, dims=dims)
+    return Y, Y_sq_norm, hyper
+
+
+def _form_parameters(spec: ModelSpec, fixed: Mapping[str, np.ndarray] | None) -> dict:
+    """The form's variational parameters: free (flat: they index a bound, not a model) or fixed.
+
+    Fixed values are stored as deterministics, so that every draw of the posterior carries them.
+    """
+    out = {}
+    for name, dims in spec.form.parameter_dims.items():
+        if fixed is not None and name in fixed:
+            out[name] = pm.Deterministic(name, pt.as_tensor(np.asarray(fixed[name], dtype=float)), dims=dims)
+        else:
+            out[name] = pm.Flat(name, dims=dims)
+    return out
+
+
+def build_model(data: Dataset, spec: ModelSpec, fixed: Mapping[str, np.ndarray] | None = None) -> pm.Model:
     """Return the GPLVM model for ``data``.
 
     Learned hyperparameters are free variables with their configured priors (log-transformed by
@@ -46,24 +83,42 @@ def build_model(data: Dataset, spec: ModelSpec) -> pm.Model:
         Centred observations.
     spec : ModelSpec
         Latent dimension, kernel, hyperparameters, the prior scale of Z and the likelihood form.
+    fixed : mapping, optional
+        Values of the form's variational parameters to hold fixed (NUTS keeps the sparse form's
+        inducing inputs where the MAP put them); otherwise they are free.
 
     Returns
     -------
     pm.Model
         Free variable ``Z`` with dims (``obs``, ``latent_dim``), learned hyperparameters (an ARD
-        ``lengthscale`` has dims ``latent_dim``) and the potential ``log_likelihood``.
+        ``lengthscale`` has dims ``latent_dim``), the form's parameters (sparse: ``inducing``,
+        dims (``inducing_point``, ``latent_dim``)) and the potential ``log_likelihood``.
     """
-    with pm.Model(coords=coords_for(data, spec.latent_dim)) as model:
-        # borrow: the shared variable uses data.Y itself rather than a copy (0.5 GB at 10^6 rows).
-        Y = pm.Data("Y", data.Y, dims=("obs", "feature"), borrow=True)
-        Y_sq_norm = pm.Data("Y_sq_norm", float(np.einsum("nd,nd->", data.Y, data.Y)))
-        hyper = {}
-        for name, value in spec.configured.items():
-            dims = "latent_dim" if np.ndim(value) else None
-            if name in spec.learned:
-                hyper[name] = _learned(name, spec.priors[name], value, dims)
-            else:
-                hyper[name] = pm.Data(name, value, dims=dims)
+    with pm.Model(coords=coords_for(data, spec)) as model:
+        Y, Y_sq_norm, hyper = _data_and_hyperparameters(data, spec)
+        hyper |= _form_parameters(spec, fixed)
         Z = pm.Normal("Z", mu=0.0, sigma=np.float64(spec.prior_scale), dims=("obs", "latent_dim"))
         pm.Potential("log_likelihood", spec.form.log_likelihood(Z, Y, hyper, Y_sq_norm))
+    return model
+
+
+def build_variational_model(data: Dataset, spec: ModelSpec) -> pm.Model:
+    """The Bayesian GPLVM's objective as a ``pm.Model``, for an optimiser (not a sampler).
+
+    Free variables: ``Z_mean`` and ``Z_var`` (obs, latent_dim; the variances log-transformed),
+    ``inducing`` and the learned hyperparameters. Its log density without Jacobians is the
+    evidence lower bound plus the hyperparameters' log priors: the potential ``log_likelihood``
+    (the sparse bound with Z integrated over q) and ``kl`` (minus KL(q(Z) || N(0, prior_scale^2))).
+    """
+    from gplvm.likelihood import gaussian_kl
+
+    if not spec.kernel.has_psi_statistics:
+        raise ValueError(f"the {spec.kernel.name} kernel has no closed-form psi statistics")
+    with pm.Model(coords=coords_for(data, spec)) as model:
+        Y, Y_sq_norm, hyper = _data_and_hyperparameters(data, spec)
+        hyper |= _form_parameters(spec, None)
+        mean = pm.Flat("Z_mean", dims=("obs", "latent_dim"))
+        variance = pm.HalfFlat("Z_var", dims=("obs", "latent_dim"))
+        pm.Potential("log_likelihood", spec.form.expected_log_likelihood(mean, variance, Y, hyper, Y_sq_norm))
+        pm.Potential("kl", -gaussian_kl(mean, variance, spec.prior_scale))
     return model

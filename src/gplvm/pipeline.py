@@ -19,7 +19,6 @@ from gplvm import __version__, lifecycle, results
 from gplvm.config import Config, check_against_data
 from gplvm.data import Dataset, load_dataset, split_features
 from gplvm.inference import Fit, method_for
-from gplvm.model import build_model
 from gplvm.plot_worker import PlotWorker, draw_here
 from gplvm.record import RunMetrics
 from gplvm.run_data import data_attrs
@@ -134,7 +133,8 @@ def fit_experiment(cfg: Config, config_yaml: str = "") -> Experiment:
         load_dataset(cfg.dataset), cfg.heldout.fraction, cfg.heldout.seed
     )
     check_config(cfg, data, spec)
-    fit = method_for(cfg.inference).fit(build_model(data, spec), data, spec, cfg.seed)
+    method = method_for(cfg.inference)
+    fit = method.fit(method.build_model(data, spec), data, spec, cfg.seed)
     heldout = None
     if Y_heldout is not None:
         heldout = xr.DataArray(
@@ -157,7 +157,8 @@ def latent_plot_request(exp: Experiment) -> tuple[str, tuple, dict]:
 
     m = exp.record
     where = f"{exp.data.name}, {m.kernel} kernel, Q={m.latent_dim}, beta={m.beta:.3g}"
-    hyper = m.hyperparameters  # the MAP's values, or posterior means
+    # The MAP's values, or posterior means; and the sparse form's inducing inputs.
+    hyper = {**m.hyperparameters, **exp.spec.form_values(exp.idata.posterior.to_dataset())}
     if exp.fit.has_draws:
         reference = exp.idata["alignment"]["Z_reference"].values
         kwargs = {

@@ -24,14 +24,15 @@ class RunMetrics:
     """What one run reports. See ``docs/outputs.md`` for each field's meaning."""
 
     status: str | None = _f("running, completed or failed", report=True)
-    method: str | None = _f("the fit method: map or nuts", summary=True, report=True)
+    method: str | None = _f("the fit method: map, nuts or variational", summary=True, report=True)
     dataset: str | None = _f("the dataset's name")
     n_obs: int | None = _f("N, rows fitted", summary=True)
     n_features: int | None = _f("D, columns fitted (held-out ones excluded)", summary=True)
     latent_dim: int | None = _f("Q", summary=True)
     kernel: str | None = _f("the kernel's name", summary=True)
     ard: bool | None = _f("one length scale per latent dim")
-    likelihood: str | None = _f("the likelihood form: woodbury or dense")
+    likelihood: str | None = _f("the likelihood form: woodbury, dense or sparse")
+    num_inducing: int | None = _f("sparse: M, the number of inducing inputs")
     backend: str | None = _f("PyTensor compile backend")
     seed: int | None = _f("the run's seed")
     prior_scale: float | None = _f("sd of the Normal prior on Z")
@@ -59,6 +60,7 @@ class RunMetrics:
     knn_error: float | None = _f(
         "leave-one-out 1-NN error of the labels in the latent space", summary=True, report=True
     )
+    knn_error_relevant: float | None = _f("ARD with Q > 2: the same in the two most relevant dims")
     pca_knn_error: float | None = _f("the same for PCA with as many dims")
     compile_seconds: float | None = _f("time before the first iteration or draw", summary=True, report=True)
     fit_seconds: float | None = _f("time optimising or sampling", summary=True, report=True)
@@ -90,6 +92,7 @@ class RunMetrics:
     ess_tail_min_raw: float | None = _f("NUTS: smallest tail ESS of raw Z")
     alignment_residual_mean: float | None = _f("NUTS: mean ||Z R - Z_reference|| / ||Z_reference||")
     diagnostic_problems: list | None = _f("NUTS: each failed check with a remedy")
+    elbo: float | None = _f("variational: the evidence lower bound at the optimum", summary=True, report=True)
     map_log_likelihood: float | None = _f("NUTS: log_likelihood at the MAP the chains started from")
     map_log_posterior: float | None = _f("NUTS: log_posterior at that MAP")
     map_compile_seconds: float | None = _f("NUTS: compile seconds of that MAP")

@@ -49,24 +49,29 @@ def variance_shading(
     return Shading(x, y, predictive_variance(grid).reshape(resolution, resolution), dims)
 
 
+def most_relevant_dims(spec: ModelSpec, hyper: dict) -> tuple[int, int]:
+    """The two latent dims with the largest ARD relevance (GPy's ``which_indices``); (0, 1) without ARD."""
+    relevance = spec.kernel.relevance(hyper)
+    if relevance is None or spec.latent_dim <= 2:
+        return (0, 1)
+    first, second = np.argsort(-np.asarray(relevance))[:2]
+    return (int(first), int(second))
+
+
 def latent_shading(Z: np.ndarray, hyper: dict, spec: ModelSpec) -> Shading | None:
     """GPy-style predictive-variance background in the two most relevant dims, or None.
 
     Only stationary kernels get one: far from the data their variance returns to the prior's,
     which is what the shading shows. ``hyper`` holds numbers, arrays or lists (as in
-    ``metrics.json``'s ``hyperparameters``). With ARD the dims shown are the two most relevant
-    (shortest length scales; GPy's ``which_indices``).
+    ``metrics.json``'s ``hyperparameters``, plus the sparse form's ``inducing``). With ARD the
+    dims shown are the two most relevant (shortest length scales; GPy's ``which_indices``).
     """
     if not spec.kernel.stationary:
         return None
-    dims = (0, 1)
-    relevance = spec.kernel.relevance(hyper)
-    if relevance is not None and spec.latent_dim > 2:
-        first, second = np.argsort(-relevance)[:2]
-        dims = (int(first), int(second))
+    dims = most_relevant_dims(spec, hyper)
     hyper = {name: np.asarray(value, dtype=float) for name, value in hyper.items()}
 
     def variance(Z_new: np.ndarray) -> np.ndarray:
-        return spec.kernel.predictive_variance(Z_new, Z, hyper)
+        return spec.form.predictive_variance(Z_new, Z, hyper)
 
     return variance_shading(Z, variance, dims)

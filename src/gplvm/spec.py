@@ -69,7 +69,7 @@ class ModelSpec:
         learned = tuple(name for name in names if getattr(cfg.learn, name))
         return cls(
             kernel=kernel,
-            form=make_form(cfg.likelihood.value, kernel),
+            form=make_form(cfg.likelihood.value, kernel, cfg),
             latent_dim=cfg.latent_dim,
             prior_scale=cfg.prior_scale,
             configured=configured,
@@ -85,19 +85,28 @@ class ModelSpec:
     # ------------------------------------------------------------ values from a posterior
 
     def per_draw(self, posterior: xr.Dataset) -> list[Values]:
-        """One dict of values per draw (chains flattened), learned ones read from ``posterior``."""
+        """One dict of values per draw (chains flattened), learned ones read from ``posterior``.
+
+        The form's variational parameters (the sparse form's ``inducing``) come along.
+        """
         n_draws = posterior.sizes["chain"] * posterior.sizes["draw"]
-        learned = {
-            name: posterior[name].values.reshape(n_draws, *posterior[name].shape[2:]) for name in self.learned
-        }
+        read = (*self.learned, *(p for p in self.form.parameters if p in posterior))
+        learned = {name: posterior[name].values.reshape(n_draws, *posterior[name].shape[2:]) for name in read}
+        extra = [name for name in self.form.parameters if name in learned]
         return [
             {name: learned[name][i] if name in learned else value for name, value in self.configured.items()}
+            | {name: learned[name][i] for name in extra}
             for i in range(n_draws)
         ]
 
     def first_draw(self, posterior: xr.Dataset) -> Values:
         """The values of the first draw: for a point estimate, the point."""
         return self.per_draw(posterior.isel(chain=[0], draw=[0]))[0]
+
+    def form_values(self, posterior: xr.Dataset) -> Values:
+        """The form's variational parameters (sparse: ``inducing``) at the first draw; {} for other forms."""
+        first = self.first_draw(posterior)
+        return {name: first[name] for name in self.form.parameters if name in first}
 
     def summary(self, posterior: xr.Dataset) -> dict[str, float | list[float]]:
         """Values for ``metrics.json``: posterior means of learned ones (a point has one draw), else fixed."""

@@ -17,8 +17,9 @@ from gplvm.inference.base import (
 )
 from gplvm.inference.map import MapMethod
 from gplvm.inference.nuts import NutsMethod
+from gplvm.inference.variational import VariationalMethod
 
-METHODS: dict[str, type[FitMethod]] = {m.name: m for m in (MapMethod, NutsMethod)}
+METHODS: dict[str, type[FitMethod]] = {m.name: m for m in (MapMethod, NutsMethod, VariationalMethod)}
 
 __all__ = [
     "METHODS",

@@ -59,9 +59,15 @@ class FitMethod(ABC):
 
     name: ClassVar[str]
 
+    def build_model(self, data: Dataset, spec: ModelSpec) -> pm.Model:
+        """The model this method fits: by default the GPLVM of :func:`gplvm.model.build_model`."""
+        from gplvm.model import build_model
+
+        return build_model(data, spec)
+
     @abstractmethod
     def fit(self, model: pm.Model, data: Dataset, spec: ModelSpec, seed: int) -> Fit:
-        """Fit ``model`` (built from ``spec`` on ``data``) and return the result."""
+        """Fit ``model`` (from :meth:`build_model`) and return the result."""
 
 
 def initial_latents(data: Dataset, latent_dim: int, init: Init, prior_scale: float, seed: int) -> np.ndarray:
@@ -85,10 +91,14 @@ def initial_latents(data: Dataset, latent_dim: int, init: Init, prior_scale: flo
 
 
 def starting_point(data: Dataset, spec: ModelSpec, init: Init, seed: int) -> dict[str, np.ndarray]:
-    """Starting latents and learned hyperparameters; fails early if K cannot be factorised there."""
+    """Starting latents, learned hyperparameters and the form's parameters (sparse: inducing inputs).
+
+    Fails early, with the values, if the likelihood cannot be evaluated there.
+    """
     Z0 = initial_latents(data, spec.latent_dim, init, spec.prior_scale, seed)
-    spec.form.check_factorisable(Z0, spec.configured, f"at the {init.value} start")
-    return {"Z": Z0, **{name: np.asarray(spec.configured[name]) for name in spec.learned}}
+    parameters = spec.form.initial_parameters(Z0, seed)
+    spec.form.check_factorisable(Z0, {**spec.configured, **parameters}, f"at the {init.value} start")
+    return {"Z": Z0, **{name: np.asarray(spec.configured[name]) for name in spec.learned}, **parameters}
 
 
 def compile_mode(backend: str):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import warnings
 from datetime import UTC, datetime
@@ -26,6 +27,8 @@ STALL_RTOL = 1e-8
 MAX_RESTARTS = 3
 RESTART_RTOL = 1e-12
 CONVERGED_VERDICTS = ("converged", "newton decrement below tolerance", "restart made no progress")
+
+log = logging.getLogger(__name__)
 
 
 def fit_map(model: pm.Model, start: dict[str, np.ndarray], cfg: MapConfig, seed: int) -> Fit:
@@ -127,7 +130,8 @@ class _Objective:
 
     def __call__(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         loss, *grads = self.fn(*self.split(x))
-        return float(loss), np.concatenate([np.ravel(g) for g in grads])
+        self.last_gradient = np.concatenate([np.ravel(g) for g in grads])
+        return float(loss), self.last_gradient
 
     def point(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """Constrained values by variable name."""
@@ -185,6 +189,37 @@ def _tree(model: pm.Model, point: dict[str, np.ndarray], result, maxcor: int) ->
     return tree
 
 
+class Progress:
+    """An L-BFGS-B callback that logs iteration, objective, gradient and elapsed time every few seconds.
+
+    Logged to ``gplvm.inference.map`` at INFO: the terminal and ``gplvm.log`` of a run show it,
+    tests capture it. ``every`` = 0 keeps it quiet.
+    """
+
+    def __init__(self, objective: _Objective, every: float, label: str = "MAP") -> None:
+        self.objective = objective
+        self.every = every
+        self.label = label
+        self.iteration = 0
+        self.start = self.last = time.perf_counter()
+
+    def __call__(self, intermediate_result) -> None:
+        self.iteration += 1
+        now = time.perf_counter()
+        if self.every <= 0 or now - self.last < self.every:
+            return
+        self.last = now
+        gradient = getattr(self.objective, "last_gradient", np.zeros(1))
+        log.info(
+            "%s iteration %d: objective %.10g, largest |gradient| %.3g, %.1f s",
+            self.label,
+            self.iteration,
+            float(intermediate_result.fun),
+            float(np.max(np.abs(gradient))),
+            now - self.start,
+        )
+
+
 def history_length(cfg: MapConfig, n_params: int) -> int:
     """L-BFGS memory: ``maxcor`` correction pairs, fewer if they would exceed ``history_mb``.
 
@@ -222,7 +257,8 @@ def _find_map(
             "gtol": cfg.gtol,
             "maxcor": history_length(cfg, x0.size),
         }
-        result = minimize(objective, x0, jac=True, method="L-BFGS-B", options=options)
+        progress = Progress(objective, cfg.progress_seconds, cfg.method.upper())
+        result = minimize(objective, x0, jac=True, method="L-BFGS-B", options=options, callback=progress)
         tree = _tree(model, objective.point(result.x), result, options["maxcor"])
     end = time.perf_counter()
     return tree, split - t0, end - split, {str(w.message).splitlines()[0] for w in caught}

@@ -83,8 +83,18 @@ class NutsMethod(FitMethod):
         self.cfg = cfg
 
     def fit(self, model: pm.Model, data: Dataset, spec: ModelSpec, seed: int) -> Fit:
+        map_fit = None
         if self.cfg.init != Init.map:
-            return fit_nuts(model, starting_point(data, spec, self.cfg.init, seed), self.cfg, seed)
-        map_fit = MapMethod(self.cfg.map).fit(model, data, spec, seed)
-        start = {"Z": map_fit.point_estimate(), **{n: map_fit.point_estimate(n) for n in spec.learned}}
+            start = starting_point(data, spec, self.cfg.init, seed)
+        else:
+            map_fit = MapMethod(self.cfg.map).fit(model, data, spec, seed)
+            names = ("Z", *spec.learned, *spec.form.parameters)
+            start = {name: map_fit.point_estimate(name) for name in names}
+        fixed = {name: start.pop(name) for name in spec.form.parameters}
+        if fixed:
+            # NUTS samples the model's variables, not the bound's variational parameters: the
+            # inducing inputs stay where the MAP (or the start) put them.
+            from gplvm.model import build_model
+
+            model = build_model(data, spec, fixed=fixed)
         return fit_nuts(model, start, self.cfg, seed, map_fit=map_fit)

@@ -1,0 +1,226 @@
+"""The sparse (inducing-point) bound and the Bayesian GPLVM's bound, against independent references.
+
+References: the dense Gaussian log density (SciPy), Titsias's bound written with N x N matrices,
+Monte Carlo expectations of the kernel under q, and finite differences of the compiled objective.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+import pytest
+from scipy.stats import multivariate_normal
+
+from gplvm.kernels import RBF, Linear, Matern52
+from gplvm.likelihood import Dense, Sparse, gaussian_kl
+from tests.helpers import TEST_MODE, random_problem
+
+HYPER = {"beta": 3.0, "variance": 1.3, "lengthscale": np.array([0.8, 1.4]), "bias": 0.2}
+KERNELS = {
+    "rbf_ard": (RBF(ard=True, jitter=1e-12), HYPER),
+    "rbf": (RBF(jitter=1e-12), {**HYPER, "lengthscale": 0.9}),
+    "matern52": (Matern52(ard=True, jitter=1e-12), HYPER),
+}
+
+
+def titsias_columns(kernel, Z, U, Y, hyper) -> np.ndarray:
+    """Per column: log N(y_d | 0, Q_nn + noise I) - tr(K_nn - Q_nn) / (2 noise), with N x N matrices."""
+    K_nn = kernel.covariance_np(Z, hyper)
+    K_uu = kernel.covariance_np(U, hyper)
+    K_uu += kernel.jitter * np.mean(np.diag(K_uu)) * np.eye(len(U))
+    K_nu = kernel.cross_np(Z, U, hyper)
+    Q_nn = K_nu @ np.linalg.solve(K_uu, K_nu.T)
+    noise = kernel.noise_variance(hyper)
+    cov = Q_nn + noise * np.eye(len(Z))
+    gaussian = np.array([multivariate_normal(cov=cov).logpdf(y) for y in Y.T])
+    return gaussian - np.trace(K_nn - Q_nn) / (2 * noise)
+
+
+@pytest.mark.parametrize("name", sorted(KERNELS))
+def test_bound_matches_titsias_with_dense_matrices(name):
+    kernel, hyper = KERNELS[name]
+    Z, Y = random_problem(15, 4, 2, seed=1)
+    U = Z[::3] + 0.1
+    hyper = {**hyper, "inducing": U}
+    expected = titsias_columns(kernel, Z, U, Y, hyper)
+    form = Sparse(kernel)
+    np.testing.assert_allclose(form.column_log_likelihoods(Z, Y, hyper), expected, rtol=1e-9)
+    graph = form.log_likelihood(Z, Y, hyper).eval(mode=TEST_MODE)
+    np.testing.assert_allclose(graph, expected.sum(), rtol=1e-9)
+
+
+@pytest.mark.parametrize("name", sorted(KERNELS))
+def test_bound_is_below_the_dense_likelihood_and_reaches_it_at_u_equal_z(name):
+    kernel, hyper = KERNELS[name]
+    Z, Y = random_problem(12, 3, 2, seed=2)
+    Z *= 2.0  # spread out: K_zz well conditioned, so U = Z needs no jitter to speak of
+    exact = Dense(kernel).log_likelihood_np(Z, Y, hyper)
+    form = Sparse(kernel)
+    for m in (2, 5, 9):
+        assert form.log_likelihood_np(Z, Y, {**hyper, "inducing": Z[:m] + 0.05}) < exact
+    np.testing.assert_allclose(form.log_likelihood_np(Z, Y, {**hyper, "inducing": Z}), exact, rtol=1e-9)
+
+
+def test_sparse_predictive_variance_at_u_equal_z_is_the_dense_one():
+    kernel, hyper = KERNELS["rbf_ard"]
+    Z, _ = random_problem(12, 3, 2, seed=3)
+    Z *= 2.0
+    grid = np.random.default_rng(0).uniform(-3, 3, size=(50, 2))
+    dense = kernel.predictive_variance(grid, Z, hyper)
+    sparse = Sparse(kernel).predictive_variance(grid, Z, {**hyper, "inducing": Z})
+    np.testing.assert_allclose(sparse, dense, rtol=1e-6, atol=1e-9)
+
+
+PSI_CASES = {
+    "rbf_ard_bias": (RBF(ard=True), HYPER),
+    "rbf_iso": (RBF(), {**HYPER, "lengthscale": 0.7, "bias": 0.0}),
+    "linear": (Linear(), {"beta": 1.0}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PSI_CASES))
+def test_psi_statistics_equal_monte_carlo_expectations(name):
+    kernel, hyper = PSI_CASES[name]
+    rng = np.random.default_rng(4)
+    n_obs, n_inducing, latent_dim, samples = 6, 4, 2, 40_000
+    mean = rng.normal(size=(n_obs, latent_dim))
+    variance = rng.uniform(0.05, 0.6, size=(n_obs, latent_dim))
+    U = rng.normal(size=(n_inducing, latent_dim))
+    psi0, Psi1, Psi2 = (t.eval(mode=TEST_MODE) for t in kernel.psi_statistics(mean, variance, U, hyper))
+
+    Z = mean + np.sqrt(variance) * rng.standard_normal((samples, n_obs, latent_dim))
+    k0 = np.array([kernel.diag_np(z, hyper).sum() for z in Z])
+    k1 = np.stack([kernel.cross_np(z, U, hyper) for z in Z])  # (S, N, M)
+    k2 = np.einsum("snm,snk->smk", k1, k1)
+    # Each MC mean is within 5 standard errors of the expectation (a false alarm has odds ~1e-6 per entry).
+    for exact, draws in ((psi0, k0), (Psi1, k1), (Psi2, k2)):
+        se = draws.std(axis=0) / np.sqrt(samples)
+        assert np.all(np.abs(draws.mean(axis=0) - exact) <= 5 * se + 1e-12)
+
+
+@pytest.mark.parametrize("name", ["rbf_ard", "rbf"])
+def test_bayesian_bound_tends_to_the_sparse_bound_as_the_variance_vanishes(name):
+    kernel, hyper = KERNELS[name]
+    Z, Y = random_problem(10, 3, 2, seed=5)
+    hyper = {**hyper, "inducing": Z[:4] + 0.1}
+    form = Sparse(kernel)
+    point = form.log_likelihood_np(Z, Y, hyper)
+    for S, rtol in ((1e-6, 1e-4), (1e-9, 1e-7)):
+        variance = np.full_like(Z, S)
+        expected = form.expected_log_likelihood(Z, variance, Y, hyper).eval(mode=TEST_MODE)
+        np.testing.assert_allclose(expected, point, rtol=rtol)
+    # the KL term itself, per entry, against its closed form
+    mean, variance = Z, np.full_like(Z, 0.3)
+    kl = gaussian_kl(mean, variance, 2.0).eval(mode=TEST_MODE)
+    expected_kl = np.sum(0.5 * (variance / 4 + mean**2 / 4 - 1 - np.log(variance / 4)))
+    np.testing.assert_allclose(kl, expected_kl, rtol=1e-12)
+
+
+def _objective_gradient_check(model, start, rng, atol):
+    """Compare the compiled gradient of the fit objective with central differences of its value."""
+    from gplvm.inference.map import _Objective
+
+    objective = _Objective(model, "python")
+    x0 = objective.flatten(start)
+    x0 = x0 + 0.05 * rng.standard_normal(x0.size)  # off the start, where gradients are generic
+    _, grad = objective(x0)
+    h = 1e-6
+    numeric = np.array(
+        [(objective(x0 + h * e)[0] - objective(x0 - h * e)[0]) / (2 * h) for e in np.eye(x0.size)]
+    )
+    np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=atol)
+    return objective, x0
+
+
+@pytest.fixture(scope="module")
+def small_spec_and_data():
+    from gplvm.config import load_config
+    from gplvm.data import load_dataset
+    from gplvm.spec import ModelSpec
+
+    cfg = load_config(
+        "dataset=curve",
+        "dataset.n_obs=12",
+        "dataset.n_features=3",
+        "model=rbf_ard",
+        "model.learn.bias=true",
+        "model.bias=0.1",
+        "model.likelihood=sparse",
+        "model.num_inducing=4",
+    )
+    return ModelSpec.from_config(cfg.model), load_dataset(cfg.dataset)
+
+
+def test_sparse_map_objective_gradient_matches_finite_differences(small_spec_and_data):
+    from gplvm.config import Init
+    from gplvm.inference.base import starting_point
+    from gplvm.model import build_model
+
+    spec, data = small_spec_and_data
+    start = starting_point(data, spec, Init.pca, seed=0)
+    assert set(start) == {"Z", "beta", "variance", "lengthscale", "bias", "inducing"}
+    _objective_gradient_check(build_model(data, spec), start, np.random.default_rng(6), atol=1e-5)
+
+
+def test_variational_objective_gradient_matches_finite_differences(small_spec_and_data):
+    from gplvm.config import Init
+    from gplvm.inference.base import starting_point
+    from gplvm.model import build_variational_model
+
+    spec, data = small_spec_and_data
+    start = starting_point(data, spec, Init.pca, seed=0)
+    start["Z_mean"] = start.pop("Z")
+    start["Z_var"] = np.full_like(start["Z_mean"], 0.2)
+    model = build_variational_model(data, spec)
+    objective, x0 = _objective_gradient_check(model, start, np.random.default_rng(7), atol=1e-5)
+    # The objective is minus (the bound under q - KL + log priors of the hyperparameters).
+    from gplvm.spec import prior_log_density
+
+    point = objective.point(x0)
+    hyper = {**spec.configured, **{k: point[k] for k in (*spec.learned, "inducing")}}
+    bound = spec.form.expected_log_likelihood(point["Z_mean"], point["Z_var"], data.Y, hyper).eval(
+        mode=TEST_MODE
+    )
+    kl = gaussian_kl(point["Z_mean"], point["Z_var"], spec.prior_scale).eval(mode=TEST_MODE)
+    priors = sum(prior_log_density(hyper[k], spec.priors[k]) for k in spec.learned)
+    np.testing.assert_allclose(objective(x0)[0], -(bound - kl + priors), rtol=1e-10)
+
+
+def test_kmeans_and_random_inducing_starts():
+    Z, _ = random_problem(200, 1, 2, seed=8)
+    for init in ("kmeans", "random"):
+        U = Sparse(RBF(), num_inducing=16, inducing_init=init).initial_parameters(Z, seed=0)["inducing"]
+        assert U.shape == (16, 2)
+        assert len(np.unique(U, axis=0)) == 16
+    random_U = Sparse(RBF(), num_inducing=16, inducing_init="random").initial_parameters(Z, seed=0)[
+        "inducing"
+    ]
+    assert all(any(np.array_equal(u, z) for z in Z) for u in random_U)  # a subset of the latents
+    assert Sparse(RBF(), num_inducing=500).initial_parameters(Z, seed=0)["inducing"].shape == (200, 2)
+
+
+def test_compiled_graph_matches_numpy_for_pytensor_variables():
+    kernel, hyper = KERNELS["rbf_ard"]
+    Z, Y = random_problem(9, 2, 2, seed=9)
+    U = Z[:3]
+    z, u = pt.matrix("Z"), pt.matrix("U")
+    fn = pytensor.function(
+        [z, u], Sparse(kernel).log_likelihood(z, Y, {**hyper, "inducing": u}), mode=TEST_MODE
+    )
+    np.testing.assert_allclose(
+        fn(Z, U), Sparse(kernel).log_likelihood_np(Z, Y, {**hyper, "inducing": U}), rtol=1e-10
+    )
+
+
+def test_coupling_sum_op_matches_the_elementwise_expression_and_its_gradient():
+    from pytensor.gradient import verify_grad
+
+    from gplvm.psi_ops import coupling_sum
+
+    rng = np.random.default_rng(10)
+    e, w, U = rng.uniform(0.1, 1.0, (7, 4)), rng.uniform(0.2, 2.0, (7, 3)), rng.normal(size=(4, 3))
+    coupling = np.exp(-0.5 * np.einsum("nq,mq,kq->nmk", w, U, U))
+    expected = np.einsum("nm,nk,nmk->mk", e, e, coupling)
+    np.testing.assert_allclose(coupling_sum(e, w, U).eval(mode=TEST_MODE), expected, rtol=1e-12)
+    verify_grad(coupling_sum, [e, w, U], rng=rng, mode=TEST_MODE)
