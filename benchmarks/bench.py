@@ -13,7 +13,10 @@ Every comparison is measured in the same run, so the ratios hold for this machin
    size, and the optimiser's time against the analytic solution's;
 6. the rbf kernel: one value-and-gradient evaluation (Z and every hyperparameter) of the dense
    likelihood, PyTensor's automatic gradient against eq. 3 chained through dK/dtheta in NumPy;
-   and linear against rbf MAP fits on the curve dataset.
+   and linear against rbf MAP fits on the curve dataset;
+7. the sparse and variational bounds (``bench_sparse.py``): per evaluation at N = 1,000 to 16,000,
+   the sparse rbf MAP at N = 10,000, and GPy's SparseGPLVM and BayesianGPLVM beside ours on digits
+   (when the ``bench`` extra, GPy, is installed).
 
 Usage: ``python benchmarks/bench.py [--quick] [--out DIR]`` (``make bench``). ``--quick`` drops the
 slowest cases. It lives outside the package: the wheel does not ship it.
@@ -92,6 +95,8 @@ def bench_evaluations(sizes: list[int], dense_max: int, backend_list: list[str])
         )
     for backend in backend_list:
         for form, cls in FORMS.items():
+            if cls.parameter_dims:  # the sparse bound has its own section (bench_sparse.py)
+                continue
             ll = cls(Linear()).log_likelihood(Z_in, Y_in, {"beta": beta_in}, yy_in)
             start = time.perf_counter()
             fn = pytensor.function(
@@ -483,7 +488,26 @@ def main(argv: list[str] | None = None) -> int:
     figures["curve_maps"] = bench_curve_maps()
     sections.append(("MAP on the curve dataset (100 x 10, Q = 1)", _table(figures["curve_maps"])))
 
+    import bench_sparse
+
+    bound_sizes = [1000, 4000] if args.quick else [1000, 4000, 16000]
+    figures["bound_evaluations"] = bench_sparse.bench_bound_evaluations(bound_sizes, 1000, time_call)
+    sections.append(
+        (
+            f"Sparse and variational bounds: one value + gradient, M = {bench_sparse.M}, D = 64,"
+            f" Q = {bench_sparse.Q_VARIATIONAL} (python backend)",
+            _table(figures["bound_evaluations"]),
+        )
+    )
+    if bench_sparse.gpy_available():
+        figures["gpy"] = bench_sparse.bench_gpy(_run_gplvm, 500 if args.quick else None)
+        sections.append(("GPy beside gplvm on digits (RBF-ARD, M = 64, PCA start)", _table(figures["gpy"])))
+    else:
+        sections.append(("GPy beside gplvm", "GPy is not installed: `pip install -e '.[bench]'`"))
+
     if not args.quick:
+        figures["sparse_large"] = bench_sparse.bench_sparse_large(_run_gplvm)
+        sections.append(("Sparse rbf MAP on 10,000 curve points, whole process", _table(figures["sparse_large"])))
         figures["large"] = bench_large([100_000, 1_000_000])
         sections.append(
             ("Linear MAP at N = 10^5 and 10^6 (D = 64, Q = 2), whole process", _table(figures["large"]))

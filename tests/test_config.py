@@ -141,7 +141,7 @@ def test_kernel_presets_compose_with_priors_and_fixed_values():
     rbf = to_run_config(compose_cfg("model=rbf")).model
     assert (rbf.kernel, rbf.likelihood, rbf.ard) == ("rbf", Likelihood.dense, False)
     # The isotropic length scale is fixed: learning it with Z leaves a flat valley (the prior sets the scale).
-    assert learned(rbf) == ["beta", "variance"] and rbf.lengthscale == 1.0
+    assert learned(rbf) == ["beta", "variance"] and rbf.lengthscale == 0.5
     assert rbf.priors.bias.dist == PriorDist.halfnormal
     ard = to_run_config(
         compose_cfg(

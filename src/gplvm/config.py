@@ -406,8 +406,9 @@ class VariationalConfig(MapConfig):
     """
 
     method: str = "variational"
+    maxiter: int = 1000  # as GPy's optimize(): the bound keeps creeping up for thousands more
     init_variance: float = 0.1  # the start of every S_nq, relative to prior_scale^2
-    draws: int = 500  # draws from q per chain
+    draws: int = 250  # draws from q per chain
     chains: int = 2
 
     def __post_init__(self) -> None:

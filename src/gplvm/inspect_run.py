@@ -198,6 +198,32 @@ def draws_report(run: Run) -> str:
     return "\n".join(lines)
 
 
+def variational_report(run: Run) -> str:
+    """The text report for a Bayesian GPLVM: q(Z), the bound, ARD relevance and the latent space."""
+    m, q = run.record, run.tree["variational"]
+    point_sd = np.sqrt(q["Z_var"].values.sum(axis=1))
+    lines = [
+        f"VARIATIONAL run {run.path}",
+        model_line(m) + ";",
+        f"  q(Z) = prod_n N(Z_mean[n], diag Z_var[n]) with M={m.num_inducing} inducing inputs;"
+        f" {m.chains} chains x {m.draws} draws from q in the posterior",
+        f"  L-BFGS-B: {m.iterations} iterations, ELBO {_fmt(m.elbo)};"
+        f" compile {m.compile_seconds:.1f} s, fit {m.fit_seconds:.1f} s",
+        f"  q's sd of a point's position: median {np.median(point_sd):.3g}, max {point_sd.max():.3g}",
+    ]
+    if m.latent_dim_sensitivity is not None:
+        order = np.argsort(-np.asarray(m.latent_dim_sensitivity))
+        ranked = ", ".join(f"dim {i}: {m.latent_dim_sensitivity[i]:.3g}" for i in order)
+        lines.append(f"  ARD relevance (variance / lengthscale^2), most relevant first: {ranked}")
+    lines += [
+        f"  leave-one-out 1-NN error of Z_mean {_fmt(m.knn_error)}"
+        f" (two most relevant dims {_fmt(m.knn_error_relevant)}; PCA {_fmt(m.pca_knn_error)})",
+        "",
+        f"Verdict: {'converged' if m.converged else 'NOT converged'} ({m.convergence}: {m.optimizer_message}).",
+    ]
+    return "\n".join(lines)
+
+
 def model_line(m: RunMetrics) -> str:
     """Data size, kernel and hyperparameters (fitted or fixed), e.g. for the first report line."""
     kernel = (m.kernel or "linear") + (" (ARD)" if m.ard else "")
@@ -250,10 +276,12 @@ def write_plots(run: Run) -> list[Path]:
         arviz_plots = [(TRACE_PLOT, az.plot_trace_dist)]
         if post.sizes["chain"] >= 2:  # rank plots compare chains
             arviz_plots.append((RANK_PLOT, az.plot_rank))
+        # A variational fit's hyperparameters are points, the same in every draw: nothing to plot.
+        spread = {n: post[n].max(("chain", "draw")) - post[n].min(("chain", "draw")) for n in invariant_names(run.tree)}
+        varying = [n for n, s in spread.items() if float(s.min()) > 0]
         for name, plot in arviz_plots:
             results.write_atomic(
-                out / name,
-                lambda p, plot=plot: plots.save_arviz_plot(p, plot, run.tree, invariant_names(run.tree)),
+                out / name, lambda p, plot=plot: plots.save_arviz_plot(p, plot, run.tree, varying)
             )
             written.append(out / name)
         reference = run.tree["alignment"]["Z_reference"].values
@@ -282,7 +310,10 @@ def write_plots(run: Run) -> list[Path]:
 def inspect(run_dir: Path, make_plots: bool = True) -> str:
     """Load a run directory, write its plots and return the report text."""
     run = load_run(run_dir)
-    text = draws_report(run) if run.has_draws else point_report(run)
+    if "variational" in run.tree:
+        text = variational_report(run)
+    else:
+        text = draws_report(run) if run.has_draws else point_report(run)
     if make_plots:
         paths = write_plots(run)
         text += "\n\nPlots:\n" + "\n".join(f"  {p}" for p in paths)

@@ -34,21 +34,27 @@ def _coupling_block(w_n: np.ndarray, U: np.ndarray, c: np.ndarray) -> None:  # p
             c[j, k] = v
 
 
-def _chunks(n_obs: int) -> np.ndarray:
-    """Boundaries of one contiguous block of rows per numba thread."""
-    n_chunks = max(1, min(numba.get_num_threads(), n_obs))
+# Below this many (n, m, m') terms one thread does the work: waking the others costs more.
+PARALLEL_MIN_TERMS = 2_000_000
+
+
+def _chunks(n_obs: int, n_inducing: int) -> np.ndarray:
+    """Boundaries of contiguous blocks of rows, one per numba thread for large sums, else one."""
+    wanted = max(1, n_obs * n_inducing**2 // PARALLEL_MIN_TERMS)
+    n_chunks = max(1, min(numba.get_num_threads(), n_obs, wanted))
     return np.array([i * n_obs // n_chunks for i in range(n_chunks + 1)])
 
 
 @numba.njit(cache=True, parallel=True, fastmath=_SUMS)
-def _coupling_sum(
-    e: np.ndarray, w: np.ndarray, U: np.ndarray, bounds: np.ndarray
-) -> np.ndarray:  # pragma: no cover
+def _coupling_sum(e, w, U, bounds, blocks):  # pragma: no cover (compiled)
+    """T, and each row's exponentials in ``blocks`` (N, M, M) when it has rows (else recomputed)."""
     n_inducing = e.shape[1]
+    keep = blocks.shape[0] > 0
     partial = np.zeros((len(bounds) - 1, n_inducing, n_inducing))
     for chunk in numba.prange(len(bounds) - 1):
-        c = np.empty((n_inducing, n_inducing))
+        scratch = np.empty((n_inducing, n_inducing))
         for n in range(bounds[chunk], bounds[chunk + 1]):
+            c = blocks[n] if keep else scratch
             _coupling_block(w[n], U, c)
             for k in range(n_inducing):
                 ek = e[n, k]
@@ -58,19 +64,24 @@ def _coupling_sum(
 
 
 @numba.njit(cache=True, parallel=True, fastmath=_SUMS)
-def _coupling_sum_grad(e, w, U, G, bounds):  # pragma: no cover (compiled)
+def _coupling_sum_grad(e, w, U, G, bounds, blocks):  # pragma: no cover (compiled)
     n_inducing = e.shape[1]
+    keep = blocks.shape[0] > 0
     latent_dim = U.shape[1]
     half = 0.5 * (G + G.T)
     grad_e = np.empty_like(e)
     grad_w = np.zeros_like(w)
     partial_U = np.zeros((len(bounds) - 1, n_inducing, latent_dim))
     for chunk in numba.prange(len(bounds) - 1):
-        c = np.empty((n_inducing, n_inducing))
+        scratch = np.empty((n_inducing, n_inducing))
         weighted = np.empty((latent_dim + 1, n_inducing))  # rows: e_n, then e_n * U[:, q]
         row = np.empty(n_inducing)
         for n in range(bounds[chunk], bounds[chunk + 1]):
-            _coupling_block(w[n], U, c)
+            if keep:
+                c = blocks[n]
+            else:
+                c = scratch
+                _coupling_block(w[n], U, c)
             for j in range(n_inducing):
                 weighted[0, j] = e[n, j]
                 for q in range(latent_dim):
@@ -93,55 +104,84 @@ def _coupling_sum_grad(e, w, U, G, bounds):  # pragma: no cover (compiled)
     return grad_e, grad_w, partial_U.sum(axis=0)
 
 
+# The forward pass keeps its exponentials for the backward pass up to this many bytes (half the
+# work of the gradient); above it (N > 8192 at M = 64) the backward pass recomputes them.
+KEEP_BLOCKS_BYTES = 2**28
+
+
+def _no_blocks(n_inducing: int) -> np.ndarray:
+    return np.empty((0, n_inducing, n_inducing))
+
+
 class CouplingSumGrad(Op):
     """Gradients of :class:`CouplingSum` with respect to e, w and U, given that of T."""
 
     __props__ = ()
 
-    def make_node(self, e, w, U, G):
+    def make_node(self, e, w, U, G, blocks):
         inputs = [pt.as_tensor(x).astype("float64") for x in (e, w, U, G)]
-        return Apply(self, inputs, [x.type() for x in inputs[:3]])
+        return Apply(self, [*inputs, pt.as_tensor(blocks)], [x.type() for x in inputs[:3]])
 
     def perform(self, node, inputs, outputs):
-        e, w, U, G = (np.ascontiguousarray(x) for x in inputs)
-        for slot, value in zip(outputs, _coupling_sum_grad(e, w, U, G, _chunks(len(e))), strict=True):
+        e, w, U, G, blocks = (np.ascontiguousarray(x) for x in inputs)
+        grads = _coupling_sum_grad(e, w, U, G, _chunks(*e.shape), blocks)
+        for slot, value in zip(outputs, grads, strict=True):
             slot[0] = value
 
 
 class CouplingSum(Op):
-    """T = sum_n (e_n e_n^T) * exp(-1/2 U diag(w_n) U^T), shape (M, M)."""
+    """T = sum_n (e_n e_n^T) * exp(-1/2 U diag(w_n) U^T), shape (M, M).
+
+    A second output holds the exponentials, (N, M, M), for the gradient; it is empty when they
+    would take more than :data:`KEEP_BLOCKS_BYTES`.
+    """
 
     __props__ = ()
 
     def make_node(self, e, w, U):
         inputs = [pt.as_tensor(x).astype("float64") for x in (e, w, U)]
-        return Apply(self, inputs, [pt.matrix(dtype="float64")])
+        return Apply(self, inputs, [pt.matrix(dtype="float64"), pt.tensor3(dtype="float64")])
 
     def perform(self, node, inputs, outputs):
         e, w, U = (np.ascontiguousarray(x) for x in inputs)
-        outputs[0][0] = _coupling_sum(e, w, U, _chunks(len(e)))
+        n_obs, n_inducing = e.shape
+        keep = n_obs * n_inducing**2 * 8 <= KEEP_BLOCKS_BYTES
+        shape = (n_obs if keep else 0, n_inducing, n_inducing)
+        blocks = outputs[1][0]
+        if blocks is None or blocks.shape != shape:  # reused between calls: no fresh pages to fault in
+            blocks = np.empty(shape)
+        outputs[0][0] = _coupling_sum(e, w, U, _chunks(n_obs, n_inducing), blocks)
+        outputs[1][0] = blocks
 
     def pullback(self, inputs, outputs, cotangents):
-        return list(CouplingSumGrad()(*inputs, cotangents[0]))
+        return list(CouplingSumGrad()(*inputs, cotangents[0], outputs[1]))
 
 
-coupling_sum = CouplingSum()
+def coupling_sum(e, w, U) -> pt.TensorVariable:
+    """T (M x M); see :class:`CouplingSum`."""
+    return CouplingSum()(e, w, U)[0]
+
+
 
 
 @numba.njit
-def _chunks_compiled(n_obs):  # pragma: no cover (compiled)
-    n_chunks = max(1, min(numba.get_num_threads(), n_obs))
+def _chunks_compiled(n_obs, n_inducing):  # pragma: no cover (compiled)
+    wanted = max(1, n_obs * n_inducing**2 // PARALLEL_MIN_TERMS)
+    n_chunks = max(1, min(numba.get_num_threads(), n_obs, wanted))
     return np.array([i * n_obs // n_chunks for i in range(n_chunks + 1)])
 
 
 @numba.njit
 def _coupling_sum_numba(e, w, U):  # pragma: no cover (compiled)
-    return _coupling_sum(e, w, U, _chunks_compiled(e.shape[0]))
+    n_obs, n_inducing = e.shape
+    keep = n_obs * n_inducing**2 * 8 <= KEEP_BLOCKS_BYTES
+    blocks = np.empty((n_obs if keep else 0, n_inducing, n_inducing))
+    return _coupling_sum(e, w, U, _chunks_compiled(n_obs, n_inducing), blocks), blocks
 
 
 @numba.njit
-def _coupling_sum_grad_numba(e, w, U, G):  # pragma: no cover (compiled)
-    return _coupling_sum_grad(e, w, U, G, _chunks_compiled(e.shape[0]))
+def _coupling_sum_grad_numba(e, w, U, G, blocks):  # pragma: no cover (compiled)
+    return _coupling_sum_grad(e, w, U, G, _chunks_compiled(e.shape[0], e.shape[1]), blocks)
 
 
 def _register_numba() -> None:
