@@ -507,7 +507,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.quick:
         figures["sparse_large"] = bench_sparse.bench_sparse_large(_run_gplvm)
-        sections.append(("Sparse rbf MAP on 10,000 curve points, whole process", _table(figures["sparse_large"])))
+        sections.append(
+            ("Sparse rbf MAP on 10,000 curve points, whole process", _table(figures["sparse_large"]))
+        )
         figures["large"] = bench_large([100_000, 1_000_000])
         sections.append(
             ("Linear MAP at N = 10^5 and 10^6 (D = 64, Q = 2), whole process", _table(figures["large"]))

@@ -93,7 +93,9 @@ def gpy_available() -> bool:
     return importlib.util.find_spec("GPy") is not None
 
 
-def _gpy_fit(kind: str, Y: np.ndarray, latent_dim: int, max_iters: int) -> tuple[float, np.ndarray, np.ndarray]:
+def _gpy_fit(
+    kind: str, Y: np.ndarray, latent_dim: int, max_iters: int
+) -> tuple[float, np.ndarray, np.ndarray]:
     """Optimiser seconds, latent means and ARD sensitivities of a GPy model with a PCA start."""
     import GPy
 
@@ -119,7 +121,10 @@ def bench_gpy(run_gplvm, max_obs: int | None, max_iters: int = 1000) -> list[dic
     data = load_dataset(load_config("dataset=digits", *subset).dataset)
     cases = {
         "SparseGPLVM": (2, ["model=rbf_ard", "model.latent_dim=2", "model.likelihood=sparse"]),
-        "BayesianGPLVM": (Q_VARIATIONAL, ["model=rbf_ard", f"model.latent_dim={Q_VARIATIONAL}", "inference=variational"]),
+        "BayesianGPLVM": (
+            Q_VARIATIONAL,
+            ["model=rbf_ard", f"model.latent_dim={Q_VARIATIONAL}", "inference=variational"],
+        ),
     }
     rows = []
     for kind, (latent_dim, overrides) in cases.items():
@@ -139,7 +144,9 @@ def bench_gpy(run_gplvm, max_obs: int | None, max_iters: int = 1000) -> list[dic
                 "gpy_knn": nearest_neighbour_error(X, data.labels),
                 "ours_knn": m["knn_error"],
                 "gpy_knn_top2": nearest_neighbour_error(X[:, top], data.labels),
-                "ours_knn_top2": m["knn_error_relevant"] if m["knn_error_relevant"] is not None else m["knn_error"],
+                "ours_knn_top2": m["knn_error_relevant"]
+                if m["knn_error_relevant"] is not None
+                else m["knn_error"],
                 "ours_iterations": m["iterations"],
                 "ours_converged": m["converged"],
             }

@@ -31,7 +31,13 @@ def variational_run():
 @pytest.fixture(scope="module")
 def sparse_map_run():
     return fit_experiment(
-        load_config("dataset=curve", "dataset.n_obs=40", "model=rbf", "model.likelihood=sparse", "model.num_inducing=8")
+        load_config(
+            "dataset=curve",
+            "dataset.n_obs=40",
+            "model=rbf",
+            "model.likelihood=sparse",
+            "model.num_inducing=8",
+        )
     )
 
 
@@ -64,7 +70,9 @@ def test_variational_metrics(variational_run):
 
 def test_variational_is_reproducible(variational_run):
     again = fit_experiment(load_config(*VARIATIONAL))
-    np.testing.assert_array_equal(again.idata.posterior["Z"].values, variational_run.idata.posterior["Z"].values)
+    np.testing.assert_array_equal(
+        again.idata.posterior["Z"].values, variational_run.idata.posterior["Z"].values
+    )
 
 
 def test_variational_run_directory_is_inspected(tmp_path, variational_run, capsys):

@@ -277,7 +277,10 @@ def write_plots(run: Run) -> list[Path]:
         if post.sizes["chain"] >= 2:  # rank plots compare chains
             arviz_plots.append((RANK_PLOT, az.plot_rank))
         # A variational fit's hyperparameters are points, the same in every draw: nothing to plot.
-        spread = {n: post[n].max(("chain", "draw")) - post[n].min(("chain", "draw")) for n in invariant_names(run.tree)}
+        spread = {
+            n: post[n].max(("chain", "draw")) - post[n].min(("chain", "draw"))
+            for n in invariant_names(run.tree)
+        }
         varying = [n for n, s in spread.items() if float(s.min()) > 0]
         for name, plot in arviz_plots:
             results.write_atomic(

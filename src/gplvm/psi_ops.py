@@ -162,8 +162,6 @@ def coupling_sum(e, w, U) -> pt.TensorVariable:
     return CouplingSum()(e, w, U)[0]
 
 
-
-
 @numba.njit
 def _chunks_compiled(n_obs, n_inducing):  # pragma: no cover (compiled)
     wanted = max(1, n_obs * n_inducing**2 // PARALLEL_MIN_TERMS)
