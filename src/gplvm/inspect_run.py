@@ -219,7 +219,8 @@ def variational_report(run: Run) -> str:
         f"  leave-one-out 1-NN error of Z_mean {_fmt(m.knn_error)}"
         f" (two most relevant dims {_fmt(m.knn_error_relevant)}; PCA {_fmt(m.pca_knn_error)})",
         "",
-        f"Verdict: {'converged' if m.converged else 'NOT converged'} ({m.convergence}: {m.optimizer_message}).",
+        f"Verdict: {'converged' if m.converged else 'NOT converged'}"
+        f" ({m.convergence}: {m.optimizer_message}).",
     ]
     return "\n".join(lines)
 
