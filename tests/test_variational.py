@@ -83,7 +83,8 @@ def test_variational_run_directory_is_inspected(tmp_path, variational_run, capsy
     assert main([str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "VARIATIONAL run" in out and "ARD relevance" in out and "Verdict: converged" in out
-    assert (tmp_path / "inspect" / "latent_posterior.png").stat().st_size > 5000
+    for name in ("latent_posterior.png", "ard_relevance.png", "trace_invariants.png"):
+        assert (tmp_path / "inspect" / name).stat().st_size > 5000, name
 
 
 def test_sparse_map_stores_the_inducing_inputs(sparse_map_run):
@@ -124,3 +125,50 @@ def test_bad_sparse_and_variational_settings_give_one_line_errors(overrides, mes
 def test_variational_uses_the_sparse_bound_whatever_the_preset_says():
     cfg = load_config("model=rbf_ard", "inference=variational")
     assert cfg.model.likelihood.value == "sparse"
+
+
+@pytest.mark.slow
+def test_nuts_samples_the_sparse_model_with_the_inducing_inputs_held_at_the_map():
+    from tests.helpers import NUTS_ARGS
+
+    exp = fit_experiment(
+        load_config(
+            "dataset=curve",
+            "dataset.n_obs=30",
+            "model=rbf",
+            "model.likelihood=sparse",
+            "model.num_inducing=6",
+            *NUTS_ARGS,
+        )
+    )
+    U = exp.idata.posterior["inducing"].values
+    assert U.shape == (2, 60, 6, 2) and np.all(U == U[0, 0])
+    np.testing.assert_array_equal(U[0, 0], exp.fit.start.idata.posterior["inducing"].values[0, 0])
+    Z = exp.idata.posterior["Z"].values
+    assert np.std(Z, axis=(0, 1)).min() > 0  # Z is sampled
+    assert exp.record.divergences is not None and exp.record.rhat_max_invariants is not None
+
+
+@pytest.mark.parametrize(
+    ("data", "latent_dim", "kept"),
+    [
+        # A 90-degree arc: one non-linear latent coordinate, fitted with Q = 3.
+        (["dataset=curve", "dataset.n_obs=40", "dataset.arc_degrees=90"], 3, 1),
+        # Drawn from a 2-dim latent (linear map), fitted with Q = 4.
+        (["dataset=synthetic", "dataset.n_obs=40", "dataset.latent_dim=2"], 4, 2),
+    ],
+)
+def test_ard_switches_off_the_latent_dims_the_data_do_not_need(data, latent_dim, kept):
+    cfg = load_config(
+        *data,
+        "model=rbf_ard",
+        f"model.latent_dim={latent_dim}",
+        "model.num_inducing=8",
+        "inference=variational",
+        "inference.draws=20",
+        "inference.progress_seconds=0",
+    )
+    relevance = np.sort(fit_experiment(cfg).record.latent_dim_sensitivity)[::-1]
+    relevance /= relevance[0]
+    assert np.all(relevance[:kept] > 0.1), relevance  # the true dims stay on
+    assert np.all(relevance[kept:] < 1e-2), relevance  # the extra ones are switched off

@@ -229,7 +229,7 @@ class ModelConfig:
     likelihood: Likelihood = Likelihood.woodbury
     jitter: float = 1e-6  # added to the diagonal, relative to the kernel's variance + bias
     num_inducing: int = 64  # sparse bound: M inducing inputs (at most N)
-    inducing_init: InducingInit = InducingInit.kmeans
+    inducing_init: InducingInit = InducingInit.random
 
     def __post_init__(self) -> None:
         _require(self.latent_dim >= 1, "model.latent_dim", self.latent_dim, "it must be >= 1")

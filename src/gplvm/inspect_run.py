@@ -29,6 +29,7 @@ TRACE_PLOT = "trace_invariants.png"
 RANK_PLOT = "rank_invariants.png"
 LATENT_POSTERIOR_PLOT = "latent_posterior.png"
 LATENT_MAP_PLOT = "latent_map.png"
+RELEVANCE_PLOT = "ard_relevance.png"
 EXIT_BAD_INPUT = 2
 
 
@@ -220,7 +221,8 @@ def variational_report(run: Run) -> str:
         f" (two most relevant dims {_fmt(m.knn_error_relevant)}; PCA {_fmt(m.pca_knn_error)})",
         "",
         f"Verdict: {'converged' if m.converged else 'NOT converged'}"
-        f" ({m.convergence}: {m.optimizer_message}).",
+        f" ({m.convergence}: {m.optimizer_message})"
+        + ("." if m.converged else "; raise inference.maxiter to continue further up the bound."),
     ]
     return "\n".join(lines)
 
@@ -308,6 +310,10 @@ def write_plots(run: Run) -> list[Path]:
             out / LATENT_MAP_PLOT, lambda p: plots.save_latent_plot(p, panels, labels, shadings)
         )
         written.append(out / LATENT_MAP_PLOT)
+    sensitivity = run.record.latent_dim_sensitivity
+    if sensitivity is not None:
+        results.write_atomic(out / RELEVANCE_PLOT, lambda p: plots.save_relevance_plot(p, sensitivity))
+        written.append(out / RELEVANCE_PLOT)
     return written
 
 

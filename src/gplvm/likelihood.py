@@ -274,7 +274,7 @@ class Sparse(LikelihoodForm):
     name = "sparse"
     parameter_dims: ClassVar[dict[str, tuple[str, ...]]] = {"inducing": ("inducing_point", "latent_dim")}
 
-    def __init__(self, kernel: Kernel, num_inducing: int = 64, inducing_init: str = "kmeans") -> None:
+    def __init__(self, kernel: Kernel, num_inducing: int = 64, inducing_init: str = "random") -> None:
         super().__init__(kernel)
         self.num_inducing = num_inducing
         self.inducing_init = str(inducing_init)

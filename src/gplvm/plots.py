@@ -152,6 +152,22 @@ def save_latent_posterior_plot(
     plt.close(fig)
 
 
+def save_relevance_plot(path: Path, sensitivity: list[float], title: str = "ARD relevance") -> None:
+    """Bar chart of each latent dim's ARD sensitivity (variance / lengthscale^2), most relevant marked."""
+    values = np.asarray(sensitivity, dtype=float)
+    top = set(np.argsort(-values)[:2].tolist())
+    fig, ax = plt.subplots(figsize=(1.2 + 0.6 * len(values), 3.5))
+    colours = ["C0" if i in top else "0.6" for i in range(len(values))]
+    ax.bar(np.arange(len(values)), values, color=colours)
+    ax.set_xticks(np.arange(len(values)))
+    ax.set_xlabel("latent dim (blue: the two plotted)")
+    ax.set_ylabel("variance / lengthscale^2")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def save_arviz_plot(path: Path, plot: Callable, tree, var_names: list[str]) -> None:
     """Draw an ArviZ plot (e.g. ``arviz.plot_trace_dist``) with matplotlib and save it as PNG."""
     collection = plot(tree, var_names=var_names, backend="matplotlib")
