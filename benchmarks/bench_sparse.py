@@ -99,7 +99,7 @@ def _gpy_fit(
     """Optimiser seconds, latent means and ARD sensitivities of a GPy model with a PCA start."""
     import GPy
 
-    np.random.seed(0)  # GPy draws its starting variances and inducing inputs from NumPy's global state
+    np.random.seed(0)  # noqa: NPY002 (GPy draws its starts from NumPy's global state)
     kernel = GPy.kern.RBF(latent_dim, ARD=True)
     if kind == "SparseGPLVM":
         model = GPy.models.SparseGPLVM(Y, latent_dim, kernel=kernel, num_inducing=M, init="PCA")
