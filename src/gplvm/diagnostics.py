@@ -47,7 +47,11 @@ def draw_log_densities(
 
 
 def rotation_aware_posterior(
-    posterior: xr.Dataset, data: Dataset, spec: ModelSpec, reference: np.ndarray | None
+    posterior: xr.Dataset,
+    data: Dataset,
+    spec: ModelSpec,
+    reference: np.ndarray | None,
+    reference_name: str = "MAP",
 ) -> tuple[xr.Dataset, xr.Dataset]:
     """Add aligned latents and invariants to a posterior with ``Z`` (chain, draw, obs, latent_dim).
 
@@ -87,7 +91,7 @@ def rotation_aware_posterior(
         coords={"obs": posterior["obs"], "latent_dim": posterior["latent_dim"]},
         attrs={
             "method": "generalised orthogonal Procrustes (rotations and reflections, no scaling)",
-            "started_from": "MAP" if reference is not None else "last draw of chain 0",
+            "started_from": reference_name if reference is not None else "last draw of chain 0",
             "iterations": alignment.iterations,
         },
     )

@@ -85,8 +85,9 @@ def build_tree(
         from gplvm.diagnostics import rotation_aware_posterior
 
         reference = None if fit.start is None else fit.point_estimate()
+        name = None if fit.start is None else fit.start.description
         groups["posterior"], groups["alignment"] = rotation_aware_posterior(
-            groups["posterior"], data, spec, reference
+            groups["posterior"], data, spec, reference, name
         )
     store_data, data_info = data_attrs(data, cfg)
     constant = groups.get("constant_data", xr.Dataset())

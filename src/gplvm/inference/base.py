@@ -36,6 +36,8 @@ class Fit:
         Method-specific figures for ``metrics.json``, such as iterations and convergence.
     start : Fit or None
         The point fit (the MAP) that a sampler started from, kept for reporting.
+    description : str
+        What this fit is as a point, for the alignment group's attrs (``MAP``, ``q's means``).
     """
 
     method: str
@@ -45,6 +47,7 @@ class Fit:
     has_draws: bool = False
     info: dict = field(default_factory=dict)
     start: Fit | None = None
+    description: str = "MAP"  # what the fit is, as a point that draws are aligned to
 
     def point_estimate(self, name: str = "Z") -> np.ndarray:
         """A variable at the point fit (or at the point a sampler started from); Z has shape (N, Q)."""

@@ -69,7 +69,11 @@ def _mean_fit(point: dict[str, np.ndarray], opt: Fit, spec: ModelSpec) -> Fit:
         Z=(("chain", "draw", "obs", "latent_dim"), point["Z_mean"][None, None])
     )
     return Fit(
-        "variational", idata=DataTree.from_dict({"posterior": point_ds}), compile_seconds=0.0, fit_seconds=0.0
+        "variational",
+        idata=DataTree.from_dict({"posterior": point_ds}),
+        compile_seconds=0.0,
+        fit_seconds=0.0,
+        description="q's means",
     )
 
 
