@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from benchmarks.bench import evaluation_summary, time_call
 
 
@@ -29,3 +31,17 @@ def test_evaluation_summary_gives_the_dense_over_woodbury_ratio():
     summary = evaluation_summary(rows)
     assert summary[0]["dense_over_woodbury"] == 250.0 and summary[0]["numpy_ms"] == 1.0
     assert summary[1]["dense_ms"] == "-" and summary[1]["woodbury_ms"] == 4.0
+
+
+def test_bound_evaluations_time_each_bound_at_each_size():
+    from benchmarks.bench_sparse import bench_bound_evaluations
+
+    rows = bench_bound_evaluations([70, 140], 70, lambda fn, **kw: time_call(fn, min_seconds=0.0))
+    assert [(r["bound"], r["n_obs"]) for r in rows] == [
+        ("sparse", 70),
+        ("sparse", 140),
+        ("variational", 70),
+        ("variational", 140),
+        ("dense", 70),
+    ]
+    assert all(r["ms"] > 0 and r["us_per_row"] == pytest.approx(1e3 * r["ms"] / r["n_obs"]) for r in rows)
