@@ -6,3 +6,12 @@ try:
     __version__ = version("gplvm")
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
+
+
+def __getattr__(name: str):
+    """``gplvm.load_run``, imported on first use so that ``import gplvm`` stays light."""
+    if name == "load_run":
+        from gplvm.inspect_run import load_run
+
+        return load_run
+    raise AttributeError(f"module 'gplvm' has no attribute {name!r}")

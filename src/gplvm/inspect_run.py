@@ -69,9 +69,46 @@ class Run:
         text = self.tree.attrs.get("model_config")
         return ModelSpec.from_config(model_config_from_yaml(text)) if text else None
 
+    @property
+    def config(self):
+        """The composed config the run was started with, as an OmegaConf ``DictConfig``."""
+        from omegaconf import OmegaConf
 
-def load_run(run_dir: Path) -> Run:
-    """Load ``metrics.json`` and ``posterior.nc``, or raise a one-line RunDirectoryError."""
+        return OmegaConf.create(self.tree.attrs.get("config") or "{}")
+
+    @property
+    def latents(self) -> np.ndarray:
+        """The fitted latents (N, Q): the MAP, or for draws the aligned reference (their mean)."""
+        if self.has_draws:
+            return self.tree["alignment"]["Z_reference"].values
+        return self.tree.posterior["Z"].values[0, 0]
+
+    @property
+    def hyperparameters(self) -> dict[str, np.ndarray]:
+        """Fitted (MAP, or posterior-mean) and fixed hyperparameters, plus the sparse form's ``inducing``."""
+        posterior = self.tree.posterior.to_dataset()
+        values = {**self.record.hyperparameters, **self.spec.form_values(posterior)}
+        return {name: np.asarray(value, dtype=float) for name, value in values.items()}
+
+    def reconstruct(self, Z: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Predictive mean (n, D) and variance (n,) of rows of Y at latent points Z (default: fitted).
+
+        In the units of the fitted data (centred, and scaled when the dataset was standardised).
+        """
+        Z_fit = self.latents
+        Z_new = Z_fit if Z is None else np.atleast_2d(np.asarray(Z, dtype=float))
+        if Z_new.shape[1] != Z_fit.shape[1]:
+            raise ValueError(f"latent points have {Z_new.shape[1]} dims; this run has {Z_fit.shape[1]}")
+        return self.spec.form.predict(Z_new, Z_fit, self.training_data(), self.hyperparameters)
+
+
+def load_run(run_dir: Path | str) -> Run:
+    """Load a completed run directory (``gplvm.load_run``), or raise a one-line RunDirectoryError.
+
+    The :class:`Run` gives the config, the training data, the fitted latents and hyperparameters,
+    the DataTree (``tree``) and reconstructions (:meth:`Run.reconstruct`).
+    """
+    run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise RunDirectoryError(f"{run_dir}: no such directory")
     if not (run_dir / results.METRICS).is_file():

@@ -82,6 +82,22 @@ def neighbour_metrics(Z: np.ndarray, data: Dataset, latent_dim: int, relevance=N
     return out
 
 
+def reconstruction_rmse(
+    Z: np.ndarray, Y: np.ndarray, spec: ModelSpec, hyper: dict, chunk: int = 65_536
+) -> float:
+    """In-sample reconstruction error: RMSE of Y against its predictive mean at the fitted latents.
+
+    In the units of the fitted data (centred, and scaled when ``dataset.standardize``). Rows go
+    ``chunk`` at a time, so no second N x D array is held at 10^6 rows.
+    """
+    hyper = {name: np.asarray(value, dtype=float) for name, value in hyper.items()}
+    total = 0.0
+    for start in range(0, len(Z), chunk):
+        mean, _ = spec.form.predict(Z[start : start + chunk], Z, Y, hyper)
+        total += float(np.sum((Y[start : start + chunk] - mean) ** 2))
+    return float(np.sqrt(total / Y.size))
+
+
 def heldout_metrics(
     Z_draws: np.ndarray, hypers: list[dict], Y_heldout: np.ndarray, spec: ModelSpec, names: list[str]
 ) -> dict:
@@ -177,5 +193,9 @@ def fit_metrics(
             out.update(at_map)
             out["map_compile_seconds"] = fit.start.compile_seconds
             out["map_fit_seconds"] = fit.start.fit_seconds
+    fitted_Z = tree["alignment"]["Z_reference"].values if fit.has_draws else fit.point_estimate()
+    out["reconstruction_rmse"] = reconstruction_rmse(
+        fitted_Z, data.Y, spec, {**fitted, **spec.form_values(posterior)}
+    )
     out["train_log_lik_per_feature"] = out["log_likelihood"] / data.n_features
     return RunMetrics(status="completed", **out)

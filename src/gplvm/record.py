@@ -60,6 +60,9 @@ class RunMetrics:
     knn_error: float | None = _f(
         "leave-one-out 1-NN error of the labels in the latent space", summary=True, report=True
     )
+    reconstruction_rmse: float | None = _f(
+        "RMSE of Y against its predictive mean at the fitted latents (fitted data's units)", report=True
+    )
     knn_error_relevant: float | None = _f("ARD with Q > 2: the same in the two most relevant dims")
     pca_knn_error: float | None = _f("the same for PCA with as many dims")
     compile_seconds: float | None = _f("time before the first iteration or draw", summary=True, report=True)
