@@ -68,7 +68,9 @@ def test_npy_and_npz(tmp_path):
         ("nan.csv", "a,b\n1,2\nnan,3\n", r"1 NaN or infinite value\(s\), first at row 1, column 0"),
         ("inf.csv", "a,b\n1,inf\n2,3\n", "NaN or infinite"),
         ("text.csv", "a,b\n1,2\n3,oops\n", r"line 3, column 'b': 'oops' is not a number"),
-        ("ragged.csv", "a,b\n1,2\n3\n", "line 3 has 1 numeric fields"),
+        ("ragged.csv", "a,b\n1,2\n3\n", "line 3 has 1 fields; the header has 2"),
+        ("long.csv", "a,b\n1,2\n\n3,4,5\n", "line 4 has 3 fields; the header has 2"),
+        ("cell.csv", "a,b\n1,\n", r"line 2, column .b.: .. is not a number"),
         ("data.txt", "1 2\n", "unsupported file type '.txt'"),
     ],
 )
@@ -86,7 +88,7 @@ def test_bad_label_column_and_arrays(tmp_path):
     with pytest.raises(DataError, match=r"label_column 'species' is not a column .* \['a', 'b'\]"):
         load_dataset(FileDatasetConfig(path=str(tmp_path / "d.csv"), label_column="species"))
     np.save(tmp_path / "d.npy", np.ones((3, 2)))
-    with pytest.raises(DataError, match=r"needs a \.csv or \.npz"):
+    with pytest.raises(DataError, match=r"needs a \.csv, \.parquet or \.npz"):
         load_dataset(FileDatasetConfig(path=str(tmp_path / "d.npy"), label_column="x"))
     np.save(tmp_path / "v.npy", np.ones(3))
     with pytest.raises(DataError, match=r"expected a 2-D array .* shape \(3,\)"):
@@ -126,3 +128,30 @@ def test_bundled_files_read_directly_equal_scikit_learns_loaders():
         np.testing.assert_array_equal(Y, theirs.data)
         np.testing.assert_array_equal(labels, np.asarray(theirs.target_names)[theirs.target].astype(str))
         assert names == list(theirs.feature_names)
+
+
+def test_parquet_reads_like_the_csv(tmp_path):
+    import pandas as pd
+
+    frame = pd.DataFrame({"a": [1.0, 3.0, 5.0], "species": ["x", "y", "x"], "b": [2, 5, 4]})
+    frame.to_parquet(tmp_path / "d.parquet")
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    parquet = load_dataset(FileDatasetConfig(path=str(tmp_path / "d.parquet"), label_column="species"))
+    csv = load_dataset(FileDatasetConfig(path=str(tmp_path / "d.csv"), label_column="species"))
+    np.testing.assert_array_equal(parquet.Y, csv.Y)
+    assert parquet.feature_names == csv.feature_names == ["a", "b"]
+    np.testing.assert_array_equal(parquet.labels, ["x", "y", "x"])
+    with pytest.raises(DataError, match=r"column 'species' holds (object|str), not numbers"):
+        load_dataset(FileDatasetConfig(path=str(tmp_path / "d.parquet")))
+    frame.loc[1, "a"] = None
+    frame.to_parquet(tmp_path / "null.parquet")
+    with pytest.raises(DataError, match=r"1 NaN or infinite value\(s\), first at row 1, column 0"):
+        load_dataset(FileDatasetConfig(path=str(tmp_path / "null.parquet"), label_column="species"))
+
+
+def test_csv_cells_may_be_quoted_or_padded(tmp_path):
+    path = tmp_path / "q.csv"
+    path.write_text('a,"b"\n"1", 2\n 3 ,4e0\n\n')
+    data = load_dataset(FileDatasetConfig(path=str(path)))
+    assert data.feature_names == ["a", "b"]
+    np.testing.assert_allclose(data.Y, [[-1.0, -1.0], [1.0, 1.0]])

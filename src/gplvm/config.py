@@ -156,11 +156,11 @@ class IrisDatasetConfig(DatasetConfig):
 
 @dataclass
 class FileDatasetConfig(DatasetConfig):
-    """A user file: ``.csv`` with a header row, ``.npy`` (a 2-D array) or ``.npz``."""
+    """A user file: ``.csv`` with a header row, ``.parquet``, ``.npy`` (a 2-D array) or ``.npz``."""
 
     name: str = "file"
     path: str = MISSING
-    label_column: str | None = None  # csv: a column name; npz: an array name
+    label_column: str | None = None  # csv, parquet: a column name; npz: an array name
     array: str = "Y"  # npz: the name of the data array
 
 

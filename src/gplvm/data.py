@@ -5,7 +5,6 @@ Every loader returns a :class:`Dataset` whose ``Y`` is float64, finite and colum
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -119,35 +118,79 @@ def load_iris_array() -> tuple[np.ndarray, np.ndarray, list[str]]:
     return table[:, :-1], species[table[:, -1].astype(int)], list(IRIS_FEATURES)
 
 
-def _read_csv(path: Path, label_column: str | None) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+_NAN_WORDS = ("nan", "+nan", "-nan")
+
+
+def _split_label(frame, path: Path, label_column: str | None):
+    """(frame without the label column, labels or None)."""
+    if label_column is None:
+        return frame, None
+    if label_column not in frame.columns:
+        raise DataError(
+            f"label_column {label_column!r} is not a column of {path}; columns are {list(frame.columns)}"
+        )
+    labels = frame[label_column].astype(str).str.strip().to_numpy()
+    return frame.drop(columns=label_column), labels
+
+
+def _ragged_row(path: Path) -> str | None:
+    """The first row whose field count differs from the header's, as a message (pyarrow names no line)."""
+    import csv
+
     with path.open(newline="") as fh:
-        rows = list(csv.reader(fh))
-    if not rows:
-        raise DataError(f"{path} is empty; expected a header row and at least two data rows")
-    header, body = [h.strip() for h in rows[0]], [r for r in rows[1:] if any(c.strip() for c in r)]
-    if not body:
+        rows = csv.reader(fh)
+        header = next(rows, [])
+        for line, row in enumerate(rows, start=2):
+            if any(cell.strip() for cell in row) and len(row) != len(header):
+                return f"{path} line {line} has {len(row)} fields; the header has {len(header)}"
+    return None
+
+
+def _read_csv(path: Path, label_column: str | None) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+    """A CSV with a header row, parsed by pyarrow (through pandas) as text, then checked and converted."""
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, engine="pyarrow")
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path} is empty; expected a header row and at least two data rows") from None
+    except pd.errors.ParserError as exc:
+        raise DataError(_ragged_row(path) or f"cannot read {path}: {str(exc).strip()}") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    filled = frame.fillna("")
+    frame = frame[(filled.apply(lambda col: col.str.strip()) != "").any(axis=1)]  # blank rows
+    if frame.empty:
         raise DataError(f"{path} has a header but no data rows")
-    labels = None
-    if label_column is not None:
-        if label_column not in header:
-            raise DataError(f"label_column {label_column!r} is not a column of {path}; columns are {header}")
-        j = header.index(label_column)
-        labels = np.array([r[j].strip() if j < len(r) else "" for r in body])
-        header = header[:j] + header[j + 1 :]
-        body = [r[:j] + r[j + 1 :] for r in body]
-    Y = np.empty((len(body), len(header)))
-    for i, row in enumerate(body, start=2):
-        if len(row) != len(header):
-            raise DataError(f"{path} line {i} has {len(row)} numeric fields; the header has {len(header)}")
-        for j, cell in enumerate(row):
-            try:
-                Y[i - 2, j] = float(cell)
-            except ValueError:
-                raise DataError(
-                    f"{path} line {i}, column {header[j]!r}: {cell!r} is not a number"
-                    " (set dataset.label_column for a label column)"
-                ) from None
-    return Y, labels, header
+    frame, labels = _split_label(frame, path, label_column)
+    # A writable copy: pandas may hand out read-only views, and prepare() centres in place.
+    Y = np.array(frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float))
+    text = frame.to_numpy(dtype=str)
+    bad = np.isnan(Y) & ~np.isin(np.char.lower(np.char.strip(text)), _NAN_WORDS)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise DataError(
+            f"{path} line {frame.index[i] + 2}, column {frame.columns[j]!r}:"
+            f" {str(text[i, j])!r} is not a number"
+            " (set dataset.label_column for a label column)"
+        )
+    return Y, labels, list(frame.columns)
+
+
+def _read_parquet(path: Path, label_column: str | None) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+    """A Parquet table (pandas with pyarrow): numeric columns, plus an optional label column."""
+    import pandas as pd
+
+    frame, labels = _split_label(pd.read_parquet(path), path, label_column)
+    frame.columns = [str(c) for c in frame.columns]
+    for name, dtype in frame.dtypes.items():
+        if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+            raise DataError(
+                f"{path}: column {name!r} holds {dtype}, not numbers"
+                " (set dataset.label_column for a label column)"
+            )
+    if frame.empty:
+        raise DataError(f"{path} has no data rows")
+    return np.array(frame.to_numpy(dtype=float, na_value=np.nan)), labels, list(frame.columns)
 
 
 def _read_npz(path: Path, array: str, label_column: str | None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -166,7 +209,7 @@ def _read_npz(path: Path, array: str, label_column: str | None) -> tuple[np.ndar
 
 
 def read_file(cfg: FileDatasetConfig) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
-    """Read a ``.csv`` (header row), ``.npy`` or ``.npz`` file into raw data, labels and names."""
+    """Read a ``.csv`` (header row), ``.parquet``, ``.npy`` or ``.npz`` file: raw data, labels, names."""
     path = Path(cfg.path).expanduser()
     if not path.is_file():
         raise DataError(f"dataset.path={cfg.path!r}: no such file")
@@ -175,15 +218,20 @@ def read_file(cfg: FileDatasetConfig) -> tuple[np.ndarray, np.ndarray | None, li
     try:
         if suffix == ".csv":
             Y, labels, names = _read_csv(path, cfg.label_column)
+        elif suffix == ".parquet":
+            Y, labels, names = _read_parquet(path, cfg.label_column)
         elif suffix == ".npz":
             Y, labels = _read_npz(path, cfg.array, cfg.label_column)
         elif suffix == ".npy":
             if cfg.label_column is not None:
-                raise DataError("dataset.label_column needs a .csv or .npz file; a .npy file holds one array")
+                raise DataError(
+                    "dataset.label_column needs a .csv, .parquet or .npz file; a .npy file holds one array"
+                )
             Y, labels = np.load(path, allow_pickle=False), None
         else:
             raise DataError(
-                f"dataset.path={cfg.path!r}: unsupported file type {suffix!r}; use .csv, .npy or .npz"
+                f"dataset.path={cfg.path!r}: unsupported file type {suffix!r};"
+                " use .csv, .parquet, .npy or .npz"
             )
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise DataError(f"cannot read {path}: {exc}") from None
