@@ -83,3 +83,30 @@ def test_load_run_gives_the_fitted_values_and_reconstructions(rbf_run_dir):
     np.testing.assert_allclose(one_mean, mean[:1], rtol=1e-10)
     with pytest.raises(ValueError, match="latent points have 3 dims; this run has 2"):
         run.reconstruct(np.zeros((1, 3)))
+
+
+def test_reconstructions_in_the_raw_units_undo_the_centring(rbf_run_dir):
+    from gplvm.config import load_config
+    from gplvm.data import synthetic
+
+    _, path = rbf_run_dir
+    run = gplvm.load_run(path)
+    raw, _, _ = synthetic(
+        load_config("dataset=synthetic", "dataset.n_obs=40", "dataset.n_features=8").dataset
+    )
+    np.testing.assert_allclose(run.tree.constant_data["feature_offset"].values, raw.mean(axis=0), rtol=1e-12)
+    np.testing.assert_array_equal(run.tree.constant_data["feature_scale"].values, 1.0)
+    mean, var = run.reconstruct()
+    raw_mean, raw_var = run.reconstruct(original_units=True)
+    np.testing.assert_allclose(raw_mean, mean + raw.mean(axis=0), rtol=1e-12)
+    assert raw_var.shape == (40, 8) and np.allclose(raw_var, var[:, None])
+
+
+def test_standardised_data_record_their_scale():
+    from gplvm.config import IrisDatasetConfig
+    from gplvm.data import load_dataset, load_iris_array
+
+    data = load_dataset(IrisDatasetConfig(standardize=True))
+    raw = load_iris_array()[0]
+    np.testing.assert_allclose(data.scale, raw.std(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(data.to_original_units(data.Y), raw, rtol=1e-12, atol=1e-12)

@@ -37,6 +37,9 @@ class Dataset:
         Class labels used to colour plots, when the data has them.
     Z_true : ndarray, shape (N, Q_true), or None
         The latent positions that generated synthetic data.
+    offset, scale : ndarray, shape (D,), or None
+        How ``Y`` was made from the raw columns: Y = (raw - offset) / scale (scale 1 unless
+        standardised). None when unknown.
     """
 
     name: str
@@ -45,6 +48,14 @@ class Dataset:
     labels: np.ndarray | None = None
     Z_true: np.ndarray | None = None
     attrs: dict[str, str | int | float] = field(default_factory=dict)
+    offset: np.ndarray | None = None
+    scale: np.ndarray | None = None
+
+    def to_original_units(self, values: np.ndarray) -> np.ndarray:
+        """Rows in the fitted units (centred, maybe scaled) back in the raw columns' units."""
+        if self.offset is None or self.scale is None:
+            raise ValueError(f"the {self.name} dataset does not record its centring")
+        return np.asarray(values) * self.scale + self.offset
 
     @property
     def n_obs(self) -> int:
@@ -244,8 +255,9 @@ def read_file(cfg: FileDatasetConfig) -> tuple[np.ndarray, np.ndarray | None, li
     return Y.astype(float, copy=False), labels, names
 
 
-def prepare(Y: np.ndarray, source: str, standardize: bool) -> np.ndarray:
-    """Check that ``Y`` is usable and return it centred (and standardised when asked).
+def prepare(Y: np.ndarray, source: str, standardize: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Check that ``Y`` is usable and return it centred (and standardised when asked), with the
+    column offsets and scales used: Y = (raw - offset) / scale.
 
     Works in place on a float64 ``Y`` (the loaders' own arrays): at 10^6 rows every copy of Y is
     half a gigabyte.
@@ -260,11 +272,14 @@ def prepare(Y: np.ndarray, source: str, standardize: bool) -> np.ndarray:
             " remove or impute them first"
         )
     Y = np.asarray(Y, dtype=float)
-    Y -= Y.mean(axis=0)
+    offset = Y.mean(axis=0)
+    Y -= offset
+    scale = np.ones(Y.shape[1])
     if standardize:
         sd = Y.std(axis=0)
-        Y /= np.where(sd > 0, sd, 1.0)  # constant columns stay zero
-    return Y
+        scale = np.where(sd > 0, sd, 1.0)  # constant columns stay zero
+        Y /= scale
+    return Y, offset, scale
 
 
 def load_dataset(cfg: DatasetConfig) -> Dataset:
@@ -297,9 +312,9 @@ def load_dataset(cfg: DatasetConfig) -> Dataset:
         Y = Y[: cfg.max_obs]
         labels = None if labels is None else labels[: cfg.max_obs]
         Z_true = None if Z_true is None else Z_true[: cfg.max_obs]
-    Y = prepare(Y, f"dataset {cfg.name}", cfg.standardize)
+    Y, offset, scale = prepare(Y, f"dataset {cfg.name}", cfg.standardize)
     names = names or [f"x{j}" for j in range(Y.shape[1])]
-    return Dataset(cfg.name, Y, list(names), labels, Z_true, attrs)
+    return Dataset(cfg.name, Y, list(names), labels, Z_true, attrs, offset, scale)
 
 
 def split_features(data: Dataset, fraction: float, seed: int) -> tuple[Dataset, np.ndarray | None, list[str]]:
@@ -318,5 +333,11 @@ def split_features(data: Dataset, fraction: float, seed: int) -> tuple[Dataset, 
     held = np.sort(np.random.default_rng(seed).choice(data.n_features, size=n_heldout, replace=False))
     keep = np.setdiff1d(np.arange(data.n_features), held)
     names = [data.feature_names[j] for j in held]
-    train = replace(data, Y=data.Y[:, keep], feature_names=[data.feature_names[j] for j in keep])
+    train = replace(
+        data,
+        Y=data.Y[:, keep],
+        feature_names=[data.feature_names[j] for j in keep],
+        offset=None if data.offset is None else data.offset[keep],
+        scale=None if data.scale is None else data.scale[keep],
+    )
     return train, data.Y[:, held], names

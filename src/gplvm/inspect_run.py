@@ -90,16 +90,27 @@ class Run:
         values = {**self.record.hyperparameters, **self.spec.form_values(posterior)}
         return {name: np.asarray(value, dtype=float) for name, value in values.items()}
 
-    def reconstruct(self, Z: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Predictive mean (n, D) and variance (n,) of rows of Y at latent points Z (default: fitted).
+    def reconstruct(
+        self, Z: np.ndarray | None = None, original_units: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Predictive mean (n, D) and variance of rows of Y at latent points Z (default: fitted).
 
-        In the units of the fitted data (centred, and scaled when the dataset was standardised).
+        In the units of the fitted data (centred, and scaled when the dataset was standardised),
+        where the variance is the same in every column, shape (n,); with ``original_units`` in
+        the raw columns' units, the variance then per column, shape (n, D).
         """
         Z_fit = self.latents
         Z_new = Z_fit if Z is None else np.atleast_2d(np.asarray(Z, dtype=float))
         if Z_new.shape[1] != Z_fit.shape[1]:
             raise ValueError(f"latent points have {Z_new.shape[1]} dims; this run has {Z_fit.shape[1]}")
-        return self.spec.form.predict(Z_new, Z_fit, self.training_data(), self.hyperparameters)
+        mean, var = self.spec.form.predict(Z_new, Z_fit, self.training_data(), self.hyperparameters)
+        if not original_units:
+            return mean, var
+        constant = self.tree.constant_data
+        if "feature_offset" not in constant:
+            raise ValueError(f"{self.path} was written before runs recorded their centring; refit it")
+        offset, scale = constant["feature_offset"].values, constant["feature_scale"].values
+        return mean * scale + offset, var[:, None] * scale**2
 
 
 def load_run(run_dir: Path | str) -> Run:

@@ -94,6 +94,11 @@ def build_tree(
     if not store_data:  # referenced by source and hash instead (see gplvm.run_data)
         constant = constant.drop_vars("Y")
         heldout = None
+    if data.offset is not None:  # D numbers, kept even when Y is not: they map new rows into Y's units
+        constant = constant.assign(
+            feature_offset=xr.DataArray(data.offset, dims="feature"),
+            feature_scale=xr.DataArray(data.scale, dims="feature"),
+        )
     if data.labels is not None:
         constant = constant.assign(label=xr.DataArray(data.labels.astype(str), dims="obs"))
     if data.Z_true is not None:
