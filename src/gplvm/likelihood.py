@@ -132,17 +132,28 @@ class LikelihoodForm(ABC):
 
         Every column of Y is a GP over the latents with covariance K, so a row at z* has mean
         k(z*, Z) K^-1 Y and, in every column alike, variance k(z*, z*) - k(z*, Z) K^-1 k(Z, z*)
-        plus the noise. This dense version factorises K once (O(N^3)).
+        plus the noise. Rows go ``chunk`` at a time.
+        """
+        predict = self.predictor(Z, Y, hyper)
+        parts = [predict(Z_new[s : s + chunk]) for s in range(0, len(Z_new), chunk)]
+        return np.vstack([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    def predictor(self, Z: np.ndarray, Y: np.ndarray, hyper: Hyper):
+        """A function Z_new -> (mean, variance) as in :meth:`predict`, the fit's factors computed once.
+
+        This dense version inverts K once (O(N^3)), so that each call is two matrix products.
         """
         L = np.linalg.cholesky(self.kernel.K_np(Z, hyper))
         alpha = sla.cho_solve((L, True), Y)
-        mean = np.vstack(
-            [
-                self.kernel.cross_np(Z_new[s : s + chunk], Z, hyper) @ alpha
-                for s in range(0, len(Z_new), chunk)
-            ]
-        )
-        return mean, self.predictive_variance(Z_new, Z, hyper) + float(self.kernel.noise_variance(hyper))
+        K_inv = sla.cho_solve((L, True), np.eye(len(Z)))
+        noise = float(self.kernel.noise_variance(hyper))
+
+        def predict(Z_new: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            cross = self.kernel.cross_np(Z_new, Z, hyper)
+            var_f = self.kernel.diag_np(Z_new, hyper) - np.einsum("ij,ij->i", cross @ K_inv, cross)
+            return cross @ alpha, np.maximum(var_f, 0.0) + noise
+
+        return predict
 
     @classmethod
     def supports(cls, kernel: Kernel) -> bool:
@@ -198,14 +209,17 @@ class Woodbury(LikelihoodForm):
     def log_likelihood(self, Z, Y, hyper, Y_sq_norm=None):
         return woodbury_log_likelihood(Z, Y, hyper["beta"], Y_sq_norm)
 
-    def predict(self, Z_new, Z, Y, hyper, chunk=2048):
-        """O(N Q^2 + N Q D): with P = Z^T Z + I / beta, the mean is Z* P^-1 Z^T Y and the variance
-        of f is z*^T P^-1 z* / beta (push-through identity), plus the noise 1 / beta."""
+    def predictor(self, Z, Y, hyper):
+        """O(N Q^2 + N Q D) once: with P = Z^T Z + I / beta, the mean is Z* P^-1 Z^T Y and the
+        variance of f is z*^T P^-1 z* / beta (push-through identity), plus the noise 1 / beta."""
         noise = 1.0 / float(hyper["beta"])
-        P = Z.T @ Z + noise * np.eye(Z.shape[1])
-        mean = Z_new @ np.linalg.solve(P, Z.T @ Y)
-        var_f = noise * np.einsum("nq,nq->n", Z_new @ np.linalg.inv(P), Z_new)
-        return mean, var_f + noise
+        P_inv = np.linalg.inv(Z.T @ Z + noise * np.eye(Z.shape[1]))
+        weights = P_inv @ (Z.T @ Y)
+
+        def predict(Z_new):
+            return Z_new @ weights, noise * np.einsum("nq,nq->n", Z_new @ P_inv, Z_new) + noise
+
+        return predict
 
     def column_log_likelihoods(self, Z, Y, hyper, where="at the fitted point"):
         beta = float(hyper["beta"])
@@ -390,21 +404,21 @@ class Sparse(LikelihoodForm):
     def check_factorisable(self, Z, hyper, where):
         self._factors(Z, hyper, where)
 
-    def predict(self, Z_new, Z, Y, hyper, chunk=4096):
-        """The bound's optimal q(u): mean k(z*, U) (K_uu + Psi2 / noise)^-1 Psi1^T Y / noise.
-
-        O(N M^2 + N M D); the variance is that of :meth:`predictive_variance` plus the noise.
+    def predictor(self, Z, Y, hyper):
+        """The bound's optimal q(u): mean k(z*, U) (K_uu + Psi2 / noise)^-1 Psi1^T Y / noise, and the
+        variance of :meth:`predictive_variance` plus the noise. O(N M^2 + N M D) once, O(M^2) a point.
         """
         Psi1, L, L_B, _, noise = self._factors(Z, hyper, "for prediction")
         c = sla.solve_triangular(L_B, sla.solve_triangular(L, Psi1.T @ Y, lower=True), lower=True) / noise
         U = np.asarray(hyper["inducing"], dtype=float)
-        parts = []
-        for start in range(0, len(Z_new), chunk):
-            A = sla.solve_triangular(
-                L, self.kernel.cross_np(U, Z_new[start : start + chunk], hyper), lower=True
-            )
-            parts.append(sla.solve_triangular(L_B, A, lower=True).T @ c)
-        return np.vstack(parts), self.predictive_variance(Z_new, Z, hyper, chunk) + noise
+
+        def predict(Z_new):
+            A = sla.solve_triangular(L, self.kernel.cross_np(U, Z_new, hyper), lower=True)
+            kept = sla.solve_triangular(L_B, A, lower=True)
+            var_f = self.kernel.diag_np(Z_new, hyper) - np.sum(A**2, 0) + np.sum(kept**2, 0)
+            return kept.T @ c, np.maximum(var_f, 0.0) + noise
+
+        return predict
 
     def predictive_variance(self, Z_new, Z, hyper, chunk: int = 4096):
         """k** - k*u K_uu^-1 k_u* + k*u (K_uu + Psi2 / noise)^-1 k_u*: the bound's optimal q(u).
