@@ -90,6 +90,47 @@ class Run:
         values = {**self.record.hyperparameters, **self.spec.form_values(posterior)}
         return {name: np.asarray(value, dtype=float) for name, value in values.items()}
 
+    def to_fitted_units(self, rows: np.ndarray) -> np.ndarray:
+        """Raw rows (n, D) in the run's fitted units: its own centring and scaling of each column."""
+        constant = self.tree.constant_data
+        if "feature_offset" not in constant:
+            raise ValueError(f"{self.path} was written before runs recorded their centring; refit it")
+        return (np.asarray(rows, dtype=float) - constant["feature_offset"].values) / constant[
+            "feature_scale"
+        ].values
+
+    def projection_fits(self, max_draws: int = 20) -> list[tuple[np.ndarray, dict, np.ndarray]]:
+        """(training latents, hyperparameters, rotation into the common frame) to project under.
+
+        A point estimate gives one; draws give up to ``max_draws``, evenly spaced, each in its own
+        frame (where its hyperparameters and inducing inputs live) with the rotation that aligned it.
+        """
+        if not self.has_draws:
+            return [(self.latents, self.hyperparameters, np.eye(self.latents.shape[1]))]
+        from gplvm.align import procrustes_rotations
+
+        post = self.tree.posterior.to_dataset()
+        raw = post["Z"].values.reshape(-1, *post["Z"].shape[2:])
+        aligned = post["Z_aligned"].values.reshape(raw.shape)
+        hypers = self.spec.per_draw(post)
+        chosen = np.unique(np.linspace(0, len(raw) - 1, min(max_draws, len(raw))).round().astype(int))
+        return [
+            (
+                raw[i],
+                {k: np.asarray(v, dtype=float) for k, v in hypers[i].items()},
+                procrustes_rotations(raw[i], aligned[i]),
+            )
+            for i in chosen
+        ]
+
+    def project(self, rows: np.ndarray, max_draws: int = 20):
+        """Latents for new raw rows (n, D), as :class:`gplvm.project.Projection` (see that module)."""
+        from gplvm.project import project
+
+        Y_new = self.to_fitted_units(rows)
+        fits = self.projection_fits(max_draws)
+        return project(self.spec.form, fits, self.training_data(), Y_new, self.spec.prior_scale)
+
     def reconstruct(
         self, Z: np.ndarray | None = None, original_units: bool = False
     ) -> tuple[np.ndarray, np.ndarray]:

@@ -152,6 +152,48 @@ def save_latent_posterior_plot(
     plt.close(fig)
 
 
+def save_projection_plot(
+    path: Path, Z_train: np.ndarray, labels: np.ndarray | None, Z_new: np.ndarray, Z_sd: np.ndarray
+) -> None:
+    """New rows' latents (black crosses, with +-1 sd bars) over the training latents (by label)."""
+    fig, ax = plt.subplots(figsize=(7.5, 5.5))
+    rows, note = shown_rows(len(Z_train))
+    x, y = _xy(Z_train[rows], rows)
+    shown = None if labels is None else labels[rows]
+    for keep, colour, name in _by_label(shown):
+        sel = slice(None) if keep is None else keep
+        ax.scatter(x[sel], y[sel], s=6, alpha=0.35, color=colour, label=name)
+    if Z_new.shape[1] >= 2:
+        ax.errorbar(
+            Z_new[:, 0],
+            Z_new[:, 1],
+            xerr=Z_sd[:, 0],
+            yerr=Z_sd[:, 1],
+            fmt="x",
+            color="k",
+            ms=5,
+            elinewidth=0.6,
+            label="new rows (+-1 sd)",
+        )
+    else:
+        ax.errorbar(
+            Z_new[:, 0],
+            np.full(len(Z_new), -0.05 * len(Z_train)),
+            xerr=Z_sd[:, 0],
+            fmt="x",
+            color="k",
+            ms=5,
+            elinewidth=0.6,
+            label="new rows (+-1 sd)",
+        )
+    ax.legend(fontsize="small", markerscale=1.5, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False)
+    ax.set_title(f"{len(Z_new)} new rows projected onto the latent space{note}")
+    _axis_labels(ax, Z_train.shape[1])
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def save_relevance_plot(path: Path, sensitivity: list[float], title: str = "ARD relevance") -> None:
     """Bar chart of each latent dim's ARD sensitivity (variance / lengthscale^2), most relevant marked."""
     values = np.asarray(sensitivity, dtype=float)

@@ -1,0 +1,125 @@
+"""Latents for new rows (``gplvm-project``): the optimum, its uncertainty, the command's outputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.linalg import cho_factor, cho_solve
+
+import gplvm
+from gplvm.config import load_config
+from gplvm.data import synthetic
+from gplvm.pipeline import fit_experiment, save_experiment
+from gplvm.projection_cli import main
+
+DATA = ["dataset=synthetic", "dataset.n_obs=60", "dataset.n_features=6", "dataset.max_obs=40"]
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    """An rbf MAP (Q = 2) on the first 40 of 60 synthetic rows, saved; and all 60 raw rows."""
+    exp = fit_experiment(load_config(*DATA, "model=rbf"))
+    path = tmp_path_factory.mktemp("rbf")
+    save_experiment(exp, path, plot=False)
+    raw, _, labels = synthetic(load_config(*DATA).dataset)
+    return gplvm.load_run(path), raw, labels
+
+
+def objective_on(Z_grid, y, run):
+    """log p(y | z) + log p(z) for each z of a grid, from the GP predictive equations in plain NumPy."""
+    spec, hyper = run.spec, run.hyperparameters
+    Z, Y = run.latents, run.training_data()
+    factor = cho_factor(spec.kernel.K_np(Z, hyper))
+    cross = spec.kernel.cross_np(Z_grid, Z, hyper)
+    mean = cross @ cho_solve(factor, Y)
+    var = spec.kernel.diag_np(Z_grid, hyper) - np.einsum("ij,ji->i", cross, cho_solve(factor, cross.T))
+    var = var + spec.kernel.noise_variance(hyper)
+    D, s = Y.shape[1], spec.prior_scale
+    log_lik = -0.5 * D * np.log(2 * np.pi * var) - 0.5 * np.sum((y - mean) ** 2, axis=1) / var
+    return log_lik - 0.5 * np.sum(Z_grid**2, axis=1) / s**2 - np.log(2 * np.pi * s**2)
+
+
+def test_no_grid_point_beats_the_projection(fitted):
+    run, raw, _ = fitted
+    new = raw[40:46]
+    projection = run.project(new)
+    Y_new = run.to_fitted_units(new)
+    lo, hi = run.latents.min(axis=0) - 1.0, run.latents.max(axis=0) + 1.0
+    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 301), np.linspace(lo[1], hi[1], 301))
+    grid = np.column_stack([gx.ravel(), gy.ravel()])
+    for i, y in enumerate(Y_new):
+        at_optimum = objective_on(projection.Z[i : i + 1], y, run)[0]
+        np.testing.assert_allclose(projection.objective[i], at_optimum, rtol=1e-9)
+        assert objective_on(grid, y, run).max() <= at_optimum + 1e-6 * abs(at_optimum)
+    assert np.all(np.isfinite(projection.Z_sd)) and np.all(projection.Z_sd > 0)
+
+
+def test_training_rows_land_near_their_fitted_latents(fitted):
+    run, raw, _ = fitted
+    projection = run.project(raw[:40])
+    Z = run.latents
+    spread = np.sqrt(np.mean(np.sum((Z - Z.mean(axis=0)) ** 2, axis=1)))
+    relative = np.median(np.linalg.norm(projection.Z - Z, axis=1)) / spread
+    print(f"median distance / spread of the latents: {relative:.4f}")  # 3e-4 when written
+    assert relative < 0.05
+
+
+def test_runs_with_draws_project_each_draw(tmp_path, nuts_run):
+    save_experiment(nuts_run, tmp_path, plot=False)
+    run = gplvm.load_run(tmp_path)
+    rows = run.training_data()[:5] + run.tree.constant_data["feature_offset"].values
+    point = run.project(rows, max_draws=1)
+    several = run.project(rows, max_draws=6)
+    assert (point.n_draws, several.n_draws) == (1, 6)
+    assert several.Z.shape == (5, 2) and np.all(np.isfinite(several.Z_sd))
+    # The draws' spread adds to each draw's own Laplace uncertainty.
+    assert np.median(several.Z_sd) > 0.5 * np.median(point.Z_sd)
+
+
+def test_gplvm_project_writes_latents_in_row_order(tmp_path, fitted):
+    run, raw, labels = fitted
+    table = pd.DataFrame(raw[40:50][:, ::-1], columns=[f"x{j}" for j in range(6)][::-1])
+    table["kind"] = labels[40:50]
+    table.to_csv(tmp_path / "new.csv", index=False)
+    out = tmp_path / "out"
+    assert main([str(run.path), str(tmp_path / "new.csv"), "--out", str(out), "--label-column", "kind"]) == 0
+    latents = pd.read_csv(out / "latents.csv")
+    assert list(latents.columns) == ["z0", "z1", "z0_sd", "z1_sd", "label"]
+    expected = run.project(raw[40:50])  # columns reordered by name in the file
+    np.testing.assert_allclose(latents[["z0", "z1"]].to_numpy(), expected.Z, rtol=1e-9)
+    assert list(latents["label"].astype(str)) == list(labels[40:50])
+    assert (out / "projection.png").stat().st_size > 5000
+    import arviz as az
+
+    tree = az.from_netcdf(out / "projection.nc")
+    np.testing.assert_allclose(tree["projection"]["Z_sd"].values, expected.Z_sd, rtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        ("columns", "has 3 data columns; the run was fitted on 6 (x0, x1, x2, x3, x4, x5)"),
+        ("nan", "NaN or infinite value at row 1, column 2"),
+        ("no_run", "no such directory"),
+        ("running", "the run is stale"),
+    ],
+)
+def test_bad_input_gives_one_line_and_exit_2(tmp_path, fitted, capsys, setup, message):
+    run, raw, _ = fitted
+    rows = raw[40:43].copy()
+    run_dir = run.path
+    if setup == "columns":
+        rows = rows[:, :3]
+    elif setup == "nan":
+        rows[1, 2] = np.nan
+    elif setup == "no_run":
+        run_dir = tmp_path / "missing"
+    elif setup == "running":
+        run_dir = tmp_path / "running"
+        run_dir.mkdir()
+        (run_dir / "metrics.json").write_text('{"status": "running", "pid": 1, "host": "elsewhere"}')
+    np.save(tmp_path / "new.npy", rows)
+    assert main([str(run_dir), str(tmp_path / "new.npy")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("gplvm-project: error:") and message in err and "\n" not in err
