@@ -61,7 +61,7 @@ def test_training_rows_land_near_their_fitted_latents(fitted):
     Z = run.latents
     spread = np.sqrt(np.mean(np.sum((Z - Z.mean(axis=0)) ** 2, axis=1)))
     relative = np.median(np.linalg.norm(projection.Z - Z, axis=1)) / spread
-    print(f"median distance / spread of the latents: {relative:.4f}")  # 3e-4 when written
+    print(f"median distance / spread of the latents: {relative:.4f}")  # 6e-4 when written
     assert relative < 0.05
 
 
