@@ -163,29 +163,19 @@ def save_projection_plot(
     for keep, colour, name in _by_label(shown):
         sel = slice(None) if keep is None else keep
         ax.scatter(x[sel], y[sel], s=6, alpha=0.35, color=colour, label=name)
-    if Z_new.shape[1] >= 2:
-        ax.errorbar(
-            Z_new[:, 0],
-            Z_new[:, 1],
-            xerr=Z_sd[:, 0],
-            yerr=Z_sd[:, 1],
-            fmt="x",
-            color="k",
-            ms=5,
-            elinewidth=0.6,
-            label="new rows (+-1 sd)",
-        )
-    else:
-        ax.errorbar(
-            Z_new[:, 0],
-            np.full(len(Z_new), -0.05 * len(Z_train)),
-            xerr=Z_sd[:, 0],
-            fmt="x",
-            color="k",
-            ms=5,
-            elinewidth=0.6,
-            label="new rows (+-1 sd)",
-        )
+    two_dims = Z_new.shape[1] >= 2  # else dim 0 against a row of crosses below the training points
+    y = Z_new[:, 1] if two_dims else np.full(len(Z_new), -0.05 * len(Z_train))
+    ax.errorbar(
+        Z_new[:, 0],
+        y,
+        xerr=Z_sd[:, 0],
+        yerr=Z_sd[:, 1] if two_dims else None,
+        fmt="x",
+        color="k",
+        ms=5,
+        elinewidth=0.6,
+        label="new rows (+-1 sd)",
+    )
     ax.legend(fontsize="small", markerscale=1.5, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False)
     ax.set_title(f"{len(Z_new)} new rows projected onto the latent space{note}")
     _axis_labels(ax, Z_train.shape[1])
