@@ -39,6 +39,15 @@ from scipy.spatial.distance import cdist
 Hyper = Mapping[str, object]  # beta and the kernel's own hyperparameters: numbers, arrays or tensors
 
 
+def conditional_variance(prior: np.ndarray, cross: np.ndarray, L: np.ndarray) -> np.ndarray:
+    """k(z*, z*) - k(z*, Z) K^-1 k(Z, z*) for each row of ``cross`` = k(Z*, Z), with L L^T = K.
+
+    Floored at 0: rounding can take it slightly below.
+    """
+    A = solve_triangular(L, cross.T, lower=True)
+    return np.maximum(prior - np.sum(A**2, axis=0), 0.0)
+
+
 class Kernel(ABC):
     """A covariance function k(z, z') over latent positions.
 
@@ -130,9 +139,10 @@ class Kernel(ABC):
         out = np.empty(len(Z_new))
         for start in range(0, len(Z_new), chunk):
             rows = Z_new[start : start + chunk]
-            A = solve_triangular(L, self.cross_np(rows, Z, hyper).T, lower=True)
-            out[start : start + chunk] = self.diag_np(rows, hyper) - np.sum(A**2, axis=0)
-        return np.maximum(out, 0.0)
+            out[start : start + chunk] = conditional_variance(
+                self.diag_np(rows, hyper), self.cross_np(rows, Z, hyper), L
+            )
+        return out
 
     # ------------------------------------------------------------ derivatives (NumPy)
 

@@ -28,7 +28,7 @@ from pytensor.tensor.linalg import cholesky, solve_triangular
 from scipy import linalg as sla
 
 from gplvm.errors import ConfigError, NumericalError
-from gplvm.kernels import Hyper, Kernel, Linear
+from gplvm.kernels import Hyper, Kernel, Linear, conditional_variance
 
 LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -141,17 +141,16 @@ class LikelihoodForm(ABC):
     def predictor(self, Z: np.ndarray, Y: np.ndarray, hyper: Hyper):
         """A function Z_new -> (mean, variance) as in :meth:`predict`, the fit's factors computed once.
 
-        This dense version inverts K once (O(N^3)), so that each call is two matrix products.
+        This dense version factorises K once (O(N^3)); each call is a product and a triangular solve.
         """
         L = np.linalg.cholesky(self.kernel.K_np(Z, hyper))
         alpha = sla.cho_solve((L, True), Y)
-        K_inv = sla.cho_solve((L, True), np.eye(len(Z)))
         noise = float(self.kernel.noise_variance(hyper))
 
         def predict(Z_new: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             cross = self.kernel.cross_np(Z_new, Z, hyper)
-            var_f = self.kernel.diag_np(Z_new, hyper) - np.einsum("ij,ij->i", cross @ K_inv, cross)
-            return cross @ alpha, np.maximum(var_f, 0.0) + noise
+            var_f = conditional_variance(self.kernel.diag_np(Z_new, hyper), cross, L)
+            return cross @ alpha, var_f + noise
 
         return predict
 
@@ -404,38 +403,38 @@ class Sparse(LikelihoodForm):
     def check_factorisable(self, Z, hyper, where):
         self._factors(Z, hyper, where)
 
+    def _at(self, Z_new, L, L_B, hyper):
+        """(L_B^-1 L^-1 k(U, Z*), variance of f at Z*) under the bound's optimal q(u):
+        k** - k*u K_uu^-1 k_u* + k*u (K_uu + Psi2 / noise)^-1 k_u*."""
+        A = sla.solve_triangular(L, self.kernel.cross_np(hyper["inducing"], Z_new, hyper), lower=True)
+        kept = sla.solve_triangular(L_B, A, lower=True)
+        var_f = self.kernel.diag_np(Z_new, hyper) - np.sum(A**2, 0) + np.sum(kept**2, 0)
+        return kept, np.maximum(var_f, 0.0)
+
     def predictor(self, Z, Y, hyper):
         """The bound's optimal q(u): mean k(z*, U) (K_uu + Psi2 / noise)^-1 Psi1^T Y / noise, and the
         variance of :meth:`predictive_variance` plus the noise. O(N M^2 + N M D) once, O(M^2) a point.
         """
         Psi1, L, L_B, _, noise = self._factors(Z, hyper, "for prediction")
         c = sla.solve_triangular(L_B, sla.solve_triangular(L, Psi1.T @ Y, lower=True), lower=True) / noise
-        U = np.asarray(hyper["inducing"], dtype=float)
+        hyper = {**hyper, "inducing": np.asarray(hyper["inducing"], dtype=float)}
 
         def predict(Z_new):
-            A = sla.solve_triangular(L, self.kernel.cross_np(U, Z_new, hyper), lower=True)
-            kept = sla.solve_triangular(L_B, A, lower=True)
-            var_f = self.kernel.diag_np(Z_new, hyper) - np.sum(A**2, 0) + np.sum(kept**2, 0)
-            return kept.T @ c, np.maximum(var_f, 0.0) + noise
+            kept, var_f = self._at(Z_new, L, L_B, hyper)
+            return kept.T @ c, var_f + noise
 
         return predict
 
     def predictive_variance(self, Z_new, Z, hyper, chunk: int = 4096):
-        """k** - k*u K_uu^-1 k_u* + k*u (K_uu + Psi2 / noise)^-1 k_u*: the bound's optimal q(u).
+        """The variance of f under the bound's optimal q(u) (see :meth:`_at`).
 
         O(N M^2) to factorise, then O(M^2) per point; no N x N matrix.
         """
         _, L, L_B, _, _ = self._factors(Z, hyper, "for the predictive variance")
-        U = np.asarray(hyper["inducing"], dtype=float)
-        out = np.empty(len(Z_new))
-        for start in range(0, len(Z_new), chunk):
-            rows = Z_new[start : start + chunk]
-            A = sla.solve_triangular(L, self.kernel.cross_np(U, rows, hyper), lower=True)
-            kept = sla.solve_triangular(L_B, A, lower=True)
-            out[start : start + chunk] = (
-                self.kernel.diag_np(rows, hyper) - np.sum(A**2, 0) + np.sum(kept**2, 0)
-            )
-        return np.maximum(out, 0.0)
+        hyper = {**hyper, "inducing": np.asarray(hyper["inducing"], dtype=float)}
+        return np.concatenate(
+            [self._at(Z_new[s : s + chunk], L, L_B, hyper)[1] for s in range(0, len(Z_new), chunk)]
+        )
 
 
 FORMS: dict[str, type[LikelihoodForm]] = {f.name: f for f in (Woodbury, Dense, Sparse)}

@@ -91,9 +91,10 @@ def reconstruction_rmse(
     ``chunk`` at a time, so no second N x D array is held at 10^6 rows.
     """
     hyper = {name: np.asarray(value, dtype=float) for name, value in hyper.items()}
+    predict = spec.form.predictor(Z, Y, hyper)  # the fit's factors once, for every chunk
     total = 0.0
     for start in range(0, len(Z), chunk):
-        mean, _ = spec.form.predict(Z[start : start + chunk], Z, Y, hyper)
+        mean, _ = predict(Z[start : start + chunk])
         total += float(np.sum((Y[start : start + chunk] - mean) ** 2))
     return float(np.sqrt(total / Y.size))
 
