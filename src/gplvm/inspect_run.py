@@ -90,14 +90,17 @@ class Run:
         values = {**self.record.hyperparameters, **self.spec.form_values(posterior)}
         return {name: np.asarray(value, dtype=float) for name, value in values.items()}
 
-    def to_fitted_units(self, rows: np.ndarray) -> np.ndarray:
-        """Raw rows (n, D) in the run's fitted units: its own centring and scaling of each column."""
+    def _units(self) -> tuple[np.ndarray, np.ndarray]:
+        """(feature_offset, feature_scale): raw = fitted * scale + offset, column by column."""
         constant = self.tree.constant_data
         if "feature_offset" not in constant:
             raise ValueError(f"{self.path} was written before runs recorded their centring; refit it")
-        return (np.asarray(rows, dtype=float) - constant["feature_offset"].values) / constant[
-            "feature_scale"
-        ].values
+        return constant["feature_offset"].values, constant["feature_scale"].values
+
+    def to_fitted_units(self, rows: np.ndarray) -> np.ndarray:
+        """Raw rows (n, D) in the run's fitted units: its own centring and scaling of each column."""
+        offset, scale = self._units()
+        return (np.asarray(rows, dtype=float) - offset) / scale
 
     def projection_fits(self, max_draws: int = 20) -> list[tuple[np.ndarray, dict, np.ndarray]]:
         """(training latents, hyperparameters, rotation into the common frame) to project under.
@@ -147,10 +150,7 @@ class Run:
         mean, var = self.spec.form.predict(Z_new, Z_fit, self.training_data(), self.hyperparameters)
         if not original_units:
             return mean, var
-        constant = self.tree.constant_data
-        if "feature_offset" not in constant:
-            raise ValueError(f"{self.path} was written before runs recorded their centring; refit it")
-        offset, scale = constant["feature_offset"].values, constant["feature_scale"].values
+        offset, scale = self._units()
         return mean * scale + offset, var[:, None] * scale**2
 
 
@@ -218,8 +218,7 @@ def run_shading(run: Run, Z: np.ndarray):
     spec = run.spec
     if spec is None:
         return None
-    posterior = run.tree.posterior.to_dataset()
-    return latent_shading(Z, {**spec.summary(posterior), **spec.form_values(posterior)}, spec)
+    return latent_shading(Z, run.hyperparameters, spec)
 
 
 def _labels(run: Run) -> np.ndarray | None:

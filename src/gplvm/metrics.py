@@ -77,8 +77,9 @@ def neighbour_metrics(Z: np.ndarray, data: Dataset, latent_dim: int, relevance=N
         "pca_knn_error": nearest_neighbour_error(pca, data.labels),
     }
     if relevance is not None and latent_dim > 2:
-        top = np.argsort(-np.asarray(relevance))[:2]
-        out["knn_error_relevant"] = nearest_neighbour_error(Z[:, top], data.labels)
+        from gplvm.shading import top_two
+
+        out["knn_error_relevant"] = nearest_neighbour_error(Z[:, list(top_two(relevance))], data.labels)
     return out
 
 

@@ -186,8 +186,10 @@ def save_projection_plot(
 
 def save_relevance_plot(path: Path, sensitivity: list[float], title: str = "ARD relevance") -> None:
     """Bar chart of each latent dim's ARD sensitivity (variance / lengthscale^2), most relevant marked."""
+    from gplvm.shading import top_two
+
     values = np.asarray(sensitivity, dtype=float)
-    top = set(np.argsort(-values)[:2].tolist())
+    top = set(top_two(values))
     fig, ax = plt.subplots(figsize=(1.2 + 0.6 * len(values), 3.5))
     colours = ["C0" if i in top else "0.6" for i in range(len(values))]
     ax.bar(np.arange(len(values)), values, color=colours)

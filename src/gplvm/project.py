@@ -43,13 +43,20 @@ class Projection:
     n_draws: int
 
 
+def log_objective(sq_error, var, z_sq, n_features: int, latent_dim: int, prior_scale: float):
+    """log p(y* | z*, fit) + log p(z*) from ||y* - m(z*)||^2, v(z*) and ||z*||^2 (broadcasting)."""
+    log_lik = -0.5 * n_features * (LOG_2PI + np.log(var)) - 0.5 * sq_error / var
+    log_prior = -0.5 * z_sq / prior_scale**2 - latent_dim * (np.log(prior_scale) + 0.5 * LOG_2PI)
+    return log_lik + log_prior
+
+
 def row_objectives(predict, Y_new: np.ndarray, Z_new: np.ndarray, prior_scale: float) -> np.ndarray:
     """log p(y*_i | z*_i, fit) + log p(z*_i) for every row i, shape (n,)."""
     mean, var = predict(Z_new)
-    n_features = Y_new.shape[1]
-    log_lik = -0.5 * n_features * (LOG_2PI + np.log(var)) - 0.5 * np.sum((Y_new - mean) ** 2, axis=1) / var
-    log_prior = -0.5 * np.sum(Z_new**2, axis=1) / prior_scale**2
-    return log_lik + log_prior - Z_new.shape[1] * (np.log(prior_scale) + 0.5 * LOG_2PI)
+    sq_error = np.sum((Y_new - mean) ** 2, axis=1)
+    return log_objective(
+        sq_error, var, np.sum(Z_new**2, axis=1), *Y_new.shape[1:], Z_new.shape[1], prior_scale
+    )
 
 
 def candidate_latents(Z_train: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -71,8 +78,8 @@ def best_starts(predict, candidates: np.ndarray, Y_new: np.ndarray, prior_scale:
     """For each new row, the ``k`` candidates with the highest objective, shape (k, n, Q), best first."""
     mean, var = predict(candidates)  # (C, D), (C,): the same for every new row
     sq = np.sum(Y_new**2, axis=1)[:, None] - 2.0 * Y_new @ mean.T + np.sum(mean**2, axis=1)[None, :]
-    score = -0.5 * Y_new.shape[1] * np.log(var)[None, :] - 0.5 * sq / var[None, :]
-    score -= 0.5 * np.sum(candidates**2, axis=1)[None, :] / prior_scale**2
+    z_sq = np.sum(candidates**2, axis=1)
+    score = log_objective(sq, var[None, :], z_sq[None, :], Y_new.shape[1], candidates.shape[1], prior_scale)
     order = np.argsort(-score, axis=1)[:, :k]  # (n, k)
     return np.transpose(candidates[order], (1, 0, 2))
 

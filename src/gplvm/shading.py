@@ -49,13 +49,18 @@ def variance_shading(
     return Shading(x, y, predictive_variance(grid).reshape(resolution, resolution), dims)
 
 
+def top_two(relevance) -> tuple[int, int]:
+    """The two dims with the largest ARD relevance, most relevant first (GPy's ``which_indices``)."""
+    first, second = np.argsort(-np.asarray(relevance, dtype=float))[:2]
+    return (int(first), int(second))
+
+
 def most_relevant_dims(spec: ModelSpec, hyper: dict) -> tuple[int, int]:
-    """The two latent dims with the largest ARD relevance (GPy's ``which_indices``); (0, 1) without ARD."""
+    """The two latent dims to plot: :func:`top_two` with ARD and Q > 2, else (0, 1)."""
     relevance = spec.kernel.relevance(hyper)
     if relevance is None or spec.latent_dim <= 2:
         return (0, 1)
-    first, second = np.argsort(-np.asarray(relevance))[:2]
-    return (int(first), int(second))
+    return top_two(relevance)
 
 
 def latent_shading(Z: np.ndarray, hyper: dict, spec: ModelSpec) -> Shading | None:
