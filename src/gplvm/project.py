@@ -54,9 +54,7 @@ def row_objectives(predict, Y_new: np.ndarray, Z_new: np.ndarray, prior_scale: f
     """log p(y*_i | z*_i, fit) + log p(z*_i) for every row i, shape (n,)."""
     mean, var = predict(Z_new)
     sq_error = np.sum((Y_new - mean) ** 2, axis=1)
-    return log_objective(
-        sq_error, var, np.sum(Z_new**2, axis=1), *Y_new.shape[1:], Z_new.shape[1], prior_scale
-    )
+    return log_objective(sq_error, var, np.sum(Z_new**2, axis=1), Y_new.shape[1], Z_new.shape[1], prior_scale)
 
 
 def candidate_latents(Z_train: np.ndarray, seed: int = 0) -> np.ndarray:
