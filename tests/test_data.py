@@ -65,12 +65,12 @@ def test_npy_and_npz(tmp_path):
         ("missing.csv", None, "no such file"),
         ("empty.csv", "", "is empty"),
         ("header.csv", "a,b\n", "no data rows"),
-        ("nan.csv", "a,b\n1,2\nnan,3\n", r"1 NaN or infinite value\(s\), first at row 1, column 0"),
-        ("inf.csv", "a,b\n1,inf\n2,3\n", "NaN or infinite"),
+        ("nan.csv", "a,b\n1,2\nnan,3\n", r"1 missing \(NaN\) value\(s\), first at row 1, column 0"),
+        ("inf.csv", "a,b\n1,inf\n2,3\n", r"1 infinite value\(s\), first at row 0, column 1"),
         ("text.csv", "a,b\n1,2\n3,oops\n", r"line 3, column 'b': 'oops' is not a number"),
         ("ragged.csv", "a,b\n1,2\n3\n", "line 3 has 1 fields; the header has 2"),
         ("long.csv", "a,b\n1,2\n\n3,4,5\n", "line 4 has 3 fields; the header has 2"),
-        ("cell.csv", "a,b\n1,\n", r"line 2, column .b.: .. is not a number"),
+        ("cell.csv", "a,b\n1,\n2,3\n", r"missing \(NaN\) value\(s\), first at row 0, column 1"),
         ("data.txt", "1 2\n", "unsupported file type '.txt'"),
     ],
 )
@@ -145,7 +145,7 @@ def test_parquet_reads_like_the_csv(tmp_path):
         load_dataset(FileDatasetConfig(path=str(tmp_path / "d.parquet")))
     frame.loc[1, "a"] = None
     frame.to_parquet(tmp_path / "null.parquet")
-    with pytest.raises(DataError, match=r"1 NaN or infinite value\(s\), first at row 1, column 0"):
+    with pytest.raises(DataError, match=r"1 missing \(NaN\) value\(s\), first at row 1, column 0"):
         load_dataset(FileDatasetConfig(path=str(tmp_path / "null.parquet"), label_column="species"))
 
 

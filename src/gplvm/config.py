@@ -38,6 +38,15 @@ class InducingInit(StrEnum):
     random = "random"
 
 
+class MissingCells(StrEnum):
+    """What a data file's missing cells (empty CSV cells, NaN, Parquet nulls) do: stop the run
+    with an error naming the first, or stay missing (each column's likelihood then uses its
+    observed rows, and the run writes the imputed table)."""
+
+    error = "error"
+    allow = "allow"
+
+
 class PriorDist(StrEnum):
     """Prior of a learned positive hyperparameter."""
 
@@ -86,6 +95,7 @@ class DatasetConfig:
     name: str = MISSING
     standardize: bool = False  # divide each feature by its standard deviation after centring
     max_obs: int | None = None  # keep only the first max_obs rows (quick trials)
+    missing: MissingCells = MissingCells.error  # allow: keep missing cells (NaN) and impute them
 
     def __post_init__(self) -> None:
         if self.max_obs is not None:

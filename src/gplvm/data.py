@@ -1,6 +1,7 @@
 """Datasets: the bundled ones (synthetic, curve, digits, iris) and a loader for user files.
 
-Every loader returns a :class:`Dataset` whose ``Y`` is float64, finite and column-centred.
+Every loader returns a :class:`Dataset` whose ``Y`` is float64 and column-centred, and finite
+except for missing cells (NaN), which only ``dataset.missing=allow`` lets through.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from gplvm.config import (
     DigitsDatasetConfig,
     FileDatasetConfig,
     IrisDatasetConfig,
+    MissingCells,
     SyntheticDatasetConfig,
 )
 from gplvm.errors import ConfigError, DataError
@@ -30,7 +32,7 @@ class Dataset:
     name : str
         Dataset name, recorded in the run's attributes.
     Y : ndarray, shape (N, D)
-        Column-centred data (and scaled to unit variance when asked).
+        Column-centred data (and scaled to unit variance when asked); NaN marks a missing cell.
     feature_names : list of str
         One name per column of ``Y``.
     labels : ndarray of str, shape (N,), or None
@@ -60,6 +62,11 @@ class Dataset:
     @property
     def n_obs(self) -> int:
         return self.Y.shape[0]
+
+    @property
+    def n_missing(self) -> int:
+        """How many cells of ``Y`` are missing (NaN)."""
+        return int(np.count_nonzero(np.isnan(self.Y)))
 
     @property
     def n_features(self) -> int:
@@ -129,7 +136,8 @@ def load_iris_array() -> tuple[np.ndarray, np.ndarray, list[str]]:
     return table[:, :-1], species[table[:, -1].astype(int)], list(IRIS_FEATURES)
 
 
-_NAN_WORDS = ("nan", "+nan", "-nan")
+# Cells that mean "missing" in a CSV (besides NaN spelled out): empty, NA, N/A, null.
+_NAN_WORDS = ("nan", "+nan", "-nan", "", "na", "n/a", "null")
 
 
 def _split_label(frame, path: Path, label_column: str | None):
@@ -255,28 +263,60 @@ def read_file(cfg: FileDatasetConfig) -> tuple[np.ndarray, np.ndarray | None, li
     return Y.astype(float, copy=False), labels, names
 
 
-def prepare(Y: np.ndarray, source: str, standardize: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _check_missing(missing: np.ndarray, source: str, allow: bool, names: list[str] | None) -> None:
+    """Refuse missing cells unless ``allow``; even then, a row or a column with no observed cell."""
+    if not missing.any():
+        return
+    if not allow:
+        i, j = np.argwhere(missing)[0]
+        raise DataError(
+            f"{source}: {int(missing.sum())} missing (NaN) value(s), first at row {i}, column {j};"
+            " set dataset.missing=allow to model and impute them, or remove them"
+        )
+    empty_cols = np.flatnonzero(missing.all(axis=0))
+    if len(empty_cols):
+        j = int(empty_cols[0])
+        name = f"{names[j]!r}" if names and j < len(names) else f"{j}"
+        raise DataError(f"{source}: column {name} has no observed value ({len(empty_cols)} such); drop it")
+    empty_rows = np.flatnonzero(missing.all(axis=1))
+    if len(empty_rows):
+        raise DataError(
+            f"{source}: row {int(empty_rows[0])} has no observed value ({len(empty_rows)} such); drop it"
+        )
+
+
+def prepare(
+    Y: np.ndarray,
+    source: str,
+    standardize: bool,
+    allow_missing: bool = False,
+    names: list[str] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Check that ``Y`` is usable and return it centred (and standardised when asked), with the
     column offsets and scales used: Y = (raw - offset) / scale.
 
-    Works in place on a float64 ``Y`` (the loaders' own arrays): at 10^6 rows every copy of Y is
-    half a gigabyte.
+    Missing cells (NaN) are refused unless ``allow_missing``; then they stay NaN and the means
+    and standard deviations are those of each column's observed cells. Infinite values are always
+    refused. Works in place on a float64 ``Y`` (the loaders' own arrays): at 10^6 rows every copy
+    of Y is half a gigabyte.
     """
     if Y.shape[0] < 2 or Y.shape[1] < 1:
         raise DataError(f"{source}: need at least 2 observations and 1 feature, got shape {Y.shape}")
-    bad = ~np.isfinite(Y)
-    if bad.any():
-        i, j = np.argwhere(bad)[0]
+    infinite = np.isinf(Y)
+    if infinite.any():
+        i, j = np.argwhere(infinite)[0]
         raise DataError(
-            f"{source}: {int(bad.sum())} NaN or infinite value(s), first at row {i}, column {j};"
-            " remove or impute them first"
+            f"{source}: {int(infinite.sum())} infinite value(s), first at row {i}, column {j};"
+            " remove or replace them first"
         )
+    missing = np.isnan(Y)
+    _check_missing(missing, source, allow_missing, names)
     Y = np.asarray(Y, dtype=float)
-    offset = Y.mean(axis=0)
+    offset = np.nanmean(Y, axis=0) if missing.any() else Y.mean(axis=0)
     Y -= offset
     scale = np.ones(Y.shape[1])
     if standardize:
-        sd = Y.std(axis=0)
+        sd = np.nanstd(Y, axis=0) if missing.any() else Y.std(axis=0)
         scale = np.where(sd > 0, sd, 1.0)  # constant columns stay zero
         Y /= scale
     return Y, offset, scale
@@ -312,7 +352,8 @@ def load_dataset(cfg: DatasetConfig) -> Dataset:
         Y = Y[: cfg.max_obs]
         labels = None if labels is None else labels[: cfg.max_obs]
         Z_true = None if Z_true is None else Z_true[: cfg.max_obs]
-    Y, offset, scale = prepare(Y, f"dataset {cfg.name}", cfg.standardize)
+    allow = cfg.missing == MissingCells.allow
+    Y, offset, scale = prepare(Y, f"dataset {cfg.name}", cfg.standardize, allow, names)
     names = names or [f"x{j}" for j in range(Y.shape[1])]
     return Dataset(cfg.name, Y, list(names), labels, Z_true, attrs, offset, scale)
 

@@ -113,17 +113,9 @@ class Run:
         from gplvm.align import procrustes_rotations
 
         post = self.tree.posterior.to_dataset()
-        raw = post["Z"].values.reshape(-1, *post["Z"].shape[2:])
-        aligned = post["Z_aligned"].values.reshape(raw.shape)
-        hypers = self.spec.per_draw(post)
-        chosen = np.unique(np.linspace(0, len(raw) - 1, min(max_draws, len(raw))).round().astype(int))
+        aligned = post["Z_aligned"].values.reshape(-1, *post["Z_aligned"].shape[2:])
         return [
-            (
-                raw[i],
-                {k: np.asarray(v, dtype=float) for k, v in hypers[i].items()},
-                procrustes_rotations(raw[i], aligned[i]),
-            )
-            for i in chosen
+            (Z, hyper, procrustes_rotations(Z, aligned[i])) for i, Z, hyper in self.spec.fits(post, max_draws)
         ]
 
     def project(self, rows: np.ndarray, max_draws: int = 20):

@@ -13,6 +13,11 @@ held-out columns):
   with Z: O(N M^2 + N M D), no N x N matrix, for every kernel. Its per-column terms are the
   bound's share of each column, so they sum to the bound, not to eq. 1.
 
+Missing cells (NaN in Y) are left out column by column: each column contributes the density of
+its observed rows (see :mod:`gplvm.missing`). Woodbury and sparse batch that over the columns
+(a Q x Q or M x M factorisation per column); dense factorises K once per set of columns that
+miss the same rows.
+
 Gradients come from PyTensor's automatic differentiation; the tests compare them with eqs. 3-4.
 """
 
@@ -29,6 +34,7 @@ from scipy import linalg as sla
 
 from gplvm.errors import ConfigError, NumericalError
 from gplvm.kernels import Hyper, Kernel, Linear, conditional_variance
+from gplvm.missing import by_column_groups, column_groups, has_missing
 
 LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -70,6 +76,50 @@ def woodbury_log_likelihood(
     Y_sq_norm = pt.sum(Y**2) if Y_sq_norm is None else pt.as_tensor(Y_sq_norm)
     trace = beta * Y_sq_norm - beta**2 * pt.sum(A**2)
     return -0.5 * n_features * logdet_K - 0.5 * trace - 0.5 * n_obs * n_features * LOG_2PI
+
+
+def _batch_diagonal(A: pt.TensorVariable) -> pt.TensorVariable:
+    """The diagonals of a stack of square matrices (..., n, n) -> (..., n).
+
+    By masking rather than ExtractDiag: the gradient of a batched ExtractDiag fills strided
+    zeros, 30 ms per call at D = 64, M = 64 on the python backend.
+    """
+    return pt.sum(A * pt.eye(A.shape[-1]), axis=-1)
+
+
+def _diag_log_sum(L: pt.TensorVariable) -> pt.TensorVariable:
+    """sum of log diag over a stack of triangular factors (..., n, n)."""
+    return pt.sum(pt.log(_batch_diagonal(L)))
+
+
+def masked_woodbury_log_likelihood(
+    Z: pt.TensorLike, Y: pt.TensorLike, beta: pt.TensorLike, observed: np.ndarray
+) -> pt.TensorVariable:
+    """Eq. 1 of the observed cells only, for K = Z Z^T + beta^-1 I: O(N Q^2 D), nothing N x N.
+
+    Column d with observed rows O_d has M_d = I_Q + beta Z^T diag(m_d) Z (m_d its 0/1 mask) and
+    the woodbury formulas of :func:`woodbury_log_likelihood` with the sums over O_d; Z^T y_d
+    needs no mask once the missing cells are zero.
+
+    Parameters
+    ----------
+    Y : tensor, shape (N, D)
+        Centred data; its missing cells may hold anything (NaN): they are replaced by zero.
+    observed : ndarray of bool, shape (N, D)
+        Which cells are observed.
+    """
+    Z, beta = pt.as_tensor(Z), pt.as_tensor(beta)
+    mask = pt.as_tensor(observed.astype(float))
+    Y0 = pt.switch(pt.as_tensor(observed), Y, 0.0)
+    n_cells = int(observed.sum())
+    n_rows, latent_dim = Z.shape[0], Z.shape[1]
+    outer = (Z[:, :, None] * Z[:, None, :]).reshape((n_rows, latent_dim * latent_dim))
+    M = pt.eye(latent_dim) + beta * (mask.T @ outer).reshape((mask.shape[1], latent_dim, latent_dim))
+    L = cholesky(M, lower=True)
+    logdet = -n_cells * pt.log(beta) + 2.0 * _diag_log_sum(L)
+    A = solve_triangular(L, (Z.T @ Y0).T[:, :, None], lower=True)
+    trace = beta * pt.sum(Y0**2) - beta**2 * pt.sum(A**2)
+    return -0.5 * logdet - 0.5 * trace - 0.5 * n_cells * LOG_2PI
 
 
 def dense_log_likelihood_from_K(K: pt.TensorLike, Y: pt.TensorLike) -> pt.TensorVariable:
@@ -141,6 +191,29 @@ class LikelihoodForm(ABC):
     def predictor(self, Z: np.ndarray, Y: np.ndarray, hyper: Hyper):
         """A function Z_new -> (mean, variance) as in :meth:`predict`, the fit's factors computed once.
 
+        When Y has missing cells each column is predicted from its observed rows, so the
+        variance differs by column: shape (n*, D) instead of (n*,).
+        """
+        if not has_missing(Y):
+            return self.complete_predictor(Z, Y, hyper)
+        parts = [
+            (g.cols, self.complete_predictor(Z[g.rows], Y[np.ix_(g.rows, g.cols)], hyper))
+            for g in column_groups(~np.isnan(Y))
+        ]
+
+        def predict(Z_new: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            mean = np.empty((len(Z_new), Y.shape[1]))
+            var = np.empty_like(mean)
+            for cols, part in parts:
+                mean[:, cols], var_part = part(Z_new)
+                var[:, cols] = var_part[:, None]
+            return mean, var
+
+        return predict
+
+    def complete_predictor(self, Z: np.ndarray, Y: np.ndarray, hyper: Hyper):
+        """:meth:`predictor` for a Y without missing cells.
+
         This dense version factorises K once (O(N^3)); each call is a product and a triangular solve.
         """
         L = np.linalg.cholesky(self.kernel.K_np(Z, hyper))
@@ -165,14 +238,37 @@ class LikelihoodForm(ABC):
     ) -> pt.TensorVariable:
         """Eq. 1 with its constant as a PyTensor graph (``Y_sq_norm``: see the woodbury form)."""
 
-    @abstractmethod
+    def missing_log_likelihood(
+        self, Z: pt.TensorLike, Y: pt.TensorLike, hyper: Hyper, observed: np.ndarray
+    ) -> pt.TensorVariable:
+        """Eq. 1 of the observed cells only (``observed``: bool, N x D) as a PyTensor graph.
+
+        This version sums :meth:`log_likelihood` over the groups of columns that are observed in
+        the same rows: one factorisation per group.
+        """
+        Z, Y = pt.as_tensor(Z), pt.as_tensor(Y)
+        groups = column_groups(observed)
+        return pt.add(*[self.log_likelihood(Z[g.rows], Y[g.rows][:, g.cols], hyper) for g in groups], 0.0)
+
     def column_log_likelihoods(
         self, Z: np.ndarray, Y: np.ndarray, hyper: Hyper, where: str = "at the fitted point"
     ) -> np.ndarray:
         """log N(y_d | 0, K) for each column of Y, shape (D,), in NumPy.
 
-        ``where`` names the point in the error raised when K cannot be factorised.
+        A column with missing cells (NaN) gets the density of its observed rows. ``where`` names
+        the point in the error raised when K cannot be factorised.
         """
+        if not has_missing(Y):
+            return self.complete_column_log_likelihoods(Z, Y, hyper, where)
+        return by_column_groups(
+            Y, lambda rows, Y_part: self.complete_column_log_likelihoods(Z[rows], Y_part, hyper, where)
+        )
+
+    @abstractmethod
+    def complete_column_log_likelihoods(
+        self, Z: np.ndarray, Y: np.ndarray, hyper: Hyper, where: str = "at the fitted point"
+    ) -> np.ndarray:
+        """:meth:`column_log_likelihoods` for a Y without missing cells."""
 
     def log_likelihood_np(
         self, Z: np.ndarray, Y: np.ndarray, hyper: Hyper, where: str = "at the fitted point"
@@ -208,7 +304,10 @@ class Woodbury(LikelihoodForm):
     def log_likelihood(self, Z, Y, hyper, Y_sq_norm=None):
         return woodbury_log_likelihood(Z, Y, hyper["beta"], Y_sq_norm)
 
-    def predictor(self, Z, Y, hyper):
+    def missing_log_likelihood(self, Z, Y, hyper, observed):
+        return masked_woodbury_log_likelihood(Z, Y, hyper["beta"], observed)
+
+    def complete_predictor(self, Z, Y, hyper):
         """O(N Q^2 + N Q D) once: with P = Z^T Z + I / beta, the mean is Z* P^-1 Z^T Y and the
         variance of f is z*^T P^-1 z* / beta (push-through identity), plus the noise 1 / beta."""
         noise = 1.0 / float(hyper["beta"])
@@ -220,7 +319,7 @@ class Woodbury(LikelihoodForm):
 
         return predict
 
-    def column_log_likelihoods(self, Z, Y, hyper, where="at the fitted point"):
+    def complete_column_log_likelihoods(self, Z, Y, hyper, where="at the fitted point"):
         beta = float(hyper["beta"])
         n_obs = Y.shape[0]
         L = np.linalg.cholesky(np.eye(Z.shape[1]) + beta * (Z.T @ Z))
@@ -251,7 +350,7 @@ class Dense(LikelihoodForm):
                 f" smallest eigenvalue {smallest:.3g}): raise model.jitter (e.g. 1e-4) or lower model.beta"
             ) from None
 
-    def column_log_likelihoods(self, Z, Y, hyper, where="at the fitted point"):
+    def complete_column_log_likelihoods(self, Z, Y, hyper, where="at the fitted point"):
         L = self.cholesky(Z, hyper, where)
         A = sla.solve_triangular(L, Y, lower=True)
         logdet = 2.0 * np.sum(np.log(np.diag(L)))
@@ -295,6 +394,60 @@ def collapsed_bound(
         + 0.5 * pt.sum(c**2)
         - 0.5 * n_features * (psi0 / noise - pt.trace(AAT))
     )
+
+
+def collapsed_bound_by_column(
+    psi0: pt.TensorLike,
+    Psi1: pt.TensorLike,
+    Psi2: pt.TensorLike,
+    Kuu: pt.TensorLike,
+    Y: pt.TensorLike,
+    noise: pt.TensorLike,
+    observed: np.ndarray,
+) -> pt.TensorVariable:
+    """:func:`collapsed_bound` of the observed cells: each column's bound from its observed rows.
+
+    ``psi0`` (D,) and ``Psi2`` (D, M, M) are summed over each column's observed rows; ``Psi1``
+    (N, M) is shared. Missing cells of ``Y`` (any value) count as zero. O(N M D + D M^3).
+    """
+    Psi1, Psi2 = pt.as_tensor(Psi1), pt.as_tensor(Psi2)
+    Y0 = pt.switch(pt.as_tensor(observed), Y, 0.0)
+    n_cells = int(observed.sum())
+    L = cholesky(Kuu, lower=True)
+    half = solve_triangular(L, Psi2, lower=True)
+    AAT = solve_triangular(L, half.mT, lower=True) / noise
+    L_B = cholesky(pt.eye(AAT.shape[-1]) + AAT, lower=True)
+    projected = solve_triangular(L, Psi1.T @ Y0, lower=True).T[:, :, None]  # (D, M, 1)
+    c = solve_triangular(L_B, projected, lower=True) / noise
+    trace_AAT = pt.sum(_batch_diagonal(AAT))
+    return (
+        -0.5 * n_cells * (LOG_2PI + pt.log(noise))
+        - _diag_log_sum(L_B)
+        - 0.5 * pt.sum(Y0**2) / noise
+        + 0.5 * pt.sum(c**2)
+        - 0.5 * (pt.sum(psi0) / noise - trace_AAT)
+    )
+
+
+def column_outer_sums(Psi1: pt.TensorLike, observed: np.ndarray) -> pt.TensorVariable:
+    """sum over each column's observed rows n of psi1_n psi1_n^T, shape (D, M, M).
+
+    Each column gathers the fewer of its two row sets: with few missing cells, the full sum minus
+    that of the missing rows (20% missing: a fifth of the work of summing the observed rows).
+    Columns are padded to the same number of rows with zero-weight rows.
+    """
+    Psi1 = pt.as_tensor(Psi1)
+    subtract = np.count_nonzero(~observed) < np.count_nonzero(observed)
+    chosen = ~observed if subtract else observed
+    width = max(int(chosen.sum(axis=0).max()), 1)
+    index = np.zeros((chosen.shape[1], width), dtype=np.int64)
+    weight = np.zeros((chosen.shape[1], width))
+    for d in range(chosen.shape[1]):
+        rows = np.flatnonzero(chosen[:, d])
+        index[d, : len(rows)], weight[d, : len(rows)] = rows, 1.0
+    gathered = Psi1[index] * weight[:, :, None]  # (D, width, M)
+    part = gathered.mT @ gathered
+    return (Psi1.T @ Psi1)[None, :, :] - part if subtract else part
 
 
 def gaussian_kl(mean: pt.TensorLike, variance: pt.TensorLike, prior_scale: float) -> pt.TensorVariable:
@@ -360,6 +513,13 @@ class Sparse(LikelihoodForm):
         noise = self.kernel.noise_variance(hyper)
         return collapsed_bound(psi0, Psi1, Psi1.T @ Psi1, self.K_uu(hyper), Y, noise, Y_sq_norm)
 
+    def missing_log_likelihood(self, Z, Y, hyper, observed):
+        Psi1 = self.kernel.cross(Z, hyper["inducing"], hyper)
+        psi0 = pt.as_tensor(observed.T.astype(float)) @ self.kernel.diagonal(Z, hyper)
+        Psi2 = column_outer_sums(Psi1, observed)
+        noise = self.kernel.noise_variance(hyper)
+        return collapsed_bound_by_column(psi0, Psi1, Psi2, self.K_uu(hyper), Y, noise, observed)
+
     def expected_log_likelihood(
         self, mean: pt.TensorLike, variance: pt.TensorLike, Y: pt.TensorLike, hyper: Hyper, Y_sq_norm=None
     ) -> pt.TensorVariable:
@@ -388,7 +548,7 @@ class Sparse(LikelihoodForm):
             ) from None
         return Psi1, L, L_B, AAT, noise
 
-    def column_log_likelihoods(self, Z, Y, hyper, where="at the fitted point"):
+    def complete_column_log_likelihoods(self, Z, Y, hyper, where="at the fitted point"):
         Psi1, L, L_B, AAT, noise = self._factors(Z, hyper, where)
         c = sla.solve_triangular(L_B, sla.solve_triangular(L, Psi1.T @ Y, lower=True), lower=True) / noise
         psi0 = float(np.sum(self.kernel.diag_np(Z, hyper)))
@@ -411,7 +571,7 @@ class Sparse(LikelihoodForm):
         var_f = self.kernel.diag_np(Z_new, hyper) - np.sum(A**2, 0) + np.sum(kept**2, 0)
         return kept, np.maximum(var_f, 0.0)
 
-    def predictor(self, Z, Y, hyper):
+    def complete_predictor(self, Z, Y, hyper):
         """The bound's optimal q(u): mean k(z*, U) (K_uu + Psi2 / noise)^-1 Psi1^T Y / noise, and the
         variance of :meth:`predictive_variance` plus the noise. O(N M^2 + N M D) once, O(M^2) a point.
         """

@@ -70,8 +70,10 @@ def neighbour_metrics(Z: np.ndarray, data: Dataset, latent_dim: int, relevance=N
     if data.labels is None:
         return {"knn_error": None, "pca_knn_error": None}
     from gplvm.baselines import pca_scores
+    from gplvm.missing import filled
 
-    pca = pca_scores(data.Y, min(latent_dim, data.n_features, data.n_obs), centred=True)
+    Y = filled(data.Y) if data.n_missing else data.Y  # missing cells at their column's mean
+    pca = pca_scores(Y, min(latent_dim, data.n_features, data.n_obs), centred=True)
     out = {
         "knn_error": nearest_neighbour_error(Z, data.labels),
         "pca_knn_error": nearest_neighbour_error(pca, data.labels),
@@ -88,16 +90,18 @@ def reconstruction_rmse(
 ) -> float:
     """In-sample reconstruction error: RMSE of Y against its predictive mean at the fitted latents.
 
-    In the units of the fitted data (centred, and scaled when ``dataset.standardize``). Rows go
-    ``chunk`` at a time, so no second N x D array is held at 10^6 rows.
+    In the units of the fitted data (centred, and scaled when ``dataset.standardize``), over the
+    observed cells. Rows go ``chunk`` at a time, so no second N x D array is held at 10^6 rows.
     """
     hyper = {name: np.asarray(value, dtype=float) for name, value in hyper.items()}
     predict = spec.form.predictor(Z, Y, hyper)  # the fit's factors once, for every chunk
-    total = 0.0
+    total, count = 0.0, 0
     for start in range(0, len(Z), chunk):
         mean, _ = predict(Z[start : start + chunk])
-        total += float(np.sum((Y[start : start + chunk] - mean) ** 2))
-    return float(np.sqrt(total / Y.size))
+        error = Y[start : start + chunk] - mean
+        total += float(np.nansum(error**2))
+        count += int(np.count_nonzero(~np.isnan(error)))
+    return float(np.sqrt(total / count))
 
 
 def heldout_metrics(
@@ -148,6 +152,7 @@ def fit_metrics(
         "dataset": data.name,
         "n_obs": data.n_obs,
         "n_features": data.n_features,
+        "n_missing": data.n_missing,
         "latent_dim": spec.latent_dim,
         "kernel": spec.kernel.name,
         "ard": spec.kernel.ard,

@@ -42,8 +42,16 @@ def _learned(name: str, prior: PriorConfig, start, dims: str | None):
 def _data_and_hyperparameters(data: Dataset, spec: ModelSpec) -> tuple:
     """``Y``, ``Y_sq_norm`` and the hyperparameters (free with priors, or fixed ``pm.Data``)."""
     # borrow: the shared variable uses data.Y itself rather than a copy (0.5 GB at 10^6 rows).
-    Y = pm.Data("Y", data.Y, dims=("obs", "feature"), borrow=True)
-    Y_sq_norm = pm.Data("Y_sq_norm", float(np.einsum("nd,nd->", data.Y, data.Y)))
+    # pm.Data takes no NaN: missing cells are stored as 0 and marked by Y_observed.
+    if data.n_missing:
+        from gplvm.missing import filled
+
+        Y = pm.Data("Y", filled(data.Y), dims=("obs", "feature"))
+        pm.Data("Y_observed", ~np.isnan(data.Y), dims=("obs", "feature"))
+        Y_sq_norm = pm.Data("Y_sq_norm", float(np.nansum(data.Y**2)))
+    else:
+        Y = pm.Data("Y", data.Y, dims=("obs", "feature"), borrow=True)
+        Y_sq_norm = pm.Data("Y_sq_norm", float(np.einsum("nd,nd->", data.Y, data.Y)))
     hyper = {}
     for name, value in spec.configured.items():
         dims = "latent_dim" if np.ndim(value) else None
@@ -98,7 +106,11 @@ def build_model(data: Dataset, spec: ModelSpec, fixed: Mapping[str, np.ndarray] 
         Y, Y_sq_norm, hyper = _data_and_hyperparameters(data, spec)
         hyper |= _form_parameters(spec, fixed)
         Z = pm.Normal("Z", mu=0.0, sigma=np.float64(spec.prior_scale), dims=("obs", "latent_dim"))
-        pm.Potential("log_likelihood", spec.form.log_likelihood(Z, Y, hyper, Y_sq_norm))
+        if data.n_missing:
+            log_lik = spec.form.missing_log_likelihood(Z, Y, hyper, ~np.isnan(data.Y))
+        else:
+            log_lik = spec.form.log_likelihood(Z, Y, hyper, Y_sq_norm)
+        pm.Potential("log_likelihood", log_lik)
     return model
 
 

@@ -91,6 +91,8 @@ def build_tree(
         )
     store_data, data_info = data_attrs(data, cfg)
     constant = groups.get("constant_data", xr.Dataset())
+    if "Y_observed" in constant:  # missing cells back to NaN, as in the data
+        constant = constant.assign(Y=constant["Y"].where(constant["Y_observed"])).drop_vars("Y_observed")
     if not store_data:  # referenced by source and hash instead (see gplvm.run_data)
         constant = constant.drop_vars("Y")
         heldout = None
@@ -130,14 +132,23 @@ def build_tree(
     return tree
 
 
+def imputation(tree: DataTree, full: Dataset, spec: ModelSpec) -> xr.Dataset:
+    """The ``imputed`` group: every column of the data file (held-out ones too), missing cells
+    filled with their predictive means, and their sds, in the file's units (see :mod:`gplvm.impute`)."""
+    from gplvm.impute import MAX_DRAWS, impute, imputed_group
+
+    fits = [(Z, hyper) for _, Z, hyper in spec.fits(tree.posterior.to_dataset(), MAX_DRAWS)]
+    mean, sd = impute(spec.form, fits, full.Y)
+    return imputed_group(full.to_original_units(mean), sd * full.scale, full.feature_names, len(fits))
+
+
 def fit_experiment(cfg: Config, config_yaml: str = "") -> Experiment:
     """Load the data, build the model, fit it and compute the metrics; write nothing."""
     from gplvm.metrics import fit_metrics
 
     spec = ModelSpec.from_config(cfg.model)
-    data, Y_heldout, heldout_names = split_features(
-        load_dataset(cfg.dataset), cfg.heldout.fraction, cfg.heldout.seed
-    )
+    full = load_dataset(cfg.dataset)
+    data, Y_heldout, heldout_names = split_features(full, cfg.heldout.fraction, cfg.heldout.seed)
     check_config(cfg, data, spec)
     method = method_for(cfg.inference)
     fit = method.fit(method.build_model(data, spec), data, spec, cfg.seed)
@@ -147,6 +158,8 @@ def fit_experiment(cfg: Config, config_yaml: str = "") -> Experiment:
             Y_heldout, dims=("obs", "heldout_feature"), coords={"heldout_feature": heldout_names}
         )
     tree = build_tree(fit, data, cfg, spec, config_yaml, heldout)
+    if full.n_missing:
+        tree["imputed"] = imputation(tree, full, spec)
     record = fit_metrics(fit, tree, data, cfg, spec, Y_heldout, heldout_names)
     return Experiment(data, fit, record, tree, cfg, spec)
 
@@ -184,7 +197,8 @@ def latent_plot_request(exp: Experiment) -> tuple[str, tuple, dict]:
 def save_experiment(
     exp: Experiment, run_dir: Path, plot: bool = True, plotter: PlotWorker | None = None
 ) -> None:
-    """Write ``posterior.nc``, ``latent.png`` and, last, ``metrics.json`` with status completed.
+    """Write ``posterior.nc``, ``imputed.csv`` and ``imputed_sd.csv`` (data with missing cells),
+    ``latent.png`` and, last, ``metrics.json`` with status completed.
 
     ``plotter``, when given, draws ``latent.png`` in its own process while ``posterior.nc`` is
     written (see :mod:`gplvm.plot_worker`).
@@ -193,6 +207,8 @@ def save_experiment(
         name, args, kwargs = latent_plot_request(exp)
         plotter.submit(name, *args, **kwargs)
     results.write_posterior(run_dir, exp.idata)
+    if "imputed" in exp.idata:
+        results.write_imputed(run_dir, exp.idata["imputed"].to_dataset())
     if plot:
         png = plotter.result() if plotter is not None else draw_here(*latent_plot_request(exp))
         results.write_atomic(run_dir / results.LATENT_PLOT, lambda p: p.write_bytes(png))

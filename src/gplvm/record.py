@@ -28,6 +28,7 @@ class RunMetrics:
     dataset: str | None = _f("the dataset's name")
     n_obs: int | None = _f("N, rows fitted", summary=True)
     n_features: int | None = _f("D, columns fitted (held-out ones excluded)", summary=True)
+    n_missing: int | None = _f("missing cells in the fitted columns (dataset.missing=allow)", summary=True)
     latent_dim: int | None = _f("Q", summary=True)
     kernel: str | None = _f("the kernel's name", summary=True)
     ard: bool | None = _f("one length scale per latent dim")

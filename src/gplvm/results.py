@@ -7,6 +7,9 @@ A run directory holds (Hydra adds ``.hydra/`` with the composed config and overr
   :mod:`gplvm.lifecycle`). It is written last on success.
 - ``posterior.nc``: the DataTree, readable by ``arviz.from_netcdf``.
 - ``latent.png``: the latent space.
+- ``imputed.csv`` and ``imputed_sd.csv`` (data with missing cells only): the data table in its
+  original units and row order, missing cells filled with their predictive means, and the
+  predictive standard deviations (0 where a cell was observed).
 
 Every file is written to a temporary name and renamed into place, so a reader never sees a
 half-written file under its final name.
@@ -28,6 +31,8 @@ if TYPE_CHECKING:  # xarray takes 0.4 s to import; the sweep callback and --help
 METRICS = "metrics.json"
 POSTERIOR = "posterior.nc"
 LATENT_PLOT = "latent.png"
+IMPUTED = "imputed.csv"
+IMPUTED_SD = "imputed_sd.csv"
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -72,6 +77,18 @@ def mark_failed(run_dir: Path, error: BaseException) -> None:
 def write_posterior(run_dir: Path, idata: DataTree) -> None:
     """Write the DataTree as netCDF (h5netcdf engine)."""
     write_atomic(run_dir / POSTERIOR, lambda p: idata.to_netcdf(p, engine="h5netcdf"))
+
+
+def write_imputed(run_dir: Path, imputed) -> None:
+    """``imputed.csv`` and ``imputed_sd.csv`` from an ``imputed`` group (feature names as header)."""
+    import pandas as pd
+
+    names = [str(name) for name in imputed["feature"].values]
+    for filename, variable in ((IMPUTED, "Y_imputed"), (IMPUTED_SD, "Y_imputed_sd")):
+        frame = pd.DataFrame(imputed[variable].values, columns=names)
+        write_atomic(
+            run_dir / filename, lambda p, frame=frame: frame.to_csv(p, index=False, float_format="%.17g")
+        )
 
 
 def read_metrics(run_dir: Path) -> dict:

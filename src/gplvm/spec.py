@@ -99,6 +99,15 @@ class ModelSpec:
             for i in range(n_draws)
         ]
 
+    def fits(self, posterior: xr.Dataset, max_draws: int) -> list[tuple[int, np.ndarray, Values]]:
+        """(flat index, raw Z, values) of up to ``max_draws`` evenly spaced draws, values as float arrays."""
+        raw = posterior["Z"].values.reshape(-1, *posterior["Z"].shape[2:])
+        hypers = self.per_draw(posterior)
+        chosen = np.unique(np.linspace(0, len(raw) - 1, min(max_draws, len(raw))).round().astype(int))
+        return [
+            (int(i), raw[i], {k: np.asarray(v, dtype=float) for k, v in hypers[i].items()}) for i in chosen
+        ]
+
     def first_draw(self, posterior: xr.Dataset) -> Values:
         """The values of the first draw: for a point estimate, the point."""
         return self.per_draw(posterior.isel(chain=[0], draw=[0]))[0]
@@ -151,5 +160,8 @@ class ModelSpec:
         return self.log_likelihood(Z, Y, hyper, where) + self.log_prior(Z, hyper)
 
     def analytic_optimum(self, Y: np.ndarray, hyper: Hyper) -> AnalyticOptimum | None:
-        """The closed-form MAP of Z given the hyperparameters, when the kernel has one."""
+        """The closed-form MAP of Z given the hyperparameters, when the kernel has one (and Y
+        has no missing cell: then there is none)."""
+        if np.isnan(Y).any():
+            return None
         return self.kernel.analytic_optimum(Y, self.latent_dim, float(hyper["beta"]), self.prior_scale)

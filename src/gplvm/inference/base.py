@@ -81,8 +81,10 @@ def initial_latents(data: Dataset, latent_dim: int, init: Init, prior_scale: flo
     rng = np.random.default_rng(seed)
     if init == Init.pca:
         from gplvm.analytic import top_singular
+        from gplvm.missing import filled
 
-        U, sing = top_singular(data.Y, latent_dim)
+        # Missing cells at their column's mean (0): a start, not an estimate.
+        U, sing = top_singular(filled(data.Y) if data.n_missing else data.Y, latent_dim)
         Z = U * np.sqrt(data.n_obs)
         # Dims beyond rank(Y) get small noise so that the start is not a saddle there either.
         empty = sing == 0
