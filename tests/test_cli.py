@@ -91,6 +91,9 @@ BAD_FILES = {
     "nan.csv": ("a,b\n1,2\nnan,3\n2,2\n", "first at row 1, column 0; set dataset.missing=allow"),
     "text.csv": ("a,b\n1,2\n3,x\n", "'x' is not a number"),
     "empty.csv": ("", "is empty"),
+    # With dataset.missing=allow (the name says so): a column or a row with no observed cell.
+    "allow_empty_column.csv": ("a,b\n1,\n2,\n3,\n", "column 'b' has no observed value (1 such); drop it"),
+    "allow_empty_row.csv": ("a,b\n1,2\nnan,NA\n3,\n4,5\n", "row 1 has no observed value (1 such); drop it"),
 }
 
 
@@ -102,7 +105,8 @@ def bad_input_runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("bad")
     cases = {case: overrides for case, (overrides, _) in BAD_INPUTS.items()}
     for name, (content, _) in BAD_FILES.items():
-        cases[name] = ["dataset=file", f"dataset.path={_write(root, name, content)}"]
+        allow = ["dataset.missing=allow"] if name.startswith("allow") else []
+        cases[name] = ["dataset=file", f"dataset.path={_write(root, name, content)}", *allow]
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = {case: pool.submit(run_gplvm, root / f"run_{case}", *args) for case, args in cases.items()}
     return root, {case: future.result() for case, future in futures.items()}

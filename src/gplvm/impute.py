@@ -48,7 +48,8 @@ def impute(
     means, variances = zip(*(impute_point(form, Z, Y, hyper) for Z, hyper in fits), strict=True)
     means = np.stack(means)
     variance = np.mean(variances, axis=0) + means.var(axis=0)
-    return means.mean(axis=0), np.sqrt(variance)
+    observed = ~np.isnan(Y)  # exactly the data, sd exactly 0: averages of equal numbers can round
+    return np.where(observed, Y, means.mean(axis=0)), np.where(observed, 0.0, np.sqrt(variance))
 
 
 def imputed_group(mean: np.ndarray, sd: np.ndarray, features: Sequence[str], n_fits: int) -> xr.Dataset:

@@ -133,7 +133,9 @@ class Run:
 
         In the units of the fitted data (centred, and scaled when the dataset was standardised),
         where the variance is the same in every column, shape (n,); with ``original_units`` in
-        the raw columns' units, the variance then per column, shape (n, D).
+        the raw columns' units, the variance then per column, shape (n, D). When the training
+        data had missing cells each column is predicted from its observed rows, and the variance
+        is per column, (n, D), in either units.
         """
         Z_fit = self.latents
         Z_new = Z_fit if Z is None else np.atleast_2d(np.asarray(Z, dtype=float))
@@ -143,7 +145,7 @@ class Run:
         if not original_units:
             return mean, var
         offset, scale = self._units()
-        return mean * scale + offset, var[:, None] * scale**2
+        return mean * scale + offset, (var if var.ndim == 2 else var[:, None]) * scale**2
 
 
 def load_run(run_dir: Path | str) -> Run:

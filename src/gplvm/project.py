@@ -7,6 +7,9 @@ m_d(z*) and the variance v(z*) that all columns share, so
 
     log p(y* | z*) = -D/2 log(2 pi v(z*)) - ||y* - m(z*)||^2 / (2 v(z*)),   z* ~ N(0, s^2 I).
 
+(When the training data had missing cells each column is predicted from its observed rows and
+has its own variance v_d(z*); the sum then runs over the columns.)
+
 The objective is multimodal for non-linear kernels, and the latent of the nearest training row
 (GPy's start) is often in the wrong mode, so each row is optimised from the few points where its
 objective is highest among the training latents and as many uniform points in their box (the
@@ -43,9 +46,10 @@ class Projection:
     n_draws: int
 
 
-def log_objective(sq_error, var, z_sq, n_features: int, latent_dim: int, prior_scale: float):
-    """log p(y* | z*, fit) + log p(z*) from ||y* - m(z*)||^2, v(z*) and ||z*||^2 (broadcasting)."""
-    log_lik = -0.5 * n_features * (LOG_2PI + np.log(var)) - 0.5 * sq_error / var
+def log_objective(scaled_sq_error, log_var_sum, z_sq, n_features: int, latent_dim: int, prior_scale: float):
+    """log p(y* | z*, fit) + log p(z*) (broadcasting) from sum_d (y*_d - m_d(z*))^2 / v_d(z*),
+    sum_d log v_d(z*) and ||z*||^2."""
+    log_lik = -0.5 * (n_features * LOG_2PI + log_var_sum) - 0.5 * scaled_sq_error
     log_prior = -0.5 * z_sq / prior_scale**2 - latent_dim * (np.log(prior_scale) + 0.5 * LOG_2PI)
     return log_lik + log_prior
 
@@ -53,8 +57,17 @@ def log_objective(sq_error, var, z_sq, n_features: int, latent_dim: int, prior_s
 def row_objectives(predict, Y_new: np.ndarray, Z_new: np.ndarray, prior_scale: float) -> np.ndarray:
     """log p(y*_i | z*_i, fit) + log p(z*_i) for every row i, shape (n,)."""
     mean, var = predict(Z_new)
-    sq_error = np.sum((Y_new - mean) ** 2, axis=1)
-    return log_objective(sq_error, var, np.sum(Z_new**2, axis=1), Y_new.shape[1], Z_new.shape[1], prior_scale)
+    var = _per_column(var, Y_new.shape[1])
+    scaled = np.sum((Y_new - mean) ** 2 / var, axis=1)
+    log_var_sum = np.sum(np.log(var), axis=1)
+    return log_objective(
+        scaled, log_var_sum, np.sum(Z_new**2, axis=1), Y_new.shape[1], Z_new.shape[1], prior_scale
+    )
+
+
+def _per_column(var: np.ndarray, n_features: int) -> np.ndarray:
+    """Predictive variances as (n, D): a shared one (n,) repeated (data without missing cells)."""
+    return var if var.ndim == 2 else np.repeat(var[:, None], n_features, axis=1)
 
 
 def candidate_latents(Z_train: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -74,10 +87,17 @@ def candidate_latents(Z_train: np.ndarray, seed: int = 0) -> np.ndarray:
 
 def best_starts(predict, candidates: np.ndarray, Y_new: np.ndarray, prior_scale: float, k: int) -> np.ndarray:
     """For each new row, the ``k`` candidates with the highest objective, shape (k, n, Q), best first."""
-    mean, var = predict(candidates)  # (C, D), (C,): the same for every new row
-    sq = np.sum(Y_new**2, axis=1)[:, None] - 2.0 * Y_new @ mean.T + np.sum(mean**2, axis=1)[None, :]
+    mean, var = predict(candidates)  # (C, D) and (C,) or (C, D): the same for every new row
+    precision = 1.0 / _per_column(var, Y_new.shape[1])
+    # sum_d (y_id - m_cd)^2 / v_cd for every (row i, candidate c), by three matrix products
+    scaled = (
+        (Y_new**2) @ precision.T - 2.0 * Y_new @ (mean * precision).T + np.sum(mean**2 * precision, axis=1)
+    )
+    log_var_sum = -np.sum(np.log(precision), axis=1)
     z_sq = np.sum(candidates**2, axis=1)
-    score = log_objective(sq, var[None, :], z_sq[None, :], Y_new.shape[1], candidates.shape[1], prior_scale)
+    score = log_objective(
+        scaled, log_var_sum[None, :], z_sq[None, :], Y_new.shape[1], candidates.shape[1], prior_scale
+    )
     order = np.argsort(-score, axis=1)[:, :k]  # (n, k)
     return np.transpose(candidates[order], (1, 0, 2))
 
