@@ -67,13 +67,15 @@ def graph_value_and_grad(form, hyper, observed, Y):
     """The missing-data graph's value and gradients with respect to Z and (sparse) U, compiled."""
     Z = pt.matrix("Z")
     U = pt.matrix("U")
-    values = {k: (U if k == "inducing" else pt.as_tensor(np.asarray(v, dtype=float))) for k, v in hyper.items()}
+    values = {
+        k: (U if k == "inducing" else pt.as_tensor(np.asarray(v, dtype=float))) for k, v in hyper.items()
+    }
     graph = form.missing_log_likelihood(Z, Y, values, observed)
     wrt = [Z, U] if "inducing" in hyper else [Z]
     fn = pytensor.function(
         [Z, U], [graph, *pytensor.grad(graph, wrt)], mode=TEST_MODE, on_unused_input="ignore"
     )
-    return lambda Z_, U_=np.zeros((1, 2)): fn(Z_, U_)
+    return lambda Z_, U_=None: fn(Z_, np.zeros((1, 2)) if U_ is None else U_)
 
 
 def test_column_groups_gather_columns_missing_the_same_rows():
@@ -138,7 +140,9 @@ def test_imputed_cells_are_the_gp_conditional_of_their_columns_observed_rows(nam
         if not miss.any():
             continue
         if isinstance(form, Sparse):  # the bound's optimal q(u) on the column's observed rows
-            expected_mean, expected_var = form.complete_predictor(Z[rows], Y[rows, d][:, None], hyper)(Z[miss])
+            expected_mean, expected_var = form.complete_predictor(Z[rows], Y[rows, d][:, None], hyper)(
+                Z[miss]
+            )
             expected_mean = expected_mean[:, 0]
         else:
             K_oo = kernel.K_np(Z[rows], hyper)
@@ -159,7 +163,9 @@ def test_imputation_over_draws_combines_their_means_and_variances():
     np.testing.assert_allclose(sd**2, (v1 + v2) / 2 + ((m1 - m2) / 2) ** 2)
 
 
-@pytest.mark.parametrize("fraction", [0.2, 0.8])  # the sum of missing rows subtracted, or observed rows summed
+@pytest.mark.parametrize(
+    "fraction", [0.2, 0.8]
+)  # the sum of missing rows subtracted, or observed rows summed
 def test_column_outer_sums_sum_each_columns_observed_rows(fraction):
     from gplvm.likelihood import column_outer_sums
 
@@ -267,7 +273,7 @@ def test_held_out_columns_with_missing_cells_are_scored_and_imputed(tmp_path):
 
     import pandas as pd
 
-    run_dir, raw, _ = missing_run(tmp_path, "heldout.fraction=0.25")
+    run_dir, _, _ = missing_run(tmp_path, "heldout.fraction=0.25")
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["n_heldout_features"] == 2 and np.isfinite(metrics["heldout_log_lik_per_feature"])
     imputed = pd.read_csv(run_dir / "imputed.csv")
@@ -284,9 +290,92 @@ def test_nuts_on_data_with_missing_cells_imputes_from_its_draws(tmp_path, likeli
 
     from tests.helpers import NUTS_ARGS
 
-    model = ["model=rbf", "model.likelihood=sparse", "model.num_inducing=10"] if likelihood == "sparse" else []
-    run_dir, raw, truth = missing_run(tmp_path, *NUTS_ARGS, *model)
+    model = (
+        ["model=rbf", "model.likelihood=sparse", "model.num_inducing=10"] if likelihood == "sparse" else []
+    )
+    run_dir, raw, _ = missing_run(tmp_path, *NUTS_ARGS, *model)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["status"] == "completed" and metrics["n_missing"] == int(np.isnan(raw).sum())
     sd = pd.read_csv(run_dir / "imputed_sd.csv").to_numpy()
     assert np.all(sd[np.isnan(raw)] > 0) and np.all(sd[~np.isnan(raw)] == 0)
+
+
+def test_svd_imputation_recovers_an_exactly_low_rank_table():
+    from gplvm.baselines import svd_impute
+
+    rng = np.random.default_rng(3)
+    truth = rng.standard_normal((60, 3)) @ rng.standard_normal((3, 12)) + 5.0
+    holes = truth.copy()
+    holes[rng.random(holes.shape) < 0.2] = np.nan
+    filled = svd_impute(holes, rank=3)
+    np.testing.assert_array_equal(filled[~np.isnan(holes)], truth[~np.isnan(holes)])
+    np.testing.assert_allclose(filled, truth, atol=1e-4)
+
+
+PSI_KERNELS = {
+    "linear": (Linear(), {"beta": 1.0}),
+    "rbf_ard_bias": (RBF(ard=True), RBF_HYPER),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PSI_KERNELS))
+def test_psi_statistics_by_column_are_those_of_each_columns_observed_rows(name):
+    kernel, hyper = PSI_KERNELS[name]
+    rng = np.random.default_rng(6)
+    mean, variance = rng.standard_normal((12, 2)), rng.uniform(0.05, 0.5, (12, 2))
+    U = rng.standard_normal((4, 2))
+    observed = rng.random((12, 5)) > 0.3
+    observed[:, 0] = True
+    psi0, Psi1, Psi2 = (
+        x.eval(mode=TEST_MODE) for x in kernel.psi_statistics_by_column(mean, variance, U, hyper, observed)
+    )
+    full = [x.eval(mode=TEST_MODE) for x in kernel.psi_statistics(mean, variance, U, hyper)]
+    np.testing.assert_allclose(Psi1, full[1], rtol=1e-12)
+    for d in range(observed.shape[1]):
+        rows = observed[:, d]
+        expected = [
+            x.eval(mode=TEST_MODE) for x in kernel.psi_statistics(mean[rows], variance[rows], U, hyper)
+        ]
+        np.testing.assert_allclose(psi0[d], expected[0], rtol=1e-12)
+        np.testing.assert_allclose(Psi2[d], expected[2], rtol=1e-10, atol=1e-13)
+
+
+def test_variational_bound_with_missing_cells_matches_finite_differences():
+    kernel, hyper = PSI_KERNELS["rbf_ard_bias"]
+    form = Sparse(kernel)
+    rng = np.random.default_rng(7)
+    Y = with_missing(rng.standard_normal((12, 5)), 0.25, seed=8)
+    observed = ~np.isnan(Y)
+    mean_t, var_t = pt.matrix("mean"), pt.matrix("var")
+    values = {k: pt.as_tensor(np.asarray(v, dtype=float)) for k, v in hyper.items()}
+    values["inducing"] = pt.as_tensor(rng.standard_normal((4, 2)))
+    bound = form.expected_missing_log_likelihood(mean_t, var_t, Y, values, observed)
+    fn = pytensor.function([mean_t, var_t], [bound, *pytensor.grad(bound, [mean_t, var_t])], mode=TEST_MODE)
+    mean, variance = rng.standard_normal((12, 2)), rng.uniform(0.05, 0.5, (12, 2))
+    _, grad_mean, grad_var = fn(mean, variance)
+    np.testing.assert_allclose(
+        grad_mean, central_difference(lambda m: fn(m, variance)[0], mean), rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        grad_var, central_difference(lambda v: fn(mean, v)[0], variance), rtol=1e-5, atol=1e-6
+    )
+    # As S -> 0 the bound is the sparse MAP's bound at Z = mean, column by column on observed rows.
+    at_point = form.column_log_likelihoods(mean, Y, {**hyper, "inducing": values["inducing"].data})
+    np.testing.assert_allclose(fn(mean, np.full_like(variance, 1e-12))[0], at_point.sum(), rtol=1e-8)
+
+
+def test_variational_fit_on_data_with_missing_cells_imputes(tmp_path):
+    import json
+
+    import pandas as pd
+
+    run_dir, raw, truth = missing_run(
+        tmp_path, "inference=variational", "inference.maxiter=200", "model.num_inducing=10"
+    )
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "completed" and np.isfinite(metrics["elbo"])
+    missing = np.isnan(raw)
+    imputed = pd.read_csv(run_dir / "imputed.csv").to_numpy()
+    rmse = np.sqrt(np.mean((imputed[missing] - truth[missing]) ** 2))
+    column_mean = np.where(missing, np.nanmean(raw, axis=0), raw)
+    assert rmse < 0.5 * np.sqrt(np.mean((column_mean[missing] - truth[missing]) ** 2))

@@ -28,3 +28,24 @@ def subspace_angles_deg(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     cosines loses half the digits.
     """
     return np.degrees(subspace_angles(A, B))
+
+
+def svd_impute(Y: np.ndarray, rank: int, max_iter: int = 500, tol: float = 1e-7) -> np.ndarray:
+    """PCA imputation by iterative truncated SVD (hard impute): ``Y`` with its NaN cells filled.
+
+    Missing cells start at their column's mean; then, until they change by less than ``tol``
+    (relative), the column means are re-estimated, the centred table is replaced by its best
+    rank-``rank`` approximation, and the missing cells take its values. The observed cells
+    never change.
+    """
+    missing = np.isnan(Y)
+    filled = np.where(missing, np.nanmean(Y, axis=0), Y)
+    for _ in range(max_iter):
+        mean = filled.mean(axis=0)
+        U, s, Vt = np.linalg.svd(filled - mean, full_matrices=False)
+        low_rank = (U[:, :rank] * s[:rank]) @ Vt[:rank] + mean
+        change = np.linalg.norm(low_rank[missing] - filled[missing])
+        filled[missing] = low_rank[missing]
+        if change <= tol * max(np.linalg.norm(filled[missing]), 1e-300):
+            break
+    return filled

@@ -131,6 +131,11 @@ def build_variational_model(data: Dataset, spec: ModelSpec) -> pm.Model:
         hyper |= _form_parameters(spec, None)
         mean = pm.Flat("Z_mean", dims=("obs", "latent_dim"))
         variance = pm.HalfFlat("Z_var", dims=("obs", "latent_dim"))
-        pm.Potential("log_likelihood", spec.form.expected_log_likelihood(mean, variance, Y, hyper, Y_sq_norm))
+        if data.n_missing:
+            observed = ~np.isnan(data.Y)
+            data_term = spec.form.expected_missing_log_likelihood(mean, variance, Y, hyper, observed)
+        else:
+            data_term = spec.form.expected_log_likelihood(mean, variance, Y, hyper, Y_sq_norm)
+        pm.Potential("log_likelihood", data_term)
         pm.Potential("kl", -gaussian_kl(mean, variance, spec.prior_scale))
     return model

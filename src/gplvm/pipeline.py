@@ -18,7 +18,6 @@ from xarray import DataTree
 from gplvm import __version__, lifecycle, results
 from gplvm.config import Config, check_against_data
 from gplvm.data import Dataset, load_dataset, split_features
-from gplvm.errors import ConfigError
 from gplvm.inference import Fit, method_for
 from gplvm.plot_worker import PlotWorker, draw_here
 from gplvm.record import RunMetrics
@@ -47,11 +46,6 @@ def check_config(cfg: Config, data: Dataset, spec: ModelSpec) -> None:
     """Checks that need the data's size."""
     check_against_data(cfg, data.n_obs)
     spec.form.check_size(data.n_obs)
-    if data.n_missing and cfg.inference.method == "variational":
-        raise ConfigError(
-            f"inference=variational cannot fit data with missing cells yet ({data.n_missing} here);"
-            " use inference=map or inference=nuts with model.likelihood=sparse"
-        )
 
 
 def _result_groups(idata: DataTree) -> dict[str, xr.Dataset]:
