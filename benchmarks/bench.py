@@ -16,7 +16,9 @@ Every comparison is measured in the same run, so the ratios hold for this machin
    and linear against rbf MAP fits on the curve dataset;
 7. the sparse and variational bounds (``bench_sparse.py``): per evaluation at N = 1,000 to 16,000,
    the sparse rbf MAP at N = 10,000, and GPy's SparseGPLVM and BayesianGPLVM beside ours on digits
-   (when the ``bench`` extra, GPy, is installed).
+   (when the ``bench`` extra, GPy, is installed);
+8. missing cells (``bench_missing.py``): one value + gradient of each form with 20% of digits-sized
+   data missing, against the same data complete.
 
 Usage: ``python benchmarks/bench.py [--quick] [--out DIR]`` (``make bench``). ``--quick`` drops the
 slowest cases. It lives outside the package: the wheel does not ship it.
@@ -497,6 +499,16 @@ def main(argv: list[str] | None = None) -> int:
             f"Sparse and variational bounds: one value + gradient, M = {bench_sparse.M}, D = 64,"
             f" Q = {bench_sparse.Q_VARIATIONAL} (python backend)",
             _table(figures["bound_evaluations"]),
+        )
+    )
+    import bench_missing
+
+    figures["missing_evaluations"] = bench_missing.bench_missing_evaluations(time_call)
+    sections.append(
+        (
+            f"Missing cells: one value + gradient, N = {bench_missing.N}, D = {bench_missing.D},"
+            " complete against 20% missing (python backend)",
+            _table(figures["missing_evaluations"]),
         )
     )
     if bench_sparse.gpy_available():

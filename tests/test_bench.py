@@ -45,3 +45,11 @@ def test_bound_evaluations_time_each_bound_at_each_size():
         ("dense", 70),
     ]
     assert all(r["ms"] > 0 and r["us_per_row"] == pytest.approx(1e3 * r["ms"] / r["n_obs"]) for r in rows)
+
+
+def test_missing_evaluations_time_each_form_complete_and_with_missing_cells():
+    from benchmarks.bench_missing import CASES, bench_missing_evaluations
+
+    rows = bench_missing_evaluations(lambda fn, **kw: time_call(fn, min_seconds=0.0), n_obs=80)
+    assert [r["form"] for r in rows] == list(CASES)
+    assert all(r["ratio"] == pytest.approx(r["missing_20pct_ms"] / r["complete_ms"]) for r in rows)
