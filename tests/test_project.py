@@ -55,6 +55,34 @@ def test_no_grid_point_beats_the_projection(fitted):
     assert np.all(np.isfinite(projection.Z_sd)) and np.all(projection.Z_sd > 0)
 
 
+def test_a_new_row_with_missing_cells_is_projected_by_its_observed_columns(fitted):
+    run, raw, _ = fitted
+    new = raw[40:43].copy()
+    new[:, [1, 4]] = np.nan  # the same two cells missing in every row
+    projection = run.project(new)
+    Y_new = run.to_fitted_units(new)
+    observed = [0, 2, 3, 5]
+    reduced = _RunWithColumns(run, observed)
+    lo, hi = run.latents.min(axis=0) - 1.0, run.latents.max(axis=0) + 1.0
+    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 201), np.linspace(lo[1], hi[1], 201))
+    grid = np.column_stack([gx.ravel(), gy.ravel()])
+    for i, y in enumerate(Y_new[:, observed]):
+        at_optimum = objective_on(projection.Z[i : i + 1], y, reduced)[0]
+        np.testing.assert_allclose(projection.objective[i], at_optimum, rtol=1e-9)
+        assert objective_on(grid, y, reduced).max() <= at_optimum + 1e-6 * abs(at_optimum)
+
+
+class _RunWithColumns:
+    """A fitted run seen through some of its feature columns (what the objective of a row uses)."""
+
+    def __init__(self, run, columns):
+        self.spec, self.hyperparameters, self.latents = run.spec, run.hyperparameters, run.latents
+        self._Y = run.training_data()[:, columns]
+
+    def training_data(self):
+        return self._Y
+
+
 def test_training_rows_land_near_their_fitted_latents(fitted):
     run, raw, _ = fitted
     projection = run.project(raw[:40])
@@ -100,7 +128,8 @@ def test_gplvm_project_writes_latents_in_row_order(tmp_path, fitted):
     ("setup", "message"),
     [
         ("columns", "has 3 data columns; the run was fitted on 6 (x0, x1, x2, x3, x4, x5)"),
-        ("nan", "NaN or infinite value at row 1, column 2"),
+        ("inf", "infinite value at row 1, column 2"),
+        ("empty_row", "row 1 has no observed value (1 such); drop it"),
         ("no_run", "no such directory"),
         ("running", "the run is stale"),
     ],
@@ -111,8 +140,10 @@ def test_bad_input_gives_one_line_and_exit_2(tmp_path, fitted, capsys, setup, me
     run_dir = run.path
     if setup == "columns":
         rows = rows[:, :3]
-    elif setup == "nan":
-        rows[1, 2] = np.nan
+    elif setup == "inf":
+        rows[1, 2] = np.inf
+    elif setup == "empty_row":
+        rows[1] = np.nan
     elif setup == "no_run":
         run_dir = tmp_path / "missing"
     elif setup == "running":

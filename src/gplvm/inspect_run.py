@@ -324,7 +324,8 @@ def point_report(run: Run) -> str:
     """The text report for a point estimate (MAP)."""
     m = run.record
     if m.analytic_gap is None:
-        analytic = f"  analytic optimum: none for the {m.kernel} kernel"
+        reason = f"{m.n_missing} missing cells" if m.n_missing else f"the {m.kernel} kernel"
+        analytic = f"  analytic optimum: none for {reason}"
     else:
         analytic = (
             f"  analytic optimum: gap {_fmt(m.analytic_gap)}"

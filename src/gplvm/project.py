@@ -8,7 +8,8 @@ m_d(z*) and the variance v(z*) that all columns share, so
     log p(y* | z*) = -D/2 log(2 pi v(z*)) - ||y* - m(z*)||^2 / (2 v(z*)),   z* ~ N(0, s^2 I).
 
 (When the training data had missing cells each column is predicted from its observed rows and
-has its own variance v_d(z*); the sum then runs over the columns.)
+has its own variance v_d(z*); the sum then runs over the columns. A new row's own missing cells,
+NaN, are left out of its sum: D is then its number of observed cells.)
 
 The objective is multimodal for non-linear kernels, and the latent of the nearest training row
 (GPy's start) is often in the wrong mode, so each row is optimised from the few points where its
@@ -46,7 +47,7 @@ class Projection:
     n_draws: int
 
 
-def log_objective(scaled_sq_error, log_var_sum, z_sq, n_features: int, latent_dim: int, prior_scale: float):
+def log_objective(scaled_sq_error, log_var_sum, z_sq, n_features, latent_dim: int, prior_scale: float):
     """log p(y* | z*, fit) + log p(z*) (broadcasting) from sum_d (y*_d - m_d(z*))^2 / v_d(z*),
     sum_d log v_d(z*) and ||z*||^2."""
     log_lik = -0.5 * (n_features * LOG_2PI + log_var_sum) - 0.5 * scaled_sq_error
@@ -58,10 +59,12 @@ def row_objectives(predict, Y_new: np.ndarray, Z_new: np.ndarray, prior_scale: f
     """log p(y*_i | z*_i, fit) + log p(z*_i) for every row i, shape (n,)."""
     mean, var = predict(Z_new)
     var = _per_column(var, Y_new.shape[1])
-    scaled = np.sum((Y_new - mean) ** 2 / var, axis=1)
-    log_var_sum = np.sum(np.log(var), axis=1)
+    observed = ~np.isnan(Y_new)
+    scaled = np.sum(np.where(observed, (Y_new - mean) ** 2 / var, 0.0), axis=1)
+    log_var_sum = np.sum(np.where(observed, np.log(var), 0.0), axis=1)
+    n_observed = observed.sum(axis=1)
     return log_objective(
-        scaled, log_var_sum, np.sum(Z_new**2, axis=1), Y_new.shape[1], Z_new.shape[1], prior_scale
+        scaled, log_var_sum, np.sum(Z_new**2, axis=1), n_observed, Z_new.shape[1], prior_scale
     )
 
 
@@ -89,15 +92,14 @@ def best_starts(predict, candidates: np.ndarray, Y_new: np.ndarray, prior_scale:
     """For each new row, the ``k`` candidates with the highest objective, shape (k, n, Q), best first."""
     mean, var = predict(candidates)  # (C, D) and (C,) or (C, D): the same for every new row
     precision = 1.0 / _per_column(var, Y_new.shape[1])
-    # sum_d (y_id - m_cd)^2 / v_cd for every (row i, candidate c), by three matrix products
-    scaled = (
-        (Y_new**2) @ precision.T - 2.0 * Y_new @ (mean * precision).T + np.sum(mean**2 * precision, axis=1)
-    )
-    log_var_sum = -np.sum(np.log(precision), axis=1)
+    observed = (~np.isnan(Y_new)).astype(float)  # a new row's missing cells count nowhere
+    Y_0 = np.where(observed > 0, Y_new, 0.0)
+    # sum over row i's observed d of (y_id - m_cd)^2 / v_cd, for every (i, c), by matrix products
+    scaled = (Y_0**2) @ precision.T - 2.0 * Y_0 @ (mean * precision).T + observed @ (mean**2 * precision).T
+    log_var_sum = -observed @ np.log(precision).T
     z_sq = np.sum(candidates**2, axis=1)
-    score = log_objective(
-        scaled, log_var_sum[None, :], z_sq[None, :], Y_new.shape[1], candidates.shape[1], prior_scale
-    )
+    n_observed = observed.sum(axis=1)[:, None]
+    score = log_objective(scaled, log_var_sum, z_sq[None, :], n_observed, candidates.shape[1], prior_scale)
     order = np.argsort(-score, axis=1)[:, :k]  # (n, k)
     return np.transpose(candidates[order], (1, 0, 2))
 

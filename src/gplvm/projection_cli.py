@@ -45,12 +45,15 @@ def read_rows(run, path: Path, label_column: str | None) -> tuple[np.ndarray, np
         raise DataError(
             f"{path} has {rows.shape[1]} data columns; the run was fitted on {len(features)} ({shown})"
         )
-    bad = ~np.isfinite(rows)
-    if bad.any():
-        i, j = np.argwhere(bad)[0]
-        raise DataError(f"{path}: NaN or infinite value at row {i}, column {j}; remove or impute it first")
     if len(rows) == 0:
         raise DataError(f"{path} has no rows")
+    infinite = np.isinf(rows)
+    if infinite.any():
+        i, j = np.argwhere(infinite)[0]
+        raise DataError(f"{path}: infinite value at row {i}, column {j}; remove or replace it first")
+    empty = np.flatnonzero(np.isnan(rows).all(axis=1))
+    if len(empty):
+        raise DataError(f"{path}: row {empty[0]} has no observed value ({len(empty)} such); drop it")
     return rows, labels
 
 
