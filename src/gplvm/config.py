@@ -330,6 +330,9 @@ class InferenceConfig:
     backend: str = "numba"  # PyTensor compile backend: numba, c or python (FAST_COMPILE)
     # Optimisers log iteration, objective, gradient and elapsed time this often; 0 is quiet.
     progress_seconds: float = 5.0
+    # Fits with draws store each feature's log-likelihood per draw (the log_likelihood group,
+    # for PSIS-LOO over features); false saves chains x draws x D numbers in posterior.nc.
+    log_likelihood: bool = True
 
     def __post_init__(self) -> None:
         _require(
@@ -447,6 +450,19 @@ class HeldoutConfig:
         _require(0 <= self.fraction < 1, "heldout.fraction", self.fraction, "it must lie in [0, 1)")
 
 
+@dataclass
+class KFoldConfig:
+    """Exact K-fold cross-validation over the feature columns: after the fit, ``folds`` refits,
+    each holding out one seeded fold of the columns and scoring it by its log predictive density.
+    ``folds = 0`` turns it off."""
+
+    folds: int = 0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _require(self.folds == 0 or self.folds >= 2, "kfold.folds", self.folds, "it must be 0 (off) or >= 2")
+
+
 # ---------------------------------------------------------------- root
 
 
@@ -458,6 +474,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     inference: Any = MISSING
     heldout: HeldoutConfig = field(default_factory=HeldoutConfig)
+    kfold: KFoldConfig = field(default_factory=KFoldConfig)
     seed: int = 0
     plot: bool = True
     # Larger training data is referenced (source, shape, hash), not copied into posterior.nc.

@@ -205,4 +205,10 @@ def fit_metrics(
         fitted_Z, data.Y, spec, {**fitted, **spec.form_values(posterior)}
     )
     out["train_log_lik_per_feature"] = out["log_likelihood"] / data.n_features
+    from gplvm import elpd
+
+    if "log_likelihood" in tree:
+        out.update(elpd.loo_summary(elpd.loo(tree)))
+    if "kfold" in tree:
+        out.update(elpd.kfold_summary(elpd.kfold_from_group(tree["kfold"].to_dataset())))
     return RunMetrics(status="completed", **out)

@@ -18,6 +18,7 @@ from xarray import DataTree
 from gplvm import __version__, lifecycle, results
 from gplvm.config import Config, check_against_data
 from gplvm.data import Dataset, load_dataset, split_features
+from gplvm.errors import ConfigError
 from gplvm.inference import Fit, method_for
 from gplvm.plot_worker import PlotWorker, draw_here
 from gplvm.record import RunMetrics
@@ -46,6 +47,11 @@ def check_config(cfg: Config, data: Dataset, spec: ModelSpec) -> None:
     """Checks that need the data's size."""
     check_against_data(cfg, data.n_obs)
     spec.form.check_size(data.n_obs)
+    if cfg.kfold.folds > data.n_features:
+        raise ConfigError(
+            f"kfold.folds={cfg.kfold.folds} is invalid: it must lie in [2, {data.n_features}]"
+            f" (the {data.n_features} fitted feature columns)"
+        )
 
 
 def _result_groups(idata: DataTree) -> dict[str, xr.Dataset]:
@@ -66,6 +72,22 @@ def _result_groups(idata: DataTree) -> dict[str, xr.Dataset]:
     return groups
 
 
+def log_likelihood_group(columns: np.ndarray, posterior: xr.Dataset, data: Dataset) -> xr.Dataset:
+    """ArviZ's ``log_likelihood`` group: ``Y`` (chain, draw, feature), each feature's log density.
+
+    The features, not the rows, are the independent units given the latents, so ``az.loo`` on
+    this group leaves one feature column out at a time.
+    """
+    return xr.Dataset(
+        {"Y": (("chain", "draw", "feature"), columns)},
+        coords={
+            "chain": posterior["chain"].values,
+            "draw": posterior["draw"].values,
+            "feature": np.asarray(data.feature_names, dtype=str),
+        },
+    )
+
+
 def build_tree(
     fit: Fit,
     data: Dataset,
@@ -82,13 +104,16 @@ def build_tree(
     """
     groups = _result_groups(fit.idata)
     if fit.has_draws:
-        from gplvm.diagnostics import rotation_aware_posterior
+        from gplvm.diagnostics import column_log_likelihoods, rotation_aware_posterior
 
         reference = None if fit.start is None else fit.point_estimate()
         name = None if fit.start is None else fit.start.description
+        columns = column_log_likelihoods(groups["posterior"], data, spec)
         groups["posterior"], groups["alignment"] = rotation_aware_posterior(
-            groups["posterior"], data, spec, reference, name
+            groups["posterior"], data, spec, reference, name, columns
         )
+        if cfg.inference.log_likelihood:
+            groups["log_likelihood"] = log_likelihood_group(columns, groups["posterior"], data)
     store_data, data_info = data_attrs(data, cfg)
     constant = groups.get("constant_data", xr.Dataset())
     if "Y_observed" in constant:  # missing cells back to NaN, as in the data
@@ -142,6 +167,24 @@ def imputation(tree: DataTree, full: Dataset, spec: ModelSpec) -> xr.Dataset:
     return imputed_group(full.to_original_units(mean), sd * full.scale, full.feature_names, len(fits))
 
 
+def kfold_over_features(fit: Fit, tree: DataTree, data: Dataset, spec: ModelSpec, method, cfg: Config):
+    """The ``kfold`` group: exact K-fold over the fitted columns (see :mod:`gplvm.elpd`)."""
+    from scipy.special import logsumexp
+
+    from gplvm import elpd
+
+    if "log_likelihood" in tree:
+        columns = tree["log_likelihood"]["Y"].values
+    else:
+        from gplvm.diagnostics import column_log_likelihoods
+
+        columns = column_log_likelihoods(tree.posterior.to_dataset(), data, spec)
+    columns = columns.reshape(-1, data.n_features)
+    lppd = logsumexp(columns, axis=0) - np.log(len(columns))
+    result, fold = elpd.kfold(data, spec, method, cfg.seed, cfg.kfold.folds, cfg.kfold.seed, lppd)
+    return elpd.kfold_group(result, fold)
+
+
 def fit_experiment(cfg: Config, config_yaml: str = "") -> Experiment:
     """Load the data, build the model, fit it and compute the metrics; write nothing."""
     from gplvm.metrics import fit_metrics
@@ -160,6 +203,8 @@ def fit_experiment(cfg: Config, config_yaml: str = "") -> Experiment:
     tree = build_tree(fit, data, cfg, spec, config_yaml, heldout)
     if full.n_missing:
         tree["imputed"] = imputation(tree, full, spec)
+    if cfg.kfold.folds:
+        tree["kfold"] = kfold_over_features(fit, tree, data, spec, method, cfg)
     record = fit_metrics(fit, tree, data, cfg, spec, Y_heldout, heldout_names)
     return Experiment(data, fit, record, tree, cfg, spec)
 

@@ -1,0 +1,204 @@
+"""Expected log predictive density over features: PSIS-LOO from the draws, exact K-fold by refits.
+
+Given the latents and hyperparameters the columns of Y are independent, log p(Y | Z, theta) =
+sum_d log N(y_d | 0, K), so the units left out are feature columns, not rows: the question is how
+well the fitted latent space predicts a new measured feature. Both estimates come as ArviZ
+``ELPDData`` (``ELPDDataLOO``, ``ELPDDataLOOKFold``), so they go straight into ``az.compare``.
+
+- **PSIS-LOO** (:func:`loo`) works on a posterior run's ``log_likelihood`` group. Leaving one
+  column out moves all N x Q latents, so with few features the importance weights are poor
+  (Pareto k above ArviZ's threshold); with hundreds of features they are good.
+- **K-fold** (:func:`kfold`) is exact and works for every fit method: K refits, each holding out
+  one seeded fold of the columns and scoring each held-out column by its log predictive density
+  log mean_s p(y_d | Z_s, theta_s) (one draw for MAP), as the held-out score does.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from dataclasses import replace
+
+import numpy as np
+import xarray as xr
+from scipy.special import logsumexp
+
+from gplvm.data import Dataset
+from gplvm.spec import ModelSpec
+
+log = logging.getLogger("gplvm")
+
+VAR_NAME = "Y"  # the variable of the log_likelihood group
+
+
+def loo(tree) -> object:
+    """PSIS-LOO over the features of a run with a ``log_likelihood`` group, pointwise.
+
+    ArviZ's warning about high Pareto k is not raised: :func:`loo_summary` reports it. Draws
+    from a fitted q (no ``sample_stats``) are independent, so their relative efficiency is 1.
+    """
+    import arviz as az
+
+    reff = None if "sample_stats" in tree else 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return az.loo(tree, pointwise=True, var_name=VAR_NAME, reff=reff)
+
+
+def loo_summary(result) -> dict:
+    """The ``metrics.json`` figures of a PSIS-LOO result, with a warning and remedy when k is high."""
+    k = np.asarray(result.pareto_k.values, dtype=float)
+    bad = int(np.sum(k > result.good_k))
+    out = {
+        "elpd_loo": float(result.elpd),
+        "elpd_loo_se": float(result.se),
+        "p_loo": float(result.p),
+        "pareto_k_max": float(np.max(k)),
+        "pareto_k_threshold": float(result.good_k),
+        "n_pareto_k_bad": bad,
+        "loo_warning": None,
+    }
+    if bad:
+        out["loo_warning"] = (
+            f"PSIS-LOO is unreliable: {bad} of {k.size} features have Pareto k > {result.good_k:.2f}"
+            f" (largest {np.max(k):.2f}); use K-fold over features instead"
+            " (kfold.folds=10, or gplvm-compare --kfold 10)"
+        )
+    return out
+
+
+def fold_of_each_feature(n_features: int, folds: int, seed: int) -> np.ndarray:
+    """A seeded assignment of the feature columns to ``folds`` folds of (nearly) equal size: 0..K-1."""
+    if not 2 <= folds <= n_features:
+        from gplvm.errors import ConfigError
+
+        raise ConfigError(
+            f"kfold.folds={folds} is invalid: it must lie in [2, {n_features}] (D = {n_features})"
+        )
+    order = np.random.default_rng(seed).permutation(n_features)
+    fold = np.empty(n_features, dtype=int)
+    fold[order] = np.arange(n_features) % folds
+    return fold
+
+
+def column_lpd(fit, spec: ModelSpec, Y_heldout: np.ndarray) -> np.ndarray:
+    """log mean_s p(y_d | Z_s, theta_s) for each column of ``Y_heldout`` under a fit's draws (or point)."""
+    posterior = fit.idata.posterior
+    Z = posterior["Z"].values.reshape(-1, *posterior["Z"].shape[2:])
+    hypers = spec.per_draw(posterior.to_dataset())
+    per_draw = np.stack(
+        [
+            spec.column_log_likelihoods(z, Y_heldout, h, "at a K-fold draw")
+            for z, h in zip(Z, hypers, strict=True)
+        ]
+    )
+    return logsumexp(per_draw, axis=0) - np.log(len(per_draw))
+
+
+def kfold(data: Dataset, spec: ModelSpec, method, seed: int, folds: int, fold_seed: int, lppd=None):
+    """Exact K-fold cross-validation over the feature columns of ``data``: K refits with ``method``.
+
+    Parameters
+    ----------
+    data, spec, method, seed
+        What the run fitted: the data (its fitted columns), the model, the fit method and seed.
+    folds, fold_seed
+        K and the seed of the fold assignment.
+    lppd : ndarray (D,), optional
+        The full fit's log pointwise predictive density per feature, for ``p_kfold`` = lppd - elpd.
+
+    Returns
+    -------
+    ELPDDataLOOKFold
+        With ``elpd_i`` over ``feature`` and the fold of each feature in ``fold``.
+    """
+    from arviz_stats.utils import ELPDDataLOOKFold
+
+    fold = fold_of_each_feature(data.n_features, folds, fold_seed)
+    elpd_i = np.empty(data.n_features)
+    n_samples = 0
+    for k in range(folds):
+        started = time.perf_counter()
+        held, keep = np.flatnonzero(fold == k), np.flatnonzero(fold != k)
+        train = replace(
+            data,
+            Y=data.Y[:, keep],
+            feature_names=[data.feature_names[j] for j in keep],
+            offset=None if data.offset is None else data.offset[keep],
+            scale=None if data.scale is None else data.scale[keep],
+        )
+        fit = method.fit(method.build_model(train, spec), train, spec, seed)
+        elpd_i[held] = column_lpd(fit, spec, data.Y[:, held])
+        n_samples = fit.idata.posterior.sizes["chain"] * fit.idata.posterior.sizes["draw"]
+        log.info(
+            "K-fold: fold %d/%d (%d features held out) scored in %.1f s, elpd so far %.2f",
+            k + 1,
+            folds,
+            len(held),
+            time.perf_counter() - started,
+            float(elpd_i[fold <= k].sum()),
+        )
+    features = np.asarray(data.feature_names, dtype=str)
+    elpd_da = xr.DataArray(elpd_i, dims="feature", coords={"feature": features})
+    p_i = (
+        None
+        if lppd is None
+        else xr.DataArray(np.asarray(lppd) - elpd_i, dims="feature", coords=elpd_da.coords)
+    )
+    return ELPDDataLOOKFold(
+        elpd=float(elpd_i.sum()),
+        se=float(np.sqrt(data.n_features * np.var(elpd_i))),
+        p=float("nan") if p_i is None else float(p_i.sum()),
+        n_samples=n_samples,
+        n_data_points=data.n_features,
+        scale="log",
+        warning=False,
+        good_k=None,
+        elpd_i=elpd_da,
+        n_folds=folds,
+        p_kfold_i=p_i,
+    ), fold
+
+
+def kfold_group(result, fold: np.ndarray) -> xr.Dataset:
+    """The run's ``kfold`` group: ``elpd_i`` and ``fold`` over ``feature``, the totals as attrs."""
+    return xr.Dataset(
+        {"elpd_i": result.elpd_i, "fold": ("feature", fold)},
+        attrs={
+            "elpd": result.elpd,
+            "se": result.se,
+            "p": result.p,
+            "n_folds": result.n_folds,
+            "n_samples": result.n_samples,
+        },
+    )
+
+
+def kfold_from_group(group: xr.Dataset):
+    """An ``ELPDDataLOOKFold`` back from a run's ``kfold`` group."""
+    from arviz_stats.utils import ELPDDataLOOKFold
+
+    attrs = group.attrs
+    return ELPDDataLOOKFold(
+        elpd=float(attrs["elpd"]),
+        se=float(attrs["se"]),
+        p=float(attrs["p"]),
+        n_samples=int(attrs["n_samples"]),
+        n_data_points=group.sizes["feature"],
+        scale="log",
+        warning=False,
+        good_k=None,
+        elpd_i=group["elpd_i"],
+        n_folds=int(attrs["n_folds"]),
+    )
+
+
+def kfold_summary(result) -> dict:
+    """The ``metrics.json`` figures of a K-fold result."""
+    return {
+        "elpd_kfold": float(result.elpd),
+        "elpd_kfold_se": float(result.se),
+        "p_kfold": float(result.p),
+        "kfold_folds": int(result.n_folds),
+    }
