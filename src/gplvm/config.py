@@ -571,6 +571,18 @@ def dataset_config_from_yaml(text: str) -> DatasetConfig:
     return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), values))
 
 
+def inference_config_from_yaml(text: str) -> tuple[InferenceConfig, int]:
+    """(inference config, seed) of the composed config stored as YAML in a run's attrs (``config``)."""
+    values = OmegaConf.create(text)
+    method = str(values.get("inference", {}).get("method"))
+    schema = SCHEMAS.get(f"schema_inference_{method}")
+    if schema is None:
+        raise ConfigError(f"inference method {method!r} is unknown; choose one of map, nuts, variational")
+    return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), values.inference)), int(
+        values.get("seed", 0)
+    )
+
+
 def model_config_from_yaml(text: str) -> ModelConfig:
     """The ModelConfig stored as YAML in a run's attrs (``model_config``)."""
     merged = OmegaConf.merge(OmegaConf.structured(ModelConfig), OmegaConf.create(text))

@@ -1,0 +1,227 @@
+"""``gplvm-compare RUN_DIR... | SWEEP_DIR``: compare fitted runs by their elpd over features.
+
+Every run must have been fitted to the same data with the same held-out columns. Each run's elpd
+is PSIS-LOO over the features when it has draws (a ``log_likelihood`` group) and its Pareto k
+values are good; else its K-fold result (a run fitted with ``kfold.folds``); with ``--kfold K``
+every run is compared by exact K-fold over the same seeded folds, refitted now. ``az.compare``
+ranks them. Writes, to ``--out`` (default ``SWEEP_DIR/comparison``, or ``./comparison``):
+``compare.csv``, ``compare.md`` and ``compare.png`` (ArviZ's comparison plot).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np
+
+from gplvm import results
+from gplvm.errors import GPLVMError
+
+EXIT_BAD_INPUT = 2
+TABLE, MARKDOWN, PLOT = "compare.csv", "compare.md", "compare.png"
+
+
+class CompareError(GPLVMError):
+    """Runs that cannot be compared; the message is the one line the user sees."""
+
+
+def run_dirs(paths: list[Path]) -> tuple[list[Path], Path | None]:
+    """The run directories to compare, and the sweep directory when one was given.
+
+    A single directory without ``metrics.json`` is a sweep: its completed jobs are compared.
+    """
+    for path in paths:
+        if not path.is_dir():
+            raise CompareError(f"{path}: no such directory")
+    if len(paths) == 1 and not (paths[0] / results.METRICS).is_file():
+        from gplvm.lifecycle import status
+        from gplvm.sweep import job_dirs
+
+        jobs = [
+            job
+            for job in job_dirs(paths[0])
+            if (job / results.METRICS).is_file() and status(results.read_metrics(job), job) == "completed"
+        ]
+        if not jobs:
+            raise CompareError(f"{paths[0]}: neither a run directory nor a sweep with completed jobs")
+        return jobs, paths[0]
+    return paths, None
+
+
+def run_names(runs: list, sweep_dir: Path | None) -> list[str]:
+    """Sweep jobs by the overrides that differ between them (``model.latent_dim=3``), else by directory."""
+    if sweep_dir is not None:
+        from gplvm.report import read_overrides
+
+        overrides = [read_overrides(run.path) for run in runs]
+        keys = dict.fromkeys(k for o in overrides for k in o)
+        swept = [k for k in keys if len({str(o.get(k)) for o in overrides}) > 1]
+        names = [" ".join(f"{k}={o.get(k)}" for k in swept) for o in overrides]
+        if swept and len(set(names)) == len(names):
+            return names
+        return [str(run.path.relative_to(sweep_dir)) for run in runs]
+    return [str(run.path) for run in runs]
+
+
+def data_identity(run) -> tuple[str, tuple[str, ...]]:
+    """(SHA-256 of the fitted data, held-out feature names): what must agree across compared runs."""
+    constant = run.tree.constant_data
+    held = (
+        tuple(str(v) for v in constant["heldout_feature"].values)
+        if "heldout_feature" in constant.coords
+        else ()
+    )
+    return str(run.tree.attrs.get("data_sha256", "")), held
+
+
+def check_same_data(runs: list, names: list[str]) -> None:
+    """Refuse, with one line naming the difference, runs fitted to different data or held-out columns."""
+    first_data, first_held = data_identity(runs[0])
+    for run, name in zip(runs[1:], names[1:], strict=True):
+        data, held = data_identity(run)
+        if data != first_data:
+            raise CompareError(
+                f"{name} and {names[0]} were fitted to different data"
+                f" (SHA-256 {data[:12]}... against {first_data[:12]}...); compare runs of the same data"
+            )
+        if held != first_held:
+            raise CompareError(
+                f"{name} and {names[0]} hold out different feature columns"
+                f" ({', '.join(held) or 'none'} against {', '.join(first_held) or 'none'})"
+            )
+
+
+def kfold_now(run, folds: int, seed: int):
+    """Exact K-fold over the run's fitted columns, refitting with its own config."""
+    from gplvm import elpd
+    from gplvm.config import inference_config_from_yaml
+    from gplvm.data import Dataset
+    from gplvm.inference import method_for
+
+    if not run.tree.attrs.get("config"):
+        raise CompareError(f"{run.path}: the run does not record its config, so it cannot be refitted")
+    inference, fit_seed = inference_config_from_yaml(run.tree.attrs["config"])
+    features = [str(f) for f in run.tree.constant_data["feature"].values]
+    data = Dataset(str(run.tree.attrs.get("dataset", "data")), np.asarray(run.training_data()), features)
+    result, _ = elpd.kfold(data, run.spec, method_for(inference), fit_seed, folds, seed, lppd_of(run, data))
+    return result
+
+
+def lppd_of(run, data) -> np.ndarray:
+    """The run's log pointwise predictive density per feature: over its draws, or at its point."""
+    from scipy.special import logsumexp
+
+    if "log_likelihood" in run.tree:
+        columns = run.tree["log_likelihood"]["Y"].values.reshape(-1, data.n_features)
+        return logsumexp(columns, axis=0) - np.log(len(columns))
+    return run.spec.column_log_likelihoods(run.latents, data.Y, run.hyperparameters)
+
+
+def elpd_of(run, folds: int | None, seed: int) -> tuple[object, str]:
+    """(ELPDData, how it was obtained) for one run; see the module docstring for the order."""
+    from gplvm import elpd
+
+    if folds:
+        return kfold_now(run, folds, seed), f"{folds}-fold (refitted now)"
+    loo = elpd.loo(run.tree) if "log_likelihood" in run.tree else None
+    if loo is not None and not elpd.loo_summary(loo)["n_pareto_k_bad"]:
+        return loo, "PSIS-LOO"
+    if "kfold" in run.tree:
+        result = elpd.kfold_from_group(run.tree["kfold"].to_dataset())
+        return result, f"{result.n_folds}-fold (from the run)"
+    if loo is not None:
+        summary = elpd.loo_summary(loo)
+        bad, threshold = summary["n_pareto_k_bad"], summary["pareto_k_threshold"]
+        return loo, f"PSIS-LOO, UNRELIABLE ({bad} of {loo.n_data_points} features with k > {threshold:.2f})"
+    raise CompareError(
+        f"{run.path}: a point estimate without K-fold results has no elpd;"
+        " rerun it with kfold.folds=10, or compare with --kfold 10"
+    )
+
+
+def compare(paths: list[Path], folds: int | None = None, seed: int = 0):
+    """(``az.compare`` table, how each run's elpd was obtained, sweep directory or None)."""
+    import arviz as az
+
+    from gplvm.inspect_run import load_run
+
+    dirs, sweep_dir = run_dirs(paths)
+    runs = [load_run(path) for path in dirs]
+    names = run_names(runs, sweep_dir)
+    if len(set(names)) < len(names):
+        names = [str(run.path) for run in runs]
+    if len(runs) < 2:
+        raise CompareError(f"{paths[0]}: only one completed run; compare needs two or more")
+    check_same_data(runs, names)
+    elpds, sources = {}, {}
+    for run, name in zip(runs, names, strict=True):
+        elpds[name], sources[name] = elpd_of(run, folds, seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # LOO beside K-fold: said in the sources column
+        table = az.compare(elpds, round_to="none")
+    table["elpd_from"] = [sources[name] for name in table.index]
+    return table, sources, sweep_dir
+
+
+def write_outputs(table, out: Path) -> None:
+    """``compare.csv``, ``compare.md`` and ``compare.png`` in ``out``."""
+    from gplvm import markdown
+
+    out.mkdir(parents=True, exist_ok=True)
+    results.write_atomic(out / TABLE, lambda p: table.to_csv(p, index_label="model"))
+    empty = [c for c in ("diag_elpd", "diag_diff") if c in table and not (table[c].astype(str) != "").any()]
+    shown = table.drop(columns=empty)
+    cell = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)  # noqa: E731
+    text = markdown.table(["model", *shown.columns], ([name, *row] for name, row in shown.iterrows()), cell)
+    results.write_atomic(out / MARKDOWN, lambda p: p.write_text(text + "\n"))
+    import arviz_plots as azp
+    import matplotlib
+
+    matplotlib.use("Agg")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plot = azp.plot_compare(table, backend="matplotlib")
+        results.write_atomic(out / PLOT, lambda p: plot.savefig(p, bbox_inches="tight"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``gplvm-compare``."""
+    parser = argparse.ArgumentParser(prog="gplvm-compare", description=__doc__.splitlines()[0])
+    parser.add_argument("paths", type=Path, nargs="+", help="run directories, or one sweep directory")
+    parser.add_argument(
+        "--kfold", type=int, default=None, metavar="K", help="compare every run by exact K-fold over features"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the K-fold assignment")
+    parser.add_argument("--out", type=Path, default=None, help="output folder")
+    args = parser.parse_args(argv)
+    try:
+        if args.kfold is not None and args.kfold < 2:
+            raise CompareError(f"--kfold={args.kfold} is invalid: it must be >= 2")
+        table, sources, sweep_dir = compare(args.paths, args.kfold, args.seed)
+        out = args.out or (sweep_dir / "comparison" if sweep_dir is not None else Path("comparison"))
+        write_outputs(table, out)
+    except (GPLVMError, ValueError) as exc:
+        print(f"gplvm-compare: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    columns = [
+        c for c in ("rank", "elpd", "se", "elpd_diff", "dse", "p", "weight", "elpd_from") if c in table
+    ]
+    print(table[columns].to_string(float_format=lambda v: f"{v:.4g}"))
+    unreliable = [name for name, how in sources.items() if "UNRELIABLE" in how]
+    if unreliable:
+        print(
+            f"\nPSIS-LOO is unreliable for {len(unreliable)} run(s) (high Pareto k): rerun the comparison"
+            " with --kfold 10, or fit them with kfold.folds=10"
+        )
+    print(f"\nWrote {out / TABLE}, {out / MARKDOWN} and {out / PLOT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
