@@ -400,6 +400,25 @@ def write_plots(run: Run) -> list[Path]:
     return written
 
 
+def elpd_report(m: RunMetrics) -> str:
+    """Predictive accuracy over features: PSIS-LOO (draws) and K-fold, with the LOO warning."""
+    lines = []
+    if m.elpd_loo is not None:
+        lines.append(
+            f"  PSIS-LOO over the {m.n_features} features: elpd_loo {m.elpd_loo:.1f}"
+            f" (se {m.elpd_loo_se:.1f}), p_loo {m.p_loo:.1f}; Pareto k max {m.pareto_k_max:.2f},"
+            f" {m.n_pareto_k_bad} above {m.pareto_k_threshold:.2f}"
+        )
+        if m.loo_warning:
+            lines.append(f"  WARNING: {m.loo_warning}")
+    if m.elpd_kfold is not None:
+        lines.append(
+            f"  {m.kfold_folds}-fold over the features: elpd_kfold {m.elpd_kfold:.1f}"
+            f" (se {m.elpd_kfold_se:.1f}), p_kfold {m.p_kfold:.1f}"
+        )
+    return "\n".join(["Predictive accuracy (gplvm-compare ranks runs by it):", *lines]) if lines else ""
+
+
 def inspect(run_dir: Path, make_plots: bool = True) -> str:
     """Load a run directory, write its plots and return the report text."""
     run = load_run(run_dir)
@@ -407,6 +426,9 @@ def inspect(run_dir: Path, make_plots: bool = True) -> str:
         text = variational_report(run)
     else:
         text = draws_report(run) if run.has_draws else point_report(run)
+    comparison = elpd_report(run.record)
+    if comparison:
+        text += "\n\n" + comparison
     if make_plots:
         paths = write_plots(run)
         text += "\n\nPlots:\n" + "\n".join(f"  {p}" for p in paths)
