@@ -186,9 +186,13 @@ def kfold_over_features(fit: Fit, tree: DataTree, data: Dataset, spec: ModelSpec
 
 
 def fit_experiment(cfg: Config, config_yaml: str = "") -> Experiment:
-    """Load the data, build the model, fit it and compute the metrics; write nothing."""
+    """Load the data, build the model, fit it and compute the metrics; write nothing.
+
+    ``config_yaml`` is the composed config as the run records it; by default, ``cfg`` itself.
+    """
     from gplvm.metrics import fit_metrics
 
+    config_yaml = config_yaml or OmegaConf.to_yaml(OmegaConf.structured(cfg))
     spec = ModelSpec.from_config(cfg.model)
     full = load_dataset(cfg.dataset)
     data, Y_heldout, heldout_names = split_features(full, cfg.heldout.fraction, cfg.heldout.seed)

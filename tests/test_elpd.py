@@ -1,0 +1,185 @@
+"""Model comparison over features: the log_likelihood group, PSIS-LOO, K-fold and ``gplvm-compare``.
+
+References: SciPy's multivariate normal density of each column under each draw's K, the
+closed-form linear optimum (K-fold's held-out columns scored under it with SciPy), ArviZ's own
+``loo`` on the stored group, and the CLI's one-line errors.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+from scipy.stats import multivariate_normal
+
+from gplvm import elpd
+from gplvm.data import Dataset
+from gplvm.diagnostics import column_log_likelihoods
+from gplvm.kernels import RBF, Linear
+from gplvm.likelihood import Dense, Sparse, Woodbury
+from gplvm.spec import ModelSpec
+from tests.helpers import random_problem
+
+FORMS = {
+    "woodbury": (Woodbury(Linear()), {}),
+    "dense_rbf": (Dense(RBF(jitter=1e-8)), {"variance": 1.2, "lengthscale": 0.9, "bias": 0.1}),
+    "sparse_rbf": (
+        Sparse(RBF(jitter=1e-8), num_inducing=4),
+        {"variance": 1.2, "lengthscale": 0.9, "bias": 0.1},
+    ),
+}
+
+
+def fake_posterior(n_obs: int, latent_dim: int, form, extra: dict) -> xr.Dataset:
+    """Two chains x three draws of Z and a learned beta (and the sparse form's inducing inputs)."""
+    rng = np.random.default_rng(0)
+    data = {
+        "Z": (("chain", "draw", "obs", "latent_dim"), rng.standard_normal((2, 3, n_obs, latent_dim))),
+        "beta": (("chain", "draw"), rng.uniform(2.0, 4.0, (2, 3))),
+    }
+    if form.parameters:
+        data["inducing"] = (
+            ("chain", "draw", "inducing_point", "latent_dim"),
+            rng.standard_normal((2, 3, 4, 2)),
+        )
+    return xr.Dataset(data)
+
+
+def spec_for(form, extra: dict) -> ModelSpec:
+    configured = {"beta": 3.0, **extra}
+    return ModelSpec(
+        kernel=form.kernel,
+        form=form,
+        latent_dim=2,
+        prior_scale=1.0,
+        configured=configured,
+        learned=("beta",),
+        priors={"beta": None},
+    )
+
+
+@pytest.mark.parametrize("name", sorted(FORMS))
+def test_per_feature_log_likelihoods_are_each_columns_density_under_each_draw(name):
+    form, extra = FORMS[name]
+    _, Y = random_problem(9, 4, 2, seed=1)
+    data = Dataset("test", Y, [f"f{j}" for j in range(4)])
+    posterior = fake_posterior(9, 2, form, extra)
+    spec = spec_for(form, extra)
+    columns = column_log_likelihoods(posterior, data, spec)
+    assert columns.shape == (2, 3, 4)
+    for (c, d), hyper in zip(np.ndindex(2, 3), spec.per_draw(posterior), strict=True):
+        Z = posterior["Z"].values[c, d]
+        if isinstance(form, Sparse):  # the bound's share of each column
+            expected = form.column_log_likelihoods(Z, Y, hyper)
+        else:
+            K = form.kernel.K_np(Z, hyper)
+            expected = [multivariate_normal(cov=K).logpdf(y) for y in Y.T]
+        np.testing.assert_allclose(columns[c, d], expected, rtol=1e-10)
+        np.testing.assert_allclose(columns[c, d].sum(), spec.log_likelihood(Z, Y, hyper), rtol=1e-12)
+
+
+def test_a_nuts_run_has_the_log_likelihood_group_and_loo_in_its_record(nuts_run):
+    import arviz as az
+
+    tree = nuts_run.idata
+    group = tree["log_likelihood"]["Y"]
+    assert group.dims == ("chain", "draw", "feature")
+    np.testing.assert_allclose(
+        group.sum("feature").values, tree.posterior["log_likelihood"].values, rtol=1e-12
+    )
+    m = nuts_run.record
+    with pytest.warns(UserWarning):  # ArviZ's own warning: 8 features are too few for good k
+        expected = az.loo(tree, var_name="Y", pointwise=True)
+    assert m.elpd_loo == pytest.approx(expected.elpd) and m.elpd_loo_se == pytest.approx(expected.se)
+    assert m.n_pareto_k_bad == int(np.sum(expected.pareto_k.values > expected.good_k)) > 0
+    assert "use K-fold over features instead" in m.loo_warning
+
+
+def test_fold_assignment_is_seeded_and_balanced():
+    fold = elpd.fold_of_each_feature(10, 3, seed=4)
+    assert sorted(np.bincount(fold)) == [3, 3, 4]
+    np.testing.assert_array_equal(fold, elpd.fold_of_each_feature(10, 3, seed=4))
+    assert not np.array_equal(fold, elpd.fold_of_each_feature(10, 3, seed=5))
+
+
+def test_kfold_with_the_linear_map_scores_each_held_out_column_under_the_analytic_optimum():
+    """Each fold's MAP is the closed-form optimum of its training columns; the held-out columns'
+    scores are SciPy's Gaussian densities under that K (rotation-free)."""
+    from gplvm.analytic import analytic_optimum
+    from gplvm.config import load_config
+    from gplvm.data import load_dataset
+    from gplvm.inference import method_for
+
+    cfg = load_config("dataset=synthetic", "dataset.n_obs=30", "dataset.n_features=6", "plot=false")
+    data, spec = load_dataset(cfg.dataset), ModelSpec.from_config(cfg.model)
+    result, fold = elpd.kfold(data, spec, method_for(cfg.inference), cfg.seed, folds=3, fold_seed=1)
+    beta = cfg.model.beta
+    for k in range(3):
+        train = data.Y[:, fold != k]
+        Z = analytic_optimum(train, spec.latent_dim, beta, spec.prior_scale).Z
+        K = Z @ Z.T + np.eye(len(Z)) / beta
+        for j in np.flatnonzero(fold == k):
+            expected = multivariate_normal(cov=K).logpdf(data.Y[:, j])
+            assert result.elpd_i.values[j] == pytest.approx(expected, rel=1e-6)
+    assert result.elpd == pytest.approx(result.elpd_i.values.sum())
+    assert result.se == pytest.approx(np.sqrt(6 * np.var(result.elpd_i.values)))
+
+
+# ---------------------------------------------------------------- gplvm-compare
+
+
+@pytest.fixture(scope="module")
+def map_runs(tmp_path_factory):
+    """Two MAP runs of the same data (Q = 1, 2; the second with K-fold) and one of other data."""
+    from gplvm.config import load_config
+    from gplvm.pipeline import fit_experiment, save_experiment
+
+    root = tmp_path_factory.mktemp("compare")
+    data = ["dataset=synthetic", "dataset.n_obs=30", "dataset.n_features=6", "plot=false"]
+    for name, extra in {
+        "q1": ["model.latent_dim=1"],
+        "q2_kfold": ["model.latent_dim=2", "kfold.folds=3"],
+        "other": ["dataset.seed=7"],
+    }.items():
+        save_experiment(fit_experiment(load_config(*data, *extra)), root / name, plot=False)
+    return root
+
+
+def run_compare(capsys, *args):
+    from gplvm.compare_cli import main
+
+    code = main([str(a) for a in args])
+    return code, capsys.readouterr()
+
+
+def test_compare_refuses_a_map_run_without_kfold(map_runs, capsys):
+    code, out = run_compare(capsys, map_runs / "q1", map_runs / "q2_kfold")
+    assert code == 2
+    assert out.err.strip().count("\n") == 0
+    assert "a point estimate without K-fold results has no elpd" in out.err and "--kfold 10" in out.err
+
+
+def test_compare_refuses_runs_of_different_data(map_runs, capsys):
+    code, out = run_compare(capsys, map_runs / "q2_kfold", map_runs / "other")
+    assert code == 2 and "were fitted to different data" in out.err and out.err.strip().count("\n") == 0
+
+
+def test_compare_refuses_a_missing_path(map_runs, capsys):
+    code, out = run_compare(capsys, map_runs / "q1", map_runs / "nowhere")
+    assert code == 2 and "no such directory" in out.err
+
+
+def test_compare_with_kfold_ranks_runs_and_writes_its_files(map_runs, tmp_path, capsys):
+    code, out = run_compare(capsys, map_runs / "q1", map_runs / "q2_kfold", "--kfold", "3", "--out", tmp_path)
+    assert code == 0, out.err
+    import pandas as pd
+
+    table = pd.read_csv(tmp_path / "compare.csv", index_col="model")
+    assert set(table["elpd_from"]) == {"3-fold (refitted now)"}
+    assert (tmp_path / "compare.md").read_text().startswith("| model |")
+    assert (tmp_path / "compare.png").stat().st_size > 0
+    # The run fitted with kfold.folds=3 (same seed, same folds) recorded the same figure.
+    metrics = json.loads((map_runs / "q2_kfold" / "metrics.json").read_text())
+    assert table.loc[str(map_runs / "q2_kfold"), "elpd"] == pytest.approx(metrics["elpd_kfold"], rel=1e-9)
