@@ -183,3 +183,51 @@ def test_compare_with_kfold_ranks_runs_and_writes_its_files(map_runs, tmp_path, 
     # The run fitted with kfold.folds=3 (same seed, same folds) recorded the same figure.
     metrics = json.loads((map_runs / "q2_kfold" / "metrics.json").read_text())
     assert table.loc[str(map_runs / "q2_kfold"), "elpd"] == pytest.approx(metrics["elpd_kfold"], rel=1e-9)
+
+
+# ---------------------------------------------------------------- choosing Q (slow: 20+ NUTS fits)
+
+
+def q_scan(n_features: int, folds_for: tuple[int, ...]) -> dict:
+    """NUTS fits (2 x 500 draws, beta learned) of data drawn with Q = 3, N = 100, for Q = 1..5;
+    K-fold (K = 5) for the Q in ``folds_for``. Returns {Q: record}."""
+    from gplvm.config import load_config
+    from gplvm.pipeline import fit_experiment
+
+    base = [
+        "dataset=synthetic",
+        "dataset.n_obs=100",
+        f"dataset.n_features={n_features}",
+        "dataset.latent_dim=3",
+        "model.learn.beta=true",
+        "inference=nuts",
+        "inference.draws=500",
+        "inference.tune=500",
+        "inference.progressbar=false",
+        "plot=false",
+    ]
+    records = {}
+    for q in range(1, 6):
+        folds = ["kfold.folds=5"] if q in folds_for else []
+        records[q] = fit_experiment(load_config(*base, f"model.latent_dim={q}", *folds)).record
+    return records
+
+
+@pytest.mark.slow
+def test_on_wide_data_loo_peaks_at_the_true_q_with_good_k_and_kfold_agrees():
+    records = q_scan(400, folds_for=(2, 3, 4))
+    loo = {q: m.elpd_loo for q, m in records.items()}
+    assert max(loo, key=loo.get) == 3, loo
+    best = records[3]
+    assert best.n_pareto_k_bad <= 0.02 * 400  # measured: 3 of 400
+    assert abs(best.elpd_loo - best.elpd_kfold) < best.elpd_loo_se + best.elpd_kfold_se
+    kfold = {q: records[q].elpd_kfold for q in (2, 3, 4)}
+    assert max(kfold, key=kfold.get) == 3, kfold
+
+
+@pytest.mark.slow
+def test_on_narrow_data_high_k_is_reported_and_kfold_still_finds_the_true_q():
+    records = q_scan(40, folds_for=(2, 3, 4))
+    assert all(records[q].n_pareto_k_bad > 0 and records[q].loo_warning for q in (2, 3, 4))
+    kfold = {q: records[q].elpd_kfold for q in (2, 3, 4)}
+    assert max(kfold, key=kfold.get) == 3, kfold

@@ -75,8 +75,12 @@ def collect(sweep_dir: Path) -> tuple[pd.DataFrame, list[str]]:
 
 
 def score_column(table: pd.DataFrame) -> str:
-    """The held-out score when any job has one, else the log-likelihood."""
-    return HELDOUT if table[HELDOUT].notna().any() else "log_likelihood"
+    """The first that any job has: the held-out score, elpd by K-fold, elpd by PSIS-LOO (both over
+    features; see gplvm-compare for their comparison with standard errors), the log-likelihood."""
+    for column in (HELDOUT, "elpd_kfold", "elpd_loo"):
+        if column in table and table[column].notna().any():
+            return column
+    return "log_likelihood"
 
 
 def best_row(table: pd.DataFrame) -> pd.Series | None:
