@@ -17,13 +17,15 @@ from scipy.stats import multivariate_normal
 from gplvm import elpd
 from gplvm.data import Dataset
 from gplvm.diagnostics import column_log_likelihoods
-from gplvm.kernels import RBF, Linear
+from gplvm.kernels import RBF, Linear, Matern52
 from gplvm.likelihood import Dense, Sparse, Woodbury
 from gplvm.spec import ModelSpec
 from tests.helpers import random_problem
 
 FORMS = {
     "woodbury": (Woodbury(Linear()), {}),
+    "dense_linear": (Dense(Linear()), {}),
+    "dense_matern52": (Dense(Matern52(jitter=1e-8)), {"variance": 1.2, "lengthscale": 0.9, "bias": 0.1}),
     "dense_rbf": (Dense(RBF(jitter=1e-8)), {"variance": 1.2, "lengthscale": 0.9, "bias": 0.1}),
     "sparse_rbf": (
         Sparse(RBF(jitter=1e-8), num_inducing=4),
@@ -231,3 +233,16 @@ def test_on_narrow_data_high_k_is_reported_and_kfold_still_finds_the_true_q():
     assert all(records[q].n_pareto_k_bad > 0 and records[q].loo_warning for q in (2, 3, 4))
     kfold = {q: records[q].elpd_kfold for q in (2, 3, 4)}
     assert max(kfold, key=kfold.get) == 3, kfold
+
+
+def test_compare_in_a_map_only_sweep_without_kfold_says_what_to_do(tmp_path, capsys):
+    from gplvm.config import load_config
+    from gplvm.pipeline import fit_experiment, save_experiment
+
+    for job in ("0", "1"):
+        save_experiment(fit_experiment(load_config("dataset=iris", "plot=false")), tmp_path / job, plot=False)
+        (tmp_path / job / ".hydra").mkdir()
+        (tmp_path / job / ".hydra" / "overrides.yaml").write_text(f"- seed={job}\n")
+    code, out = run_compare(capsys, tmp_path)
+    assert code == 2 and out.err.strip().count("\n") == 0
+    assert "0 of 2 completed jobs have draws or K-fold results" in out.err and "--kfold 10" in out.err

@@ -145,14 +145,31 @@ def elpd_of(run, folds: int | None, seed: int) -> tuple[object, str]:
     )
 
 
+def has_elpd(run) -> bool:
+    """Whether a run carries an elpd of its own: draws (a log_likelihood group) or K-fold results."""
+    return "log_likelihood" in run.tree or "kfold" in run.tree
+
+
 def compare(paths: list[Path], folds: int | None = None, seed: int = 0):
-    """(``az.compare`` table, how each run's elpd was obtained, sweep directory or None)."""
+    """(``az.compare`` table, how each run's elpd was obtained, sweep directory or None).
+
+    In a sweep without ``folds``, jobs without an elpd of their own (MAP without K-fold) are left
+    out; named on the command line, they are an error.
+    """
     import arviz as az
 
     from gplvm.inspect_run import load_run
 
     dirs, sweep_dir = run_dirs(paths)
     runs = [load_run(path) for path in dirs]
+    if sweep_dir is not None and not folds:
+        kept = [run for run in runs if has_elpd(run)]
+        if len(kept) < 2:
+            raise CompareError(
+                f"{sweep_dir}: {len(kept)} of {len(runs)} completed jobs have draws or K-fold results;"
+                " compare with --kfold 10 (refits every job), or rerun the sweep with kfold.folds=10"
+            )
+        runs = kept
     names = run_names(runs, sweep_dir)
     if len(set(names)) < len(names):
         names = [str(run.path) for run in runs]
