@@ -115,11 +115,10 @@ def kfold_now(run, folds: int, seed: int):
 
 def lppd_of(run, data) -> np.ndarray:
     """The run's log pointwise predictive density per feature: over its draws, or at its point."""
-    from scipy.special import logsumexp
+    from gplvm import elpd
 
     if "log_likelihood" in run.tree:
-        columns = run.tree["log_likelihood"]["Y"].values.reshape(-1, data.n_features)
-        return logsumexp(columns, axis=0) - np.log(len(columns))
+        return elpd.lppd(run.tree["log_likelihood"]["Y"].values)
     return run.spec.column_log_likelihoods(run.latents, data.Y, run.hyperparameters)
 
 

@@ -59,6 +59,16 @@ class Dataset:
             raise ValueError(f"the {self.name} dataset does not record its centring")
         return np.asarray(values) * self.scale + self.offset
 
+    def with_features(self, columns: np.ndarray) -> Dataset:
+        """The dataset restricted to the feature columns ``columns`` (indices), names and units kept."""
+        return replace(
+            self,
+            Y=self.Y[:, columns],
+            feature_names=[self.feature_names[j] for j in columns],
+            offset=None if self.offset is None else self.offset[columns],
+            scale=None if self.scale is None else self.scale[columns],
+        )
+
     @property
     def n_obs(self) -> int:
         return self.Y.shape[0]
@@ -374,11 +384,4 @@ def split_features(data: Dataset, fraction: float, seed: int) -> tuple[Dataset, 
     held = np.sort(np.random.default_rng(seed).choice(data.n_features, size=n_heldout, replace=False))
     keep = np.setdiff1d(np.arange(data.n_features), held)
     names = [data.feature_names[j] for j in held]
-    train = replace(
-        data,
-        Y=data.Y[:, keep],
-        feature_names=[data.feature_names[j] for j in keep],
-        offset=None if data.offset is None else data.offset[keep],
-        scale=None if data.scale is None else data.scale[keep],
-    )
-    return train, data.Y[:, held], names
+    return data.with_features(keep), data.Y[:, held], names

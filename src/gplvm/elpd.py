@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from dataclasses import replace
 
 import numpy as np
 import xarray as xr
@@ -82,18 +81,27 @@ def fold_of_each_feature(n_features: int, folds: int, seed: int) -> np.ndarray:
     return fold
 
 
+def lppd(columns: np.ndarray) -> np.ndarray:
+    """Log pointwise predictive density per feature, log mean_s p(y_d | draw s), from (..., D) terms."""
+    flat = columns.reshape(-1, columns.shape[-1])
+    return logsumexp(flat, axis=0) - np.log(len(flat))
+
+
+def heldout_lpd(
+    Z_draws: np.ndarray, hypers: list[dict], Y_heldout: np.ndarray, spec: ModelSpec, where: str
+) -> np.ndarray:
+    """log mean_s p(y_d | Z_s, theta_s) for each column of ``Y_heldout``: Z_draws (S, N, Q), S hypers."""
+    per_draw = [
+        spec.column_log_likelihoods(Z, Y_heldout, h, where) for Z, h in zip(Z_draws, hypers, strict=True)
+    ]
+    return lppd(np.stack(per_draw))
+
+
 def column_lpd(fit, spec: ModelSpec, Y_heldout: np.ndarray) -> np.ndarray:
-    """log mean_s p(y_d | Z_s, theta_s) for each column of ``Y_heldout`` under a fit's draws (or point)."""
+    """:func:`heldout_lpd` under a fit's draws (or point)."""
     posterior = fit.idata.posterior
     Z = posterior["Z"].values.reshape(-1, *posterior["Z"].shape[2:])
-    hypers = spec.per_draw(posterior.to_dataset())
-    per_draw = np.stack(
-        [
-            spec.column_log_likelihoods(z, Y_heldout, h, "at a K-fold draw")
-            for z, h in zip(Z, hypers, strict=True)
-        ]
-    )
-    return logsumexp(per_draw, axis=0) - np.log(len(per_draw))
+    return heldout_lpd(Z, spec.per_draw(posterior.to_dataset()), Y_heldout, spec, "at a K-fold draw")
 
 
 def kfold(data: Dataset, spec: ModelSpec, method, seed: int, folds: int, fold_seed: int, lppd=None):
@@ -121,13 +129,7 @@ def kfold(data: Dataset, spec: ModelSpec, method, seed: int, folds: int, fold_se
     for k in range(folds):
         started = time.perf_counter()
         held, keep = np.flatnonzero(fold == k), np.flatnonzero(fold != k)
-        train = replace(
-            data,
-            Y=data.Y[:, keep],
-            feature_names=[data.feature_names[j] for j in keep],
-            offset=None if data.offset is None else data.offset[keep],
-            scale=None if data.scale is None else data.scale[keep],
-        )
+        train = data.with_features(keep)
         fit = method.fit(method.build_model(train, spec), train, spec, seed)
         elpd_i[held] = column_lpd(fit, spec, data.Y[:, held])
         n_samples = fit.idata.posterior.sizes["chain"] * fit.idata.posterior.sizes["draw"]

@@ -7,7 +7,6 @@ works at any N that form does. The dense form factorises K once per point (once 
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import logsumexp
 from xarray import DataTree
 
 from gplvm import diagnostics
@@ -114,13 +113,9 @@ def heldout_metrics(
     which for one draw is the plain log density; ``heldout_log_lik_per_feature`` averages it
     over the held-out columns.
     """
-    per_draw = np.stack(
-        [
-            spec.column_log_likelihoods(Z, Y_heldout, h, "at a held-out draw")
-            for Z, h in zip(Z_draws, hypers, strict=True)
-        ]
-    )
-    per_column = logsumexp(per_draw, axis=0) - np.log(len(per_draw))
+    from gplvm.elpd import heldout_lpd
+
+    per_column = heldout_lpd(Z_draws, hypers, Y_heldout, spec, "at a held-out draw")
     return {
         "n_heldout_features": len(names),
         "heldout_log_lik_per_feature": float(per_column.mean()),

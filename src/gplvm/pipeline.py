@@ -169,8 +169,6 @@ def imputation(tree: DataTree, full: Dataset, spec: ModelSpec) -> xr.Dataset:
 
 def kfold_over_features(fit: Fit, tree: DataTree, data: Dataset, spec: ModelSpec, method, cfg: Config):
     """The ``kfold`` group: exact K-fold over the fitted columns (see :mod:`gplvm.elpd`)."""
-    from scipy.special import logsumexp
-
     from gplvm import elpd
 
     if "log_likelihood" in tree:
@@ -179,8 +177,7 @@ def kfold_over_features(fit: Fit, tree: DataTree, data: Dataset, spec: ModelSpec
         from gplvm.diagnostics import column_log_likelihoods
 
         columns = column_log_likelihoods(tree.posterior.to_dataset(), data, spec)
-    columns = columns.reshape(-1, data.n_features)
-    lppd = logsumexp(columns, axis=0) - np.log(len(columns))
+    lppd = elpd.lppd(columns)
     result, fold = elpd.kfold(data, spec, method, cfg.seed, cfg.kfold.folds, cfg.kfold.seed, lppd)
     return elpd.kfold_group(result, fold)
 
