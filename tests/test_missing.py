@@ -379,3 +379,24 @@ def test_variational_fit_on_data_with_missing_cells_imputes(tmp_path):
     rmse = np.sqrt(np.mean((imputed[missing] - truth[missing]) ** 2))
     column_mean = np.where(missing, np.nanmean(raw, axis=0), raw)
     assert rmse < 0.5 * np.sqrt(np.mean((column_mean[missing] - truth[missing]) ** 2))
+
+
+@pytest.mark.parametrize("name", ["woodbury", "sparse_rbf"])
+def test_missing_data_gradient_has_no_op_that_numba_runs_in_object_mode(name):
+    """A stacked Cholesky's gradient holds Blockwise(AllocDiag), which the numba backend (NUTS) can
+    only run in Python object mode: slow, and warned about once per compile."""
+    from pytensor.graph.traversal import applys_between
+    from pytensor.tensor.basic import AllocDiag
+    from pytensor.tensor.blockwise import Blockwise
+
+    form, hyper, Z, Y = problem(name)
+    Zt = pt.matrix("Z")
+    values = {k: pt.as_tensor(np.asarray(v, dtype=float)) for k, v in hyper.items()}
+    graph = form.missing_log_likelihood(Zt, Y, values, ~np.isnan(Y))
+    grad = pytensor.grad(graph, Zt)
+    stacked = [
+        node.op
+        for node in applys_between([Zt], [graph, grad])
+        if isinstance(node.op, Blockwise) and isinstance(node.op.core_op, AllocDiag)
+    ]
+    assert not stacked

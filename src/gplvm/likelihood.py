@@ -29,7 +29,7 @@ from typing import ClassVar
 
 import numpy as np
 import pytensor.tensor as pt
-from pytensor.tensor.linalg import cholesky, solve_triangular
+from pytensor.tensor.linalg import cholesky, slogdet, solve, solve_triangular
 from scipy import linalg as sla
 
 from gplvm.errors import ConfigError, NumericalError
@@ -87,9 +87,18 @@ def _batch_diagonal(A: pt.TensorVariable) -> pt.TensorVariable:
     return pt.sum(A * pt.eye(A.shape[-1]), axis=-1)
 
 
-def _diag_log_sum(L: pt.TensorVariable) -> pt.TensorVariable:
-    """sum of log diag over a stack of triangular factors (..., n, n)."""
-    return pt.sum(pt.log(_batch_diagonal(L)))
+def _stacked_logdet(A: pt.TensorVariable) -> pt.TensorVariable:
+    """sum of log det over a stack of positive definite matrices (D, n, n).
+
+    Not through a stacked Cholesky: its gradient holds a stacked AllocDiag, which the numba
+    backend (NUTS) can only run in Python object mode.
+    """
+    return pt.sum(slogdet(A)[1])
+
+
+def _stacked_quadratic(A: pt.TensorVariable, b: pt.TensorVariable) -> pt.TensorVariable:
+    """sum_d b_d^T A_d^-1 b_d over a stack of positive definite A (D, n, n) and b (D, n, 1)."""
+    return pt.sum(b * solve(A, b, assume_a="pos"))
 
 
 def masked_woodbury_log_likelihood(
@@ -115,10 +124,9 @@ def masked_woodbury_log_likelihood(
     n_rows, latent_dim = Z.shape[0], Z.shape[1]
     outer = (Z[:, :, None] * Z[:, None, :]).reshape((n_rows, latent_dim * latent_dim))
     M = pt.eye(latent_dim) + beta * (mask.T @ outer).reshape((mask.shape[1], latent_dim, latent_dim))
-    L = cholesky(M, lower=True)
-    logdet = -n_cells * pt.log(beta) + 2.0 * _diag_log_sum(L)
-    A = solve_triangular(L, (Z.T @ Y0).T[:, :, None], lower=True)
-    trace = beta * pt.sum(Y0**2) - beta**2 * pt.sum(A**2)
+    logdet = -n_cells * pt.log(beta) + _stacked_logdet(M)
+    b = (Z.T @ Y0).T[:, :, None]  # (D, Q, 1)
+    trace = beta * pt.sum(Y0**2) - beta**2 * _stacked_quadratic(M, b)
     return -0.5 * logdet - 0.5 * trace - 0.5 * n_cells * LOG_2PI
 
 
@@ -414,17 +422,21 @@ def collapsed_bound_by_column(
     Y0 = pt.switch(pt.as_tensor(observed), Y, 0.0)
     n_cells = int(observed.sum())
     L = cholesky(Kuu, lower=True)
-    half = solve_triangular(L, Psi2, lower=True)
-    AAT = solve_triangular(L, half.mT, lower=True) / noise
-    L_B = cholesky(pt.eye(AAT.shape[-1]) + AAT, lower=True)
+    n_cols, m = Psi2.shape[0], Psi2.shape[1]
+
+    def left_solve(stack):  # L^-1 S_d for every d, as one 2-D triangular solve on (M, D M)
+        flat = stack.transpose(1, 0, 2).reshape((m, n_cols * m))
+        return solve_triangular(L, flat, lower=True).reshape((m, n_cols, m)).transpose(1, 0, 2)
+
+    AAT = left_solve(left_solve(Psi2).mT) / noise  # L^-1 Psi2_d L^-T / noise
+    B = pt.eye(m) + AAT
     projected = solve_triangular(L, Psi1.T @ Y0, lower=True).T[:, :, None]  # (D, M, 1)
-    c = solve_triangular(L_B, projected, lower=True) / noise
     trace_AAT = pt.sum(_batch_diagonal(AAT))
     return (
         -0.5 * n_cells * (LOG_2PI + pt.log(noise))
-        - _diag_log_sum(L_B)
+        - 0.5 * _stacked_logdet(B)
         - 0.5 * pt.sum(Y0**2) / noise
-        + 0.5 * pt.sum(c**2)
+        + 0.5 * _stacked_quadratic(B, projected) / noise**2
         - 0.5 * (pt.sum(psi0) / noise - trace_AAT)
     )
 
