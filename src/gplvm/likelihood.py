@@ -90,8 +90,8 @@ def _batch_diagonal(A: pt.TensorVariable) -> pt.TensorVariable:
 def _stacked_logdet(A: pt.TensorVariable) -> pt.TensorVariable:
     """sum of log det over a stack of positive definite matrices (D, n, n).
 
-    Not through a stacked Cholesky: its gradient holds a stacked AllocDiag, which the numba
-    backend (NUTS) can only run in Python object mode.
+    PyTensor's rewrites may turn it into a stacked Cholesky; for the numba backend that needs
+    :mod:`gplvm.numba_support` (registered by the numba compile modes).
     """
     return pt.sum(slogdet(A)[1])
 

@@ -110,6 +110,10 @@ def compile_mode(backend: str):
     """The PyTensor mode of a backend name: numba, c or python (FAST_COMPILE)."""
     from pytensor.compile.mode import get_mode
 
+    if backend == "numba":
+        from gplvm.numba_support import register_numba_ops
+
+        register_numba_ops()
     return get_mode({"python": "FAST_COMPILE", "c": "CVM"}.get(backend, backend.upper()))
 
 
@@ -120,4 +124,8 @@ def compile_options(backend: str) -> dict:
     rewrites, so it compiles in a fraction of a second. The linear-kernel objective is a handful
     of BLAS calls, so on small and medium data it is as fast to run as compiled code.
     """
+    if backend == "numba":
+        from gplvm.numba_support import register_numba_ops
+
+        register_numba_ops()
     return {"compile_kwargs": {"mode": "FAST_COMPILE"}} if backend == "python" else {"backend": backend}
