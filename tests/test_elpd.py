@@ -246,3 +246,30 @@ def test_compare_in_a_map_only_sweep_without_kfold_says_what_to_do(tmp_path, cap
     code, out = run_compare(capsys, tmp_path)
     assert code == 2 and out.err.strip().count("\n") == 0
     assert "0 of 2 completed jobs have draws or K-fold results" in out.err and "--kfold 10" in out.err
+
+
+def test_stacking_weights_match_arviz_where_it_is_accurate_and_survive_large_log_densities():
+    import arviz as az
+    from arviz_stats.utils import ELPDData
+
+    rng = np.random.default_rng(2)
+    pointwise = rng.normal(-1.0, 0.7, size=(3, 50)) + np.array([[0.0], [0.2], [-0.3]])
+    results = {
+        f"m{k}": ELPDData(
+            elpd=float(row.sum()),
+            se=1.0,
+            p=1.0,
+            n_samples=100,
+            n_data_points=50,
+            scale="log",
+            warning=False,
+            good_k=0.7,
+            elpd_i=xr.DataArray(row, dims="feature"),
+        )
+        for k, row in enumerate(pointwise)
+    }
+    expected = az.compare(results, round_to="none")["weight"].reindex(list(results)).values
+    weights = elpd.stacking_weights(pointwise)
+    np.testing.assert_allclose(weights, expected, atol=2e-4)
+    # Shifting every model's elpd_d alike leaves the weights alone, even into exp's underflow.
+    np.testing.assert_allclose(elpd.stacking_weights(pointwise - 5000.0), weights, atol=1e-10)

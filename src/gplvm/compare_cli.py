@@ -149,6 +149,20 @@ def has_elpd(run) -> bool:
     return "log_likelihood" in run.tree or "kfold" in run.tree
 
 
+def stacking_weights(elpds: dict):
+    """Stacking weights of the models (as ``az.compare``'s default), computed in log space.
+
+    ArviZ exponentiates each feature's elpd, which underflows when a feature's log density is
+    below about -745 (digits' are in the thousands): its weights then come out arbitrary.
+    """
+    import pandas as pd
+
+    from gplvm.elpd import stacking_weights as weights_of
+
+    pointwise = np.stack([np.ravel(result.elpd_i.values) for result in elpds.values()])
+    return pd.Series(weights_of(pointwise), index=list(elpds))
+
+
 def compare(paths: list[Path], folds: int | None = None, seed: int = 0):
     """(``az.compare`` table, how each run's elpd was obtained, sweep directory or None).
 
@@ -178,9 +192,11 @@ def compare(paths: list[Path], folds: int | None = None, seed: int = 0):
     elpds, sources = {}, {}
     for run, name in zip(runs, names, strict=True):
         elpds[name], sources[name] = elpd_of(run, folds, seed)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", UserWarning)  # LOO beside K-fold: said in the sources column
+        warnings.simplefilter("ignore", RuntimeWarning)  # its stacking underflows; replaced below
         table = az.compare(elpds, round_to="none")
+        table["weight"] = stacking_weights(elpds)[table.index].values
     table["elpd_from"] = [sources[name] for name in table.index]
     return table, sources, sweep_dir
 

@@ -67,6 +67,27 @@ def loo_summary(result) -> dict:
     return out
 
 
+def stacking_weights(pointwise: np.ndarray, tol: float = 1e-12, max_iter: int = 100_000) -> np.ndarray:
+    """Stacking weights (Yao et al. 2018) of K models from their pointwise elpds (K, D).
+
+    The weights maximise sum_d log sum_k w_k exp(elpd_kd) on the simplex: the mixture weights of
+    fixed component densities, found by EM (w_k <- mean_d of model k's responsibility for d),
+    which increases the objective at every step. Everything stays in log space, so log densities
+    in the thousands do not underflow.
+    """
+    pointwise = np.asarray(pointwise, dtype=float)
+    weights = np.full(len(pointwise), 1.0 / len(pointwise))
+    for _ in range(max_iter):
+        with np.errstate(divide="ignore"):
+            joint = np.log(weights)[:, None] + pointwise
+        responsibility = np.exp(joint - logsumexp(joint, axis=0))
+        updated = responsibility.mean(axis=1)
+        if np.max(np.abs(updated - weights)) < tol:
+            return updated
+        weights = updated
+    return weights
+
+
 def fold_of_each_feature(n_features: int, folds: int, seed: int) -> np.ndarray:
     """A seeded assignment of the feature columns to ``folds`` folds of (nearly) equal size: 0..K-1."""
     if not 2 <= folds <= n_features:
