@@ -179,12 +179,25 @@ def test_compare_with_kfold_ranks_runs_and_writes_its_files(map_runs, tmp_path, 
     import pandas as pd
 
     table = pd.read_csv(tmp_path / "compare.csv", index_col="model")
-    assert set(table["elpd_from"]) == {"3-fold (refitted now)"}
+    sources = table["elpd_from"].to_dict()
+    # The run fitted with kfold.folds=3 has those very folds (same seed): reused, not refitted.
+    assert sources == {
+        str(map_runs / "q1"): "3-fold (refitted now)",
+        str(map_runs / "q2_kfold"): "3-fold (from the run)",
+    }
     assert (tmp_path / "compare.md").read_text().startswith("| model |")
     assert (tmp_path / "compare.png").stat().st_size > 0
-    # The run fitted with kfold.folds=3 (same seed, same folds) recorded the same figure.
+
+
+def test_compare_refits_as_the_pipeline_does(map_runs):
+    """K-fold refitted by gplvm-compare from a run directory equals the run's own kfold.folds result."""
+    import gplvm
+    from gplvm.compare_cli import kfold_now
+
     metrics = json.loads((map_runs / "q2_kfold" / "metrics.json").read_text())
-    assert table.loc[str(map_runs / "q2_kfold"), "elpd"] == pytest.approx(metrics["elpd_kfold"], rel=1e-9)
+    refitted = kfold_now(gplvm.load_run(map_runs / "q2_kfold"), folds=3, seed=0)
+    assert refitted.elpd == pytest.approx(metrics["elpd_kfold"], rel=1e-9)
+    assert refitted.p == pytest.approx(metrics["p_kfold"], rel=1e-9)
 
 
 # ---------------------------------------------------------------- choosing Q (slow: 20+ NUTS fits)

@@ -126,6 +126,10 @@ def elpd_of(run, folds: int | None, seed: int) -> tuple[object, str]:
     """(ELPDData, how it was obtained) for one run; see the module docstring for the order."""
     from gplvm import elpd
 
+    recorded = run.tree["kfold"].attrs if "kfold" in run.tree else None
+    if folds and recorded is not None and (recorded["n_folds"], recorded.get("seed")) == (folds, seed):
+        result = elpd.kfold_from_group(run.tree["kfold"].to_dataset())
+        return result, f"{folds}-fold (from the run)"  # the same folds: no need to refit
     if folds:
         return kfold_now(run, folds, seed), f"{folds}-fold (refitted now)"
     loo = elpd.loo(run.tree) if "log_likelihood" in run.tree else None

@@ -184,8 +184,9 @@ def kfold(data: Dataset, spec: ModelSpec, method, seed: int, folds: int, fold_se
     ), fold
 
 
-def kfold_group(result, fold: np.ndarray) -> xr.Dataset:
-    """The run's ``kfold`` group: ``elpd_i`` and ``fold`` over ``feature``, the totals as attrs."""
+def kfold_group(result, fold: np.ndarray, seed: int) -> xr.Dataset:
+    """The run's ``kfold`` group: ``elpd_i`` and ``fold`` over ``feature``; the totals and the fold
+    seed as attrs."""
     return xr.Dataset(
         {"elpd_i": result.elpd_i, "fold": ("feature", fold)},
         attrs={
@@ -194,6 +195,7 @@ def kfold_group(result, fold: np.ndarray) -> xr.Dataset:
             "p": result.p,
             "n_folds": result.n_folds,
             "n_samples": result.n_samples,
+            "seed": seed,
         },
     )
 

@@ -179,7 +179,7 @@ def kfold_over_features(fit: Fit, tree: DataTree, data: Dataset, spec: ModelSpec
         columns = column_log_likelihoods(tree.posterior.to_dataset(), data, spec)
     lppd = elpd.lppd(columns)
     result, fold = elpd.kfold(data, spec, method, cfg.seed, cfg.kfold.folds, cfg.kfold.seed, lppd)
-    return elpd.kfold_group(result, fold)
+    return elpd.kfold_group(result, fold, cfg.kfold.seed)
 
 
 def fit_experiment(cfg: Config, config_yaml: str = "") -> Experiment:
