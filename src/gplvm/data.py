@@ -6,6 +6,7 @@ except for missing cells (NaN), which only ``dataset.missing=allow`` lets throug
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -73,9 +74,9 @@ class Dataset:
     def n_obs(self) -> int:
         return self.Y.shape[0]
 
-    @property
+    @functools.cached_property
     def n_missing(self) -> int:
-        """How many cells of ``Y`` are missing (NaN)."""
+        """How many cells of ``Y`` are missing (NaN); counted once (an O(N D) pass, asked for often)."""
         return int(np.count_nonzero(np.isnan(self.Y)))
 
     @property
