@@ -126,22 +126,19 @@ def elpd_of(run, folds: int | None, seed: int) -> tuple[object, str]:
     """(ELPDData, how it was obtained) for one run; see the module docstring for the order."""
     from gplvm import elpd
 
-    recorded = run.tree["kfold"].attrs if "kfold" in run.tree else None
-    if folds and recorded is not None and (recorded["n_folds"], recorded.get("seed")) == (folds, seed):
-        result = elpd.kfold_from_group(run.tree["kfold"].to_dataset())
-        return result, f"{folds}-fold (from the run)"  # the same folds: no need to refit
+    recorded = elpd.kfold_from_group(run.tree["kfold"].to_dataset()) if "kfold" in run.tree else None
     if folds:
+        if recorded is not None and (recorded.n_folds, run.tree["kfold"].attrs.get("seed")) == (folds, seed):
+            return recorded, f"{folds}-fold (from the run)"  # the same folds: no need to refit
         return kfold_now(run, folds, seed), f"{folds}-fold (refitted now)"
     loo = elpd.loo(run.tree) if "log_likelihood" in run.tree else None
-    if loo is not None and not elpd.loo_summary(loo)["n_pareto_k_bad"]:
+    bad = elpd.loo_summary(loo)["n_pareto_k_bad"] if loo is not None else None
+    if loo is not None and not bad:
         return loo, "PSIS-LOO"
-    if "kfold" in run.tree:
-        result = elpd.kfold_from_group(run.tree["kfold"].to_dataset())
-        return result, f"{result.n_folds}-fold (from the run)"
+    if recorded is not None:
+        return recorded, f"{recorded.n_folds}-fold (from the run)"
     if loo is not None:
-        summary = elpd.loo_summary(loo)
-        bad, threshold = summary["n_pareto_k_bad"], summary["pareto_k_threshold"]
-        return loo, f"PSIS-LOO, UNRELIABLE ({bad} of {loo.n_data_points} features with k > {threshold:.2f})"
+        return loo, f"PSIS-LOO, UNRELIABLE ({bad} of {loo.n_data_points} features with k > {loo.good_k:.2f})"
     raise CompareError(
         f"{run.path}: a point estimate without K-fold results has no elpd;"
         " rerun it with kfold.folds=10, or compare with --kfold 10"
