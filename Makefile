@@ -1,19 +1,31 @@
-# `make run` and `make test` work on a fresh clone: they create .venv on first use.
+# `make run` and `make test` work on a fresh clone with only python3 and make: they install uv
+# (pinned with hashes in requirements-uv.txt) into .uv/, then .venv exactly as uv.lock says.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+UV := .uv/bin/uv
+UV_VERSION ?= $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements-uv.txt)
 export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
+# uv uses the interpreter it is given and never downloads one; .venv is the project's environment.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+# The cache and .venv often sit on different file systems, where uv would warn and copy anyway.
+export UV_LINK_MODE ?= copy
+SYNC = $(UV) sync --locked --python $(PYTHON)
 
-.PHONY: install run test test-slow lint bench experiment clean
+.PHONY: install run test test-slow lint lock lock-check fresh-check bench experiment clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(UV): requirements-uv.txt
+	$(PYTHON) -m pip install -qq --disable-pip-version-check --no-deps --require-hashes \
+		--upgrade --target .uv -r requirements-uv.txt
+	touch $(UV)
+
+$(STAMP): $(UV) uv.lock pyproject.toml
+	$(SYNC) --extra dev
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -30,9 +42,24 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# GPy (the optional `bench` extra) is compared against when it installs; the rest runs without it.
+# Refresh the lock after editing pyproject.toml (ARGS="--upgrade-package numba" to move one
+# package, ARGS=--upgrade for all); UV_VERSION=x.y.z re-pins uv itself. See docs/testing.md.
+lock: $(UV)
+	$(UV) lock --python $(PYTHON) $(ARGS)
+	echo "uv==$(UV_VERSION)" | $(UV) pip compile - --universal --generate-hashes --quiet \
+		--custom-compile-command "make lock" -o requirements-uv.txt
+
+# Fails when uv.lock no longer matches pyproject.toml.
+lock-check: $(UV)
+	$(UV) lock --check --python $(PYTHON)
+
+# A clone of this repository in a temporary directory, with empty caches, running .ci/run.
+fresh-check:  # RUNS=3 SLOW=1 KEEP=1: see .ci/fresh-check
+	bash .ci/fresh-check
+
+# GPy (the optional `bench` extra) is compared against; it is locked like everything else.
 $(VENV)/.bench-installed: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]' || echo "GPy did not install: make bench skips the GPy comparison"
+	$(SYNC) --extra dev --extra bench
 	touch $@
 
 bench: $(VENV)/.bench-installed

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytensor
 import pytensor.tensor as pt
 import pytest
@@ -9,6 +11,43 @@ import pytest
 from gplvm.kernels import Linear
 from gplvm.likelihood import FORMS, dense_log_likelihood_from_K
 from tests.helpers import TEST_MODE
+from tests.margins import MARGINS, Margin, table
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--seeds",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run each test that takes a `seed` with seeds 0..N-1 and print the worst margins",
+    )
+
+
+def pytest_configure(config):
+    config.stash[MARGINS] = {}
+
+
+def pytest_generate_tests(metafunc):
+    """Seeded tests run once (seed 0), or over --seeds N; module fixtures may depend on the seed."""
+    if "seed" in metafunc.fixturenames:
+        n = metafunc.config.getoption("--seeds")
+        metafunc.parametrize("seed", range(n), ids=[f"seed{s}" for s in range(n)], scope="module")
+
+
+@pytest.fixture
+def margin(request, seed):
+    """``margin(name, value, below=t)`` or ``above=t``: assert a statistic and record it per seed."""
+    test = re.sub(r"seed\d+-|-?seed\d+", "", request.node.name).replace("[]", "")
+    return Margin(request.config.stash[MARGINS], test, seed)
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    store = config.stash[MARGINS]
+    if store and config.getoption("--seeds") > 1:
+        terminalreporter.section("seeds and margins (worst value over the seeds run)")
+        for row in table(store):
+            terminalreporter.write_line(row)
 
 
 @pytest.fixture(scope="session")

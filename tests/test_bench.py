@@ -33,6 +33,7 @@ def test_evaluation_summary_gives_the_dense_over_woodbury_ratio():
     assert summary[1]["dense_ms"] == "-" and summary[1]["woodbury_ms"] == 4.0
 
 
+@pytest.mark.slow  # compiles every bound's graph (15 s)
 def test_bound_evaluations_time_each_bound_at_each_size():
     from benchmarks.bench_sparse import bench_bound_evaluations
 
@@ -47,6 +48,7 @@ def test_bound_evaluations_time_each_bound_at_each_size():
     assert all(r["ms"] > 0 and r["us_per_row"] == pytest.approx(1e3 * r["ms"] / r["n_obs"]) for r in rows)
 
 
+@pytest.mark.slow  # compiles every form's graph
 def test_missing_evaluations_time_each_form_complete_and_with_missing_cells():
     from benchmarks.bench_missing import CASES, bench_missing_evaluations
 

@@ -97,22 +97,39 @@ BAD_FILES = {
 }
 
 
-@pytest.fixture(scope="module")
-def bad_input_runs(tmp_path_factory):
-    """Every bad-input case run once, two processes at a time (each is mostly interpreter start-up)."""
+# A case caught once the data is read costs a full start-up (PyMC and all, about 5 s) where a bad
+# config costs under 1 s. The default suite runs these few of the former; their messages are also
+# tested in-process (test_data, test_missing, test_config), and `make test-slow` runs the rest.
+SLOW_CASES = {"latent_dim_too_big", "text.csv", "empty.csv", "allow_empty_column.csv", "allow_empty_row.csv"}
+
+
+def _bad_runs(root: Path, names: set[str]) -> dict[str, subprocess.CompletedProcess]:
+    """The named bad-input cases, two processes at a time (each is mostly interpreter start-up)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    root = tmp_path_factory.mktemp("bad")
-    cases = {case: overrides for case, (overrides, _) in BAD_INPUTS.items()}
+    cases = {case: overrides for case, (overrides, _) in BAD_INPUTS.items() if case in names}
     for name, (content, _) in BAD_FILES.items():
-        allow = ["dataset.missing=allow"] if name.startswith("allow") else []
-        cases[name] = ["dataset=file", f"dataset.path={_write(root, name, content)}", *allow]
+        if name in names:
+            allow = ["dataset.missing=allow"] if name.startswith("allow") else []
+            cases[name] = ["dataset=file", f"dataset.path={_write(root, name, content)}", *allow]
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = {case: pool.submit(run_gplvm, root / f"run_{case}", *args) for case, args in cases.items()}
-    return root, {case: future.result() for case, future in futures.items()}
+    return {case: future.result() for case, future in futures.items()}
 
 
-@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+@pytest.fixture(scope="module")
+def bad_input_runs(request, tmp_path_factory):
+    """Every bad-input case that this session's selection asks for, run once."""
+    root = tmp_path_factory.mktemp("bad")
+    users = [item for item in request.session.items if "bad_input_runs" in getattr(item, "fixturenames", ())]
+    return root, _bad_runs(root, {item.callspec.params["case"] for item in users})
+
+
+def _case(name: str):
+    return pytest.param(name, marks=pytest.mark.slow) if name in SLOW_CASES else name
+
+
+@pytest.mark.parametrize("case", [_case(c) for c in sorted(BAD_INPUTS)])
 def test_bad_input_gives_a_clear_error_and_nonzero_exit(bad_input_runs, case):
     root, procs = bad_input_runs
     message = BAD_INPUTS[case][1]
@@ -126,11 +143,11 @@ def test_bad_input_gives_a_clear_error_and_nonzero_exit(bad_input_runs, case):
         assert metrics["status"] == "failed" and message.split(" is")[0] in metrics["error"]
 
 
-@pytest.mark.parametrize("name", sorted(BAD_FILES))
-def test_bad_data_files_exit_2_with_one_line(bad_input_runs, name):
-    proc = bad_input_runs[1][name]
+@pytest.mark.parametrize("case", [_case(c) for c in sorted(BAD_FILES)])
+def test_bad_data_files_exit_2_with_one_line(bad_input_runs, case):
+    proc = bad_input_runs[1][case]
     assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.strip().startswith("gplvm: error:") and BAD_FILES[name][1] in proc.stderr
+    assert proc.stderr.strip().startswith("gplvm: error:") and BAD_FILES[case][1] in proc.stderr
     assert proc.stderr.strip().count("\n") == 0
 
 

@@ -83,6 +83,7 @@ def test_per_feature_log_likelihoods_are_each_columns_density_under_each_draw(na
 
 
 def test_a_nuts_run_has_the_log_likelihood_group_and_loo_in_its_record(nuts_run):
+    """With 8 features some Pareto k are always high: 3 to 5 of 8 over seeds 0-9."""
     import arviz as az
 
     tree = nuts_run.idata

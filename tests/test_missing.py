@@ -381,10 +381,14 @@ def test_variational_fit_on_data_with_missing_cells_imputes(tmp_path):
     assert rmse < 0.5 * np.sqrt(np.mean((column_mean[missing] - truth[missing]) ** 2))
 
 
+@pytest.mark.slow  # a cold numba compile of the gradient (24 s on an empty cache)
 def test_a_stacked_cholesky_gradient_compiles_for_numba_without_object_mode():
     """What the missing-data graphs become under the numba backend (NUTS): the gradient of a stacked
-    Cholesky, whose Blockwise(AllocDiag) numba would run in object mode (a warning, an error here)
-    without gplvm.numba_support's rewrite. Against the python backend."""
+    Cholesky, whose Blockwise(AllocDiag) numba would run in object mode (with a warning, made an
+    error here whatever module raises it) without gplvm.numba_support's rewrite. Against the python
+    backend."""
+    import warnings
+
     from pytensor.tensor.linalg import cholesky
 
     from gplvm.numba_support import register_numba_ops
@@ -394,7 +398,9 @@ def test_a_stacked_cholesky_gradient_compiles_for_numba_without_object_mode():
     grad = pytensor.grad(pt.sum(cholesky(M, lower=True) ** 2), M)
     X = np.random.default_rng(0).standard_normal((3, 4, 4))
     A = X @ X.transpose(0, 2, 1) + 4 * np.eye(4)
-    compiled = pytensor.function([M], grad, mode="NUMBA")(A)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        compiled = pytensor.function([M], grad, mode="NUMBA")(A)
     np.testing.assert_allclose(
         compiled, pytensor.function([M], grad, mode=TEST_MODE)(A), rtol=1e-10, atol=1e-14
     )

@@ -19,30 +19,35 @@ CURVE = ("dataset=curve", "dataset.n_obs=60", "dataset.n_features=8", "model.lat
 
 
 @pytest.fixture(scope="module")
-def curve_fits():
-    """Linear and rbf MAP fits with Q = 1 on points along a 300-degree arc."""
-    return {m: fit_experiment(tiny_config(*CURVE, f"model={m}")) for m in ("linear", "rbf")}
+def curve_fits(seed):
+    """Linear and rbf MAP fits with Q = 1 on points along a 300-degree arc (the seed draws them)."""
+    fits = ("linear", "rbf")
+    return {m: fit_experiment(tiny_config(*CURVE, f"dataset.seed={seed}", f"model={m}")) for m in fits}
 
 
-def test_rbf_unrolls_a_curve_that_the_linear_gplvm_folds(curve_fits):
+def test_rbf_unrolls_a_curve_that_the_linear_gplvm_folds(curve_fits, margin):
+    """Over seeds 0-9 (data sets): linear 1-NN error 0.23-0.53, rbf 0.00-0.12, their ratio at
+    most 0.29; log-likelihood gain 1,057-1,150. From the PCA start the rbf MAP does not always
+    undo the fold everywhere: pieces of the arc can come out in reverse, so the rank correlation
+    with the arc's position ranged 0.71-1.00."""
     linear, rbf = curve_fits["linear"].metrics, curve_fits["rbf"].metrics
     assert rbf["converged"], rbf["optimizer_message"]
     # One latent line: PCA folds the arc onto itself, so the two ends share neighbours.
     assert linear["knn_error"] == pytest.approx(linear["pca_knn_error"])
-    assert linear["knn_error"] > 0.2
-    assert rbf["knn_error"] <= 0.1
-    assert rbf["log_likelihood"] > linear["log_likelihood"] + 100
-    # The latent order follows the arc (up to direction): rank correlation with the true position.
+    margin("rbf 1-NN error", rbf["knn_error"], below=0.2)
+    margin("rbf 1-NN error / linear's", rbf["knn_error"] / linear["knn_error"], below=0.5)
+    margin("rbf log-likelihood - linear", rbf["log_likelihood"] - linear["log_likelihood"], above=500)
     t = curve_fits["rbf"].data.Z_true[:, 0]
     z = curve_fits["rbf"].fit.point_estimate()[:, 0]
     rho = np.corrcoef(np.argsort(np.argsort(t)), np.argsort(np.argsort(z)))[0, 1]
-    assert abs(rho) > 0.9
+    margin("|rank correlation with the arc|", abs(rho), above=0.6)
 
 
-def test_rbf_map_learns_the_noise_level(curve_fits):
-    """The arc has noise sd 0.05, so the noise precision is 400; the MAP's beta should be near it."""
+def test_rbf_map_learns_the_noise_level(curve_fits, margin):
+    """The arc has noise sd 0.05, so the noise precision is 400; the MAP's beta should be near it.
+    Over seeds 0-9: 423-534."""
     fitted = curve_fits["rbf"].metrics["hyperparameters"]
-    assert 200 < fitted["beta"] < 800
+    margin("beta / 400, log10 (the true precision)", abs(np.log10(fitted["beta"] / 400)), below=np.log10(2))
     assert set(curve_fits["rbf"].metrics["learned"]) == {"beta", "variance"}  # the preset fixes the scale
     post = curve_fits["rbf"].idata.posterior
     assert {"beta", "variance"} <= set(post.data_vars) and "lengthscale" not in post

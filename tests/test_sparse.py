@@ -80,9 +80,11 @@ PSI_CASES = {
 
 
 @pytest.mark.parametrize("name", sorted(PSI_CASES))
-def test_psi_statistics_equal_monte_carlo_expectations(name):
+def test_psi_statistics_equal_monte_carlo_expectations(name, seed, margin):
+    """Each Monte Carlo mean is within 5 standard errors of its closed form (a false alarm has odds
+    of about 6e-7 per entry). Worst over seeds 0-9: 2.8 standard errors (rbf, Psi1)."""
     kernel, hyper = PSI_CASES[name]
-    rng = np.random.default_rng(4)
+    rng = np.random.default_rng(seed)
     n_obs, n_inducing, latent_dim, samples = 6, 4, 2, 40_000
     mean = rng.normal(size=(n_obs, latent_dim))
     variance = rng.uniform(0.05, 0.6, size=(n_obs, latent_dim))
@@ -93,10 +95,10 @@ def test_psi_statistics_equal_monte_carlo_expectations(name):
     k0 = np.array([kernel.diag_np(z, hyper).sum() for z in Z])
     k1 = np.stack([kernel.cross_np(z, U, hyper) for z in Z])  # (S, N, M)
     k2 = np.einsum("snm,snk->smk", k1, k1)
-    # Each MC mean is within 5 standard errors of the expectation (a false alarm has odds ~1e-6 per entry).
-    for exact, draws in ((psi0, k0), (Psi1, k1), (Psi2, k2)):
+    for label, exact, draws in (("psi0", psi0, k0), ("Psi1", Psi1, k1), ("Psi2", Psi2, k2)):
         se = draws.std(axis=0) / np.sqrt(samples)
-        assert np.all(np.abs(draws.mean(axis=0) - exact) <= 5 * se + 1e-12)
+        z = np.abs(draws.mean(axis=0) - exact) / (se + 1e-12)
+        margin(f"{label}: largest |MC mean - exact| / se", z.max(), below=5)
 
 
 @pytest.mark.parametrize("name", ["rbf_ard", "rbf"])

@@ -9,6 +9,7 @@ import pytest
 
 from gplvm.config import load_config
 from gplvm.errors import ConfigError
+from gplvm.inference.variational import draws_from_q
 from gplvm.pipeline import fit_experiment, save_experiment
 
 VARIATIONAL = [
@@ -49,12 +50,23 @@ def test_variational_tree_holds_q_and_draws_from_it(variational_run):
     Z = tree.posterior["Z"]
     assert Z.dims == ("chain", "draw", "obs", "latent_dim") and Z.shape == (2, 100, 40, 3)
     assert tree.posterior["inducing"].dims == ("chain", "draw", "inducing_point", "latent_dim")
-    # The draws are q's: their mean and sd agree with Z_mean and sqrt(Z_var) within sampling error.
-    draws = Z.values.reshape(-1, 40, 3)
-    se = np.sqrt(q["Z_var"].values / len(draws))
-    assert np.all(np.abs(draws.mean(axis=0) - q["Z_mean"].values) < 5 * se)
-    np.testing.assert_allclose(draws.std(axis=0), np.sqrt(q["Z_var"].values), rtol=0.5)
     assert "Z_aligned" in tree.posterior and tree["alignment"].attrs["started_from"] == "q's means"
+
+
+def test_the_draws_are_qs(variational_run, seed, margin):
+    """The 200 draws' means and sds agree with Z_mean and sqrt(Z_var) within sampling error (seed 0
+    gives the run's own draws). Worst over seeds 0-9: 3.3 standard errors; sd off by 16%."""
+    q = variational_run.idata["variational"]
+    mean, variance = q["Z_mean"].values, q["Z_var"].values
+    draws = draws_from_q(mean, variance, chains=2, draws=100, seed=seed)
+    if seed == variational_run.cfg.seed:
+        np.testing.assert_array_equal(draws, variational_run.idata.posterior["Z"].values)
+    draws = draws.reshape(-1, *mean.shape)
+    se = np.sqrt(variance / len(draws))
+    margin("largest |mean - Z_mean| / se", np.max(np.abs(draws.mean(axis=0) - mean) / se), below=5)
+    margin(
+        "largest |sd / sqrt(Z_var) - 1|", np.max(np.abs(draws.std(axis=0) / np.sqrt(variance) - 1)), below=0.5
+    )
 
 
 def test_variational_metrics(variational_run):
@@ -155,12 +167,18 @@ def test_nuts_samples_the_sparse_model_with_the_inducing_inputs_held_at_the_map(
         # A 90-degree arc: one non-linear latent coordinate, fitted with Q = 3.
         (["dataset=curve", "dataset.n_obs=40", "dataset.arc_degrees=90"], 3, 1),
         # Drawn from a 2-dim latent (linear map), fitted with Q = 4.
-        (["dataset=synthetic", "dataset.n_obs=40", "dataset.latent_dim=2"], 4, 2),
+        pytest.param(
+            ["dataset=synthetic", "dataset.n_obs=40", "dataset.latent_dim=2"], 4, 2, marks=pytest.mark.slow
+        ),
     ],
 )
-def test_ard_switches_off_the_latent_dims_the_data_do_not_need(data, latent_dim, kept):
+def test_ard_switches_off_the_latent_dims_the_data_do_not_need(data, latent_dim, kept, seed, margin):
+    """The seed draws the data set. Worst over seeds 0-9: the true dims' relevance at least 0.19
+    (linear data; the arc's one true dim is the 1 the others are divided by), the extra dims' at
+    most 0.0014 (arc) and 0.0019 (linear)."""
     cfg = load_config(
         *data,
+        f"dataset.seed={seed}",
         "model=rbf_ard",
         f"model.latent_dim={latent_dim}",
         "model.num_inducing=8",
@@ -170,5 +188,5 @@ def test_ard_switches_off_the_latent_dims_the_data_do_not_need(data, latent_dim,
     )
     relevance = np.sort(fit_experiment(cfg).record.latent_dim_sensitivity)[::-1]
     relevance /= relevance[0]
-    assert np.all(relevance[:kept] > 0.1), relevance  # the true dims stay on
-    assert np.all(relevance[kept:] < 1e-2), relevance  # the extra ones are switched off
+    margin("smallest relevance of the true dims", relevance[:kept].min(), above=0.1)
+    margin("largest relevance of the extra dims", relevance[kept:].max(), below=1e-2)
