@@ -35,6 +35,18 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("seed", range(n), ids=[f"seed{s}" for s in range(n)], scope="module")
 
 
+def pytest_collection_modifyitems(config, items):
+    """Mark seeded tests ``seeded`` (``make test-seeds`` runs them over 10 seeds), and group tests
+    for parallel runs (``-n 2 --dist loadgroup``): a module's tests share a worker, and so do all
+    the modules that use the NUTS run, which costs a cold compile per worker."""
+    nuts_modules = {item.module.__name__ for item in items if "nuts_run" in item.fixturenames}
+    for item in items:
+        if "seed" in item.fixturenames:
+            item.add_marker(pytest.mark.seeded)
+        module = item.module.__name__
+        item.add_marker(pytest.mark.xdist_group("nuts_run" if module in nuts_modules else module))
+
+
 @pytest.fixture
 def margin(request, seed):
     """``margin(name, value, below=t)`` or ``above=t``: assert a statistic and record it per seed."""

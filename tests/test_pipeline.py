@@ -97,9 +97,13 @@ def test_nuts_datatree_groups_and_dims(nuts_run):
     assert np.isfinite(Z.values).all()
 
 
-def test_nuts_is_reproducible_and_runs_with_pymcs_sampler(nuts_run):
+def test_nuts_is_reproducible(nuts_run):
     again = fit_experiment(tiny_config(*NUTS_ARGS))
     np.testing.assert_array_equal(again.idata.posterior["Z"].values, nuts_run.idata.posterior["Z"].values)
+
+
+@pytest.mark.slow  # a second cold compile of the model's gradient, for PyMC's own sampler
+def test_nuts_runs_with_pymcs_sampler():
     pymc = fit_experiment(tiny_config(*NUTS_ARGS, "inference.sampler=pymc", "inference.cores=1"))
     assert pymc.idata.posterior["Z"].shape == (2, 60, 40, 2)
     assert pymc.idata.posterior.attrs["inference_library"] == "pymc"
