@@ -31,9 +31,9 @@ $(STAMP): $(UV) uv.lock pyproject.toml
 run: $(STAMP)
 	$(BIN)/gplvm $(ARGS)
 
-# Two pytest workers (pytest-xdist), one per core; tests/conftest.py groups what shares a fixture.
+# Two pytest workers (pytest-xdist), one per core; tests/conftest.py sends what shares a fixture to one.
 PYTEST_WORKERS ?= 2
-PARALLEL = -n $(PYTEST_WORKERS) --dist loadgroup
+PARALLEL = -n $(PYTEST_WORKERS)
 
 test: $(STAMP)
 	$(BIN)/ruff check .

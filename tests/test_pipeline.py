@@ -98,6 +98,9 @@ def test_nuts_datatree_groups_and_dims(nuts_run):
 
 
 def test_nuts_is_reproducible(nuts_run):
+    """Bit for bit from the same compiled code. (Seen once, with two workers each compiling this
+    graph: a fit that loaded the other worker's cached code differed by 6e-8, rounding in another
+    order; the modules that use ``nuts_run`` now share one worker.)"""
     again = fit_experiment(tiny_config(*NUTS_ARGS))
     np.testing.assert_array_equal(again.idata.posterior["Z"].values, nuts_run.idata.posterior["Z"].values)
 
