@@ -1,11 +1,11 @@
 # `make run` and `make test` work on a fresh clone with only python3 and make: they install uv
-# (pinned with hashes in requirements-uv.txt) into .uv/, then .venv exactly as uv.lock says.
+# (pinned with hashes in uv-requirements.txt) into .uv/, then .venv exactly as uv.lock says.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 UV := .uv/bin/uv
-UV_VERSION ?= $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements-uv.txt)
+UV_VERSION ?= $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' uv-requirements.txt)
 export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 # uv uses the interpreter it is given and never downloads one; .venv is the project's environment.
@@ -19,9 +19,9 @@ SYNC = $(UV) sync --locked --python $(PYTHON)
 
 install: $(STAMP)
 
-$(UV): requirements-uv.txt
+$(UV): uv-requirements.txt
 	$(PYTHON) -m pip install -qq --disable-pip-version-check --no-deps --require-hashes \
-		--upgrade --target .uv -r requirements-uv.txt
+		--upgrade --target .uv -r uv-requirements.txt
 	touch $(UV)
 
 $(STAMP): $(UV) uv.lock pyproject.toml
@@ -55,7 +55,7 @@ lint: $(STAMP)
 lock: $(UV)
 	$(UV) lock --python $(PYTHON) $(ARGS)
 	echo "uv==$(UV_VERSION)" | $(UV) pip compile - --universal --generate-hashes --quiet \
-		--custom-compile-command "make lock" -o requirements-uv.txt
+		--custom-compile-command "make lock" -o uv-requirements.txt
 
 # Fails when uv.lock no longer matches pyproject.toml.
 lock-check: $(UV)
