@@ -43,7 +43,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
 
-from gplvm import markdown
+from gplvm.run import markdown
 
 D, Q = 64, 2
 
@@ -76,9 +76,9 @@ def bench_evaluations(sizes: list[int], dense_max: int, backend_list: list[str])
     import pytensor
     import pytensor.tensor as pt
 
-    from gplvm import reference
-    from gplvm.kernels import Linear
-    from gplvm.likelihood import FORMS
+    from gplvm.model import reference
+    from gplvm.model.forms import FORMS
+    from gplvm.model.kernels import Linear
 
     Z_in, Y_in, beta_in, yy_in = pt.matrix("Z"), pt.matrix("Y"), pt.scalar("beta"), pt.scalar("yy")
     rng = np.random.default_rng(0)
@@ -137,9 +137,9 @@ def _config(*overrides: str):
 
 def bench_map_digits(backend_list: list[str]) -> list[dict]:
     """The default digits MAP under each backend, against the analytic solution's own time."""
-    from gplvm.analytic import analytic_optimum
     from gplvm.data import load_dataset
-    from gplvm.pipeline import fit_experiment
+    from gplvm.model.analytic import analytic_optimum
+    from gplvm.run.pipeline import fit_experiment
 
     rows = []
     for backend in backend_list:
@@ -264,7 +264,7 @@ def bench_startup(repeats: int) -> list[dict]:
 
 def bench_nuts(draws: int) -> list[dict]:
     """ESS per second of the rotation invariants on small synthetic data, nutpie against PyMC."""
-    from gplvm.pipeline import fit_experiment
+    from gplvm.run.pipeline import fit_experiment
 
     rows = []
     for sampler in ("nutpie", "pymc"):
@@ -298,8 +298,8 @@ def bench_rbf_evaluations(sizes: list[int], backend_list: list[str]) -> list[dic
     import pytensor.tensor as pt
     from scipy.linalg import cho_factor, cho_solve
 
-    from gplvm.kernels import RBF
-    from gplvm.likelihood import Dense
+    from gplvm.model.forms import Dense
+    from gplvm.model.kernels import RBF
 
     Z_in, Y_in = pt.matrix("Z"), pt.matrix("Y")
     names = ("beta", "variance", "lengthscale")
@@ -344,7 +344,7 @@ def bench_rbf_evaluations(sizes: list[int], backend_list: list[str]) -> list[dic
 
 def bench_curve_maps() -> list[dict]:
     """Linear and rbf MAP on the curve dataset (Q = 1): fit time and the 1-NN error they buy."""
-    from gplvm.pipeline import fit_experiment
+    from gplvm.run.pipeline import fit_experiment
 
     rows = []
     for model in ("linear", "rbf"):
@@ -372,7 +372,7 @@ def bench_large(sizes: list[int]) -> list[dict]:
     Wall time, peak resident memory (the largest process), the run directory's size, and the
     optimiser's time against the analytic solution's on the same data (timed here).
     """
-    from gplvm.analytic import analytic_optimum
+    from gplvm.model.analytic import analytic_optimum
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -23,8 +23,8 @@ def _compiled(case: str, observed: np.ndarray | None, Y: np.ndarray):
     import pytensor
     import pytensor.tensor as pt
 
-    from gplvm.kernels import make_kernel
-    from gplvm.likelihood import Sparse, make_form
+    from gplvm.model.forms import Sparse, make_form
+    from gplvm.model.kernels import make_kernel
 
     form_name, kernel_name, _ = CASES[case]
     kernel = make_kernel(kernel_name, ard=form_name == "variational", jitter=1e-6)

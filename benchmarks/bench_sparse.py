@@ -23,8 +23,8 @@ def bench_bound_evaluations(sizes: list[int], dense_n: int, time_call) -> list[d
     import pytensor
     import pytensor.tensor as pt
 
-    from gplvm.kernels import RBF
-    from gplvm.likelihood import Dense, Sparse
+    from gplvm.model.forms import Dense, Sparse
+    from gplvm.model.kernels import RBF
 
     kernel = RBF(ard=True, jitter=1e-6)
     form = Sparse(kernel, num_inducing=M)
@@ -116,7 +116,7 @@ def bench_gpy(run_gplvm, max_obs: int | None, max_iters: int = 1000) -> list[dic
     """GPy's SparseGPLVM (Q = 2) and BayesianGPLVM (Q = 5) against ours on digits, M = 64, RBF-ARD."""
     from gplvm.config import load_config
     from gplvm.data import load_dataset
-    from gplvm.metrics import nearest_neighbour_error
+    from gplvm.evaluate.metrics import nearest_neighbour_error
 
     subset = [] if max_obs is None else [f"dataset.max_obs={max_obs}"]
     data = load_dataset(load_config("dataset=digits", *subset).dataset)

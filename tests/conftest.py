@@ -9,8 +9,8 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
-from gplvm.kernels import Linear
-from gplvm.likelihood import FORMS, dense_log_likelihood_from_K
+from gplvm.model.forms import FORMS, dense_log_likelihood_from_K
+from gplvm.model.kernels import Linear
 from tests.helpers import TEST_MODE
 from tests.margins import MARGINS, Margin, table
 
@@ -127,7 +127,7 @@ def grad_wrt_K():
 @pytest.fixture(scope="session")
 def map_random():
     """A MAP fit from a random start on tiny synthetic data."""
-    from gplvm.pipeline import fit_experiment
+    from gplvm.run.pipeline import fit_experiment
     from tests.helpers import tiny_config
 
     return fit_experiment(tiny_config("inference.init=random", "model.beta=4", "model.prior_scale=2"))
@@ -136,7 +136,7 @@ def map_random():
 @pytest.fixture(scope="session")
 def nuts_run():
     """A short NUTS fit (nutpie, 2 chains x 60 draws) on tiny synthetic data."""
-    from gplvm.pipeline import fit_experiment
+    from gplvm.run.pipeline import fit_experiment
     from tests.helpers import NUTS_ARGS, tiny_config
 
     return fit_experiment(tiny_config(*NUTS_ARGS))

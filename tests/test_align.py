@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gplvm import analytic
-from gplvm.align import align_draws, align_to, procrustes_rotations
-from gplvm.baselines import pca_scores, subspace_angles_deg
+from gplvm.evaluate.align import align_draws, align_to, procrustes_rotations
+from gplvm.evaluate.baselines import pca_scores, subspace_angles_deg
+from gplvm.model import analytic
 
 
 def random_orthogonal(rng: np.random.Generator, q: int, reflect: bool) -> np.ndarray:

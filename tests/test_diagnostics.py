@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from gplvm import analytic, reference
 from gplvm.config import load_config
 from gplvm.data import load_dataset
-from gplvm.diagnostics import convergence, rotation_aware_posterior, sampler_stats, verdict
-from gplvm.spec import ModelSpec
+from gplvm.evaluate.diagnostics import convergence, rotation_aware_posterior, sampler_stats, verdict
+from gplvm.model import analytic, reference
+from gplvm.model.spec import ModelSpec
 from tests.helpers import NUTS_ARGS, tiny_config
 
 DATA = Path(__file__).parent / "data"
@@ -55,7 +55,7 @@ def test_a_short_nuts_run_converges_once_aligned(request, seed, margin):
     if seed == 0:
         run = request.getfixturevalue("nuts_run")
     else:
-        from gplvm.pipeline import fit_experiment
+        from gplvm.run.pipeline import fit_experiment
 
         run = fit_experiment(tiny_config(*NUTS_ARGS, f"seed={seed}", "plot=false"))
     margin("largest R-hat of the aligned latents", run.record.rhat_max_aligned, below=1.25)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from gplvm.record import field_names
+from gplvm.evaluate.record import field_names
 
 ROOT = Path(__file__).resolve().parents[1]
 

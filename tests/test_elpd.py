@@ -14,12 +14,12 @@ import pytest
 import xarray as xr
 from scipy.stats import multivariate_normal
 
-from gplvm import elpd
 from gplvm.data import Dataset
-from gplvm.diagnostics import column_log_likelihoods
-from gplvm.kernels import RBF, Linear, Matern52
-from gplvm.likelihood import Dense, Sparse, Woodbury
-from gplvm.spec import ModelSpec
+from gplvm.evaluate import elpd
+from gplvm.evaluate.diagnostics import column_log_likelihoods
+from gplvm.model.forms import Dense, Sparse, Woodbury
+from gplvm.model.kernels import RBF, Linear, Matern52
+from gplvm.model.spec import ModelSpec
 from tests.helpers import random_problem
 
 FORMS = {
@@ -110,10 +110,10 @@ def test_fold_assignment_is_seeded_and_balanced():
 def test_kfold_with_the_linear_map_scores_each_held_out_column_under_the_analytic_optimum():
     """Each fold's MAP is the closed-form optimum of its training columns; the held-out columns'
     scores are SciPy's Gaussian densities under that K (rotation-free)."""
-    from gplvm.analytic import analytic_optimum
     from gplvm.config import load_config
     from gplvm.data import load_dataset
     from gplvm.inference import method_for
+    from gplvm.model.analytic import analytic_optimum
 
     cfg = load_config("dataset=synthetic", "dataset.n_obs=30", "dataset.n_features=6", "plot=false")
     data, spec = load_dataset(cfg.dataset), ModelSpec.from_config(cfg.model)
@@ -137,7 +137,7 @@ def test_kfold_with_the_linear_map_scores_each_held_out_column_under_the_analyti
 def map_runs(tmp_path_factory):
     """Two MAP runs of the same data (Q = 1, 2; the second with K-fold) and one of other data."""
     from gplvm.config import load_config
-    from gplvm.pipeline import fit_experiment, save_experiment
+    from gplvm.run.pipeline import fit_experiment, save_experiment
 
     root = tmp_path_factory.mktemp("compare")
     data = ["dataset=synthetic", "dataset.n_obs=30", "dataset.n_features=6", "plot=false"]
@@ -151,7 +151,7 @@ def map_runs(tmp_path_factory):
 
 
 def run_compare(capsys, *args):
-    from gplvm.compare_cli import main
+    from gplvm.cli.compare import main
 
     code = main([str(a) for a in args])
     return code, capsys.readouterr()
@@ -193,7 +193,7 @@ def test_compare_with_kfold_ranks_runs_and_writes_its_files(map_runs, tmp_path, 
 def test_compare_refits_as_the_pipeline_does(map_runs):
     """K-fold refitted by gplvm-compare from a run directory equals the run's own kfold.folds result."""
     import gplvm
-    from gplvm.compare_cli import kfold_now
+    from gplvm.cli.compare import kfold_now
 
     metrics = json.loads((map_runs / "q2_kfold" / "metrics.json").read_text())
     refitted = kfold_now(gplvm.load_run(map_runs / "q2_kfold"), folds=3, seed=0)
@@ -208,7 +208,7 @@ def q_scan(n_features: int, folds_for: tuple[int, ...]) -> dict:
     """NUTS fits (2 x 500 draws, beta learned) of data drawn with Q = 3, N = 100, for Q = 1..5;
     K-fold (K = 5) for the Q in ``folds_for``. Returns {Q: record}."""
     from gplvm.config import load_config
-    from gplvm.pipeline import fit_experiment
+    from gplvm.run.pipeline import fit_experiment
 
     base = [
         "dataset=synthetic",
@@ -251,7 +251,7 @@ def test_on_narrow_data_high_k_is_reported_and_kfold_still_finds_the_true_q():
 
 def test_compare_in_a_map_only_sweep_without_kfold_says_what_to_do(tmp_path, capsys):
     from gplvm.config import load_config
-    from gplvm.pipeline import fit_experiment, save_experiment
+    from gplvm.run.pipeline import fit_experiment, save_experiment
 
     for job in ("0", "1"):
         save_experiment(fit_experiment(load_config("dataset=iris", "plot=false")), tmp_path / job, plot=False)

@@ -7,9 +7,9 @@ import pytest
 from scipy.linalg import cho_factor, cho_solve
 
 import gplvm
-from gplvm.kernels import RBF, Linear
-from gplvm.likelihood import Dense, Sparse, Woodbury
-from gplvm.pipeline import fit_experiment, save_experiment
+from gplvm.model.forms import Dense, Sparse, Woodbury
+from gplvm.model.kernels import RBF, Linear
+from gplvm.run.pipeline import fit_experiment, save_experiment
 from tests.helpers import random_problem
 
 RBF_HYPER = {"beta": 3.0, "variance": 1.3, "lengthscale": np.array([0.8, 1.4]), "bias": 0.2}

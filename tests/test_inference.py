@@ -98,7 +98,7 @@ def test_history_length_fits_the_memory_budget():
 
 
 def test_map_with_a_small_history_still_reaches_the_analytic_optimum():
-    from gplvm.pipeline import fit_experiment
+    from gplvm.run.pipeline import fit_experiment
     from tests.helpers import tiny_config
 
     # 40 x 2 latents: 0.005 MiB holds 4 pairs of 80 values.

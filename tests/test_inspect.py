@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from gplvm import lifecycle, results
-from gplvm.inspect_run import INSPECT_DIR, main
-from gplvm.pipeline import save_experiment
+from gplvm.run import lifecycle, results
+from gplvm.run.loaded import INSPECT_DIR, main
+from gplvm.run.pipeline import save_experiment
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +107,7 @@ def test_broken_run_directories_give_one_line_errors(tmp_path, capsys, setup, me
 
 def test_console_script_exits_nonzero_on_a_broken_directory(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "gplvm.inspect_run", str(tmp_path / "nope")], capture_output=True, text=True
+        [sys.executable, "-m", "gplvm.run.loaded", str(tmp_path / "nope")], capture_output=True, text=True
     )
     assert proc.returncode == 2
     assert "no such directory" in proc.stderr and "Traceback" not in proc.stderr
@@ -132,7 +132,7 @@ def test_inspect_reads_stored_run_directories(tmp_path, capsys, name):
 
 def test_stored_rbf_run_rebuilds_its_model_and_shading():
     """The model config in the attrs rebuilds the kernel, and the MAP's log-likelihood is reproduced."""
-    from gplvm.inspect_run import load_run, run_shading
+    from gplvm.run.loaded import load_run, run_shading
 
     run = load_run(STORED / "map_rbf_ard")
     spec = run.spec

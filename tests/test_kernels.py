@@ -11,9 +11,9 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
-from gplvm import reference as ref
-from gplvm.kernels import KERNELS, RBF, Linear, Matern52, make_kernel
-from gplvm.likelihood import dense_log_likelihood_from_K, woodbury_log_likelihood
+from gplvm.model import reference as ref
+from gplvm.model.forms import dense_log_likelihood_from_K, woodbury_log_likelihood
+from gplvm.model.kernels import KERNELS, RBF, Linear, Matern52, make_kernel
 from tests.helpers import TEST_MODE, central_difference, random_problem
 
 STATIONARY = {

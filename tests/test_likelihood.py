@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gplvm import reference as cf
-from gplvm.kernels import Linear
-from gplvm.likelihood import make_form
+from gplvm.model import reference as cf
+from gplvm.model.forms import make_form
+from gplvm.model.kernels import Linear
 from tests.helpers import central_difference, random_problem
 
 FORMS = ["woodbury", "dense"]

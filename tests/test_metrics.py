@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gplvm.metrics import nearest_neighbour_error
+from gplvm.evaluate.metrics import nearest_neighbour_error
 
 
 def test_nearest_neighbour_error_by_hand():

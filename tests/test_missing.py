@@ -13,10 +13,10 @@ import pytensor.tensor as pt
 import pytest
 from scipy.stats import multivariate_normal
 
-from gplvm.impute import impute, impute_point
-from gplvm.kernels import RBF, Linear
-from gplvm.likelihood import Dense, Sparse, Woodbury
-from gplvm.missing import column_groups
+from gplvm.data.missing import column_groups
+from gplvm.evaluate.impute import impute, impute_point
+from gplvm.model.forms import Dense, Sparse, Woodbury
+from gplvm.model.kernels import RBF, Linear
 from tests.helpers import TEST_MODE, central_difference, random_problem
 from tests.test_sparse import titsias_columns
 
@@ -167,7 +167,7 @@ def test_imputation_over_draws_combines_their_means_and_variances():
     "fraction", [0.2, 0.8]
 )  # the sum of missing rows subtracted, or observed rows summed
 def test_column_outer_sums_sum_each_columns_observed_rows(fraction):
-    from gplvm.likelihood import column_outer_sums
+    from gplvm.model.forms import column_outer_sums
 
     rng = np.random.default_rng(0)
     Psi1 = rng.standard_normal((30, 4))
@@ -206,7 +206,7 @@ def write_csv_with_missing(path, seed: int = 0, fraction: float = 0.15):
 def missing_run(tmp_path, *overrides):
     """Fit and save a MAP run on a CSV with missing cells; (run dir, raw, truth)."""
     from gplvm.config import load_config
-    from gplvm.pipeline import fit_experiment, save_experiment
+    from gplvm.run.pipeline import fit_experiment, save_experiment
 
     raw, truth = write_csv_with_missing(tmp_path / "data.csv")
     cfg = load_config(
@@ -301,7 +301,7 @@ def test_nuts_on_data_with_missing_cells_imputes_from_its_draws(tmp_path, likeli
 
 
 def test_svd_imputation_recovers_an_exactly_low_rank_table():
-    from gplvm.baselines import svd_impute
+    from gplvm.evaluate.baselines import svd_impute
 
     rng = np.random.default_rng(3)
     truth = rng.standard_normal((60, 3)) @ rng.standard_normal((3, 12)) + 5.0
@@ -385,13 +385,13 @@ def test_variational_fit_on_data_with_missing_cells_imputes(tmp_path):
 def test_a_stacked_cholesky_gradient_compiles_for_numba_without_object_mode():
     """What the missing-data graphs become under the numba backend (NUTS): the gradient of a stacked
     Cholesky, whose Blockwise(AllocDiag) numba would run in object mode (with a warning, made an
-    error here whatever module raises it) without gplvm.numba_support's rewrite. Against the python
+    error here whatever module raises it) without gplvm.inference.numba_support's rewrite. Against the python
     backend."""
     import warnings
 
     from pytensor.tensor.linalg import cholesky
 
-    from gplvm.numba_support import register_numba_ops
+    from gplvm.inference.numba_support import register_numba_ops
 
     register_numba_ops()
     M = pt.tensor3("M")

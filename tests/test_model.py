@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gplvm import reference as ref
 from gplvm.config import PriorDist
 from gplvm.data import load_dataset
-from gplvm.model import build_model
-from gplvm.spec import ModelSpec
+from gplvm.model import reference as ref
+from gplvm.model.pymc_model import build_model
+from gplvm.model.spec import ModelSpec
 from tests.helpers import TEST_MODE, tiny_config
 
 CASES = {

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize_scalar
 
-from gplvm import analytic
-from gplvm import reference as cf
 from gplvm.errors import NumericalError
-from gplvm.kernels import RBF, Linear
-from gplvm.metrics import heldout_metrics
-from gplvm.pipeline import fit_experiment
-from gplvm.spec import ModelSpec
+from gplvm.evaluate.metrics import heldout_metrics
+from gplvm.model import analytic
+from gplvm.model import reference as cf
+from gplvm.model.kernels import RBF, Linear
+from gplvm.model.spec import ModelSpec
+from gplvm.run.pipeline import fit_experiment
 from tests.helpers import tiny_config
 
 CURVE = ("dataset=curve", "dataset.n_obs=60", "dataset.n_features=8", "model.latent_dim=1")
@@ -166,8 +166,8 @@ def test_rbf_nuts_samples_hyperparameters_and_reports_them(tmp_path):
     assert np.isfinite(m["rhat_max_invariants"]) and m["map_log_posterior"] is not None
     assert m["analytic_gap"] is None
     # gplvm-inspect summarises and plots the hyperparameters with the invariants.
-    from gplvm.inspect_run import inspect
-    from gplvm.pipeline import save_experiment
+    from gplvm.run.loaded import inspect
+    from gplvm.run.pipeline import save_experiment
 
     save_experiment(exp, tmp_path)
     report = inspect(tmp_path)
@@ -178,8 +178,8 @@ def test_rbf_nuts_samples_hyperparameters_and_reports_them(tmp_path):
 
 
 def test_latent_plot_of_a_nonlinear_fit_is_shaded_by_predictive_variance(curve_fits, tmp_path):
-    from gplvm.pipeline import save_experiment
-    from gplvm.shading import latent_shading
+    from gplvm.evaluate.shading import latent_shading
+    from gplvm.run.pipeline import save_experiment
 
     exp = curve_fits["rbf"]
     Z = exp.fit.point_estimate()
@@ -194,7 +194,7 @@ def test_latent_plot_of_a_nonlinear_fit_is_shaded_by_predictive_variance(curve_f
     save_experiment(exp, tmp_path)
     assert (tmp_path / "latent.png").stat().st_size > 10_000
     # gplvm-inspect rebuilds the same shading from the run directory alone.
-    from gplvm.inspect_run import load_run, run_shading
+    from gplvm.run.loaded import load_run, run_shading
 
     rebuilt = run_shading(load_run(tmp_path), Z)
     np.testing.assert_allclose(rebuilt.variance, shading.variance, rtol=1e-12)

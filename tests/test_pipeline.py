@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from gplvm import results
 from gplvm.errors import ConfigError
-from gplvm.pipeline import fit_experiment, run_experiment
+from gplvm.run import results
+from gplvm.run.pipeline import fit_experiment, run_experiment
 from tests.helpers import NUTS_ARGS, tiny_config
 
 
@@ -33,8 +33,8 @@ def test_map_metrics_are_consistent(map_random):
 
 
 def test_neighbour_errors_are_reported_for_labelled_data(map_random, nuts_run):
-    from gplvm.baselines import pca_scores
-    from gplvm.metrics import nearest_neighbour_error
+    from gplvm.evaluate.baselines import pca_scores
+    from gplvm.evaluate.metrics import nearest_neighbour_error
 
     m = map_random.metrics
     expected = nearest_neighbour_error(map_random.fit.point_estimate(), map_random.data.labels)
@@ -115,9 +115,9 @@ def test_nuts_runs_with_pymcs_sampler():
 
 def test_dense_likelihood_refuses_large_n():
     from gplvm.data import Dataset
-    from gplvm.likelihood import Dense
-    from gplvm.pipeline import check_config
-    from gplvm.spec import ModelSpec
+    from gplvm.model.forms import Dense
+    from gplvm.model.spec import ModelSpec
+    from gplvm.run.pipeline import check_config
 
     big = Dataset("big", np.zeros((Dense.max_obs + 1, 1)), ["x0"])
     for likelihood in ("dense", "woodbury"):
@@ -153,7 +153,7 @@ def test_nuts_metrics(nuts_run):
 
 
 def test_run_experiment_writes_a_complete_run_directory(tmp_path, nuts_run):
-    from gplvm.pipeline import save_experiment
+    from gplvm.run.pipeline import save_experiment
 
     save_experiment(nuts_run, tmp_path)
     metrics = json.loads((tmp_path / results.METRICS).read_text())

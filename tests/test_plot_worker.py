@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import pytest
 
-from gplvm.plot_worker import PlotWorker, draw_here
+from gplvm.plots.worker import PlotWorker, draw_here
 
 PANELS = [("random points", np.random.default_rng(0).standard_normal((50, 2)))]
 LABELS = np.array(["a", "b"] * 25)
@@ -53,7 +53,7 @@ def test_close_stops_an_unused_worker():
 
 
 def test_large_latent_spaces_are_drawn_as_a_stated_random_subset():
-    from gplvm.plots import MAX_POINTS, shown_rows
+    from gplvm.plots.figures import MAX_POINTS, shown_rows
 
     rows, note = shown_rows(10)
     assert list(rows) == list(range(10)) and note == ""

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gplvm import analytic
-from gplvm import reference as cf
-from gplvm.kernels import Linear
-from gplvm.likelihood import Woodbury
+from gplvm.model import analytic
+from gplvm.model import reference as cf
+from gplvm.model.forms import Woodbury
+from gplvm.model.kernels import Linear
 from tests.helpers import central_difference, random_problem
 
 SHAPES = [(6, 9, 2), (12, 3, 1), (15, 4, 3), (8, 8, 5)]  # (N, D, Q): N < D, N > D, Q = 1, Q >= 3

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from gplvm.config import load_config
-from gplvm.inspect_run import load_run, main
-from gplvm.pipeline import fit_experiment, save_experiment
-from gplvm.run_data import fingerprint, training_data
+from gplvm.data.run_data import fingerprint, training_data
+from gplvm.run.loaded import load_run, main
+from gplvm.run.pipeline import fit_experiment, save_experiment
 
 
 @pytest.fixture(scope="module")

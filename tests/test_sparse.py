@@ -12,8 +12,8 @@ import pytensor.tensor as pt
 import pytest
 from scipy.stats import multivariate_normal
 
-from gplvm.kernels import RBF, Linear, Matern52
-from gplvm.likelihood import Dense, Sparse, gaussian_kl
+from gplvm.model.forms import Dense, Sparse, gaussian_kl
+from gplvm.model.kernels import RBF, Linear, Matern52
 from tests.helpers import TEST_MODE, random_problem
 
 HYPER = {"beta": 3.0, "variance": 1.3, "lengthscale": np.array([0.8, 1.4]), "bias": 0.2}
@@ -139,7 +139,7 @@ def _objective_gradient_check(model, start, rng, atol):
 def small_spec_and_data():
     from gplvm.config import load_config
     from gplvm.data import load_dataset
-    from gplvm.spec import ModelSpec
+    from gplvm.model.spec import ModelSpec
 
     cfg = load_config(
         "dataset=curve",
@@ -157,7 +157,7 @@ def small_spec_and_data():
 def test_sparse_map_objective_gradient_matches_finite_differences(small_spec_and_data):
     from gplvm.config import Init
     from gplvm.inference.base import starting_point
-    from gplvm.model import build_model
+    from gplvm.model.pymc_model import build_model
 
     spec, data = small_spec_and_data
     start = starting_point(data, spec, Init.pca, seed=0)
@@ -168,7 +168,7 @@ def test_sparse_map_objective_gradient_matches_finite_differences(small_spec_and
 def test_variational_objective_gradient_matches_finite_differences(small_spec_and_data):
     from gplvm.config import Init
     from gplvm.inference.base import starting_point
-    from gplvm.model import build_variational_model
+    from gplvm.model.pymc_model import build_variational_model
 
     spec, data = small_spec_and_data
     start = starting_point(data, spec, Init.pca, seed=0)
@@ -177,7 +177,7 @@ def test_variational_objective_gradient_matches_finite_differences(small_spec_an
     model = build_variational_model(data, spec)
     objective, x0 = _objective_gradient_check(model, start, np.random.default_rng(7), atol=1e-5)
     # The objective is minus (the bound under q - KL + log priors of the hyperparameters).
-    from gplvm.spec import prior_log_density
+    from gplvm.model.spec import prior_log_density
 
     point = objective.point(x0)
     hyper = {**spec.configured, **{k: point[k] for k in (*spec.learned, "inducing")}}
@@ -218,7 +218,7 @@ def test_compiled_graph_matches_numpy_for_pytensor_variables():
 def test_coupling_sum_op_matches_the_elementwise_expression_and_its_gradient():
     from pytensor.gradient import verify_grad
 
-    from gplvm.psi_ops import coupling_sum
+    from gplvm.model.expectations.psi_ops import coupling_sum
 
     rng = np.random.default_rng(10)
     e, w, U = rng.uniform(0.1, 1.0, (7, 4)), rng.uniform(0.2, 2.0, (7, 3)), rng.normal(size=(4, 3))

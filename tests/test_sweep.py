@@ -13,14 +13,14 @@ import pandas as pd
 import pytest
 import yaml
 
-from gplvm import results
-from gplvm.analytic import analytic_optimum
+from gplvm.cli.report import collect, write_report
+from gplvm.cli.report import main as report_main
 from gplvm.config import ModelConfig, SyntheticDatasetConfig
 from gplvm.data import load_dataset, split_features
-from gplvm.metrics import heldout_metrics
-from gplvm.report import collect, write_report
-from gplvm.report import main as report_main
-from gplvm.spec import ModelSpec
+from gplvm.evaluate.metrics import heldout_metrics
+from gplvm.model.analytic import analytic_optimum
+from gplvm.model.spec import ModelSpec
+from gplvm.run import results
 
 GPLVM = [sys.executable, "-m", "gplvm"]
 TINY = ["dataset=synthetic", "dataset.n_obs=40", "dataset.n_features=8"]
@@ -107,7 +107,7 @@ def test_heldout_score_peaks_at_the_true_latent_dim():
 
 def test_heldout_score_of_pymc_map_fits_peaks_at_the_true_latent_dim():
     """The same through the pipeline: PyMC's MAP for each Q, scored on held-out columns."""
-    from gplvm.pipeline import fit_experiment
+    from gplvm.run.pipeline import fit_experiment
     from tests.helpers import tiny_config
 
     data = ["dataset.n_obs=100", "dataset.n_features=40", "dataset.latent_dim=3", "dataset.beta=10"]
@@ -123,7 +123,7 @@ def test_heldout_score_of_several_draws_is_the_log_mean_density():
     draws = rng.standard_normal((5, 12, 2))
     Y = rng.standard_normal((12, 3))
     score = heldout_metrics(draws, [{"beta": 2.0}] * 5, Y, linear_spec(2, 2.0), ["a", "b", "c"])
-    from gplvm.reference import column_log_likelihoods_dense
+    from gplvm.model.reference import column_log_likelihoods_dense
 
     dens = np.exp(np.stack([column_log_likelihoods_dense(Z, Y, 2.0) for Z in draws]))
     np.testing.assert_allclose(score["heldout_log_lik_per_feature"], np.log(dens.mean(axis=0)).mean())

@@ -10,7 +10,7 @@ import pytest
 from gplvm.config import load_config
 from gplvm.errors import ConfigError
 from gplvm.inference.variational import draws_from_q
-from gplvm.pipeline import fit_experiment, save_experiment
+from gplvm.run.pipeline import fit_experiment, save_experiment
 
 VARIATIONAL = [
     "dataset=curve",
@@ -87,7 +87,7 @@ def test_variational_is_reproducible():
 
 
 def test_variational_run_directory_is_inspected(tmp_path, variational_run, capsys):
-    from gplvm.inspect_run import main
+    from gplvm.run.loaded import main
 
     save_experiment(variational_run, tmp_path)
     assert (tmp_path / "latent.png").stat().st_size > 5000
@@ -104,7 +104,7 @@ def test_sparse_map_stores_the_inducing_inputs(sparse_map_run):
     post = sparse_map_run.idata.posterior
     assert post["inducing"].shape == (1, 1, 8, 2)
     # The bound at the fit is below the dense likelihood at the same point (Titsias).
-    from gplvm.likelihood import Dense
+    from gplvm.model.forms import Dense
 
     spec = sparse_map_run.spec
     hyper = spec.first_draw(post.to_dataset())

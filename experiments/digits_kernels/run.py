@@ -11,13 +11,14 @@ import json
 import time
 from pathlib import Path
 
-from gplvm import markdown, plots
-from gplvm.align import align_to
-from gplvm.baselines import pca_scores
 from gplvm.config import load_config
-from gplvm.metrics import nearest_neighbour_error
-from gplvm.pipeline import fit_experiment, save_experiment
-from gplvm.shading import latent_shading
+from gplvm.evaluate.align import align_to
+from gplvm.evaluate.baselines import pca_scores
+from gplvm.evaluate.metrics import nearest_neighbour_error
+from gplvm.evaluate.shading import latent_shading
+from gplvm.plots import figures as plots
+from gplvm.run import markdown
+from gplvm.run.pipeline import fit_experiment, save_experiment
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "output"

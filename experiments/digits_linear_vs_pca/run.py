@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from gplvm import plots
-from gplvm.align import align_to
-from gplvm.analytic import analytic_optimum
-from gplvm.baselines import pca_scores, subspace_angles_deg
 from gplvm.config import load_config
-from gplvm.pipeline import fit_experiment, save_experiment
+from gplvm.evaluate.align import align_to
+from gplvm.evaluate.baselines import pca_scores, subspace_angles_deg
+from gplvm.model.analytic import analytic_optimum
+from gplvm.plots import figures as plots
+from gplvm.run.pipeline import fit_experiment, save_experiment
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "output"

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gplvm import markdown
-from gplvm.baselines import svd_impute
 from gplvm.config import load_config
 from gplvm.data import load_digits_array
-from gplvm.pipeline import fit_experiment, save_experiment
+from gplvm.evaluate.baselines import svd_impute
+from gplvm.run import markdown
+from gplvm.run.pipeline import fit_experiment, save_experiment
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "output"

@@ -14,10 +14,10 @@ import numpy as np
 from scipy.spatial import KDTree
 
 import gplvm
-from gplvm import markdown
 from gplvm.config import load_config
 from gplvm.data import load_digits_array
-from gplvm.pipeline import fit_experiment, save_experiment
+from gplvm.run import markdown
+from gplvm.run.pipeline import fit_experiment, save_experiment
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "output"

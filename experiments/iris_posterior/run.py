@@ -13,11 +13,11 @@ from pathlib import Path
 
 import xarray as xr
 
-from gplvm.align import align_draws
 from gplvm.config import load_config
-from gplvm.diagnostics import convergence
-from gplvm.inspect_run import diagnostics_table, inspect
-from gplvm.pipeline import fit_experiment, save_experiment
+from gplvm.evaluate.align import align_draws
+from gplvm.evaluate.diagnostics import convergence
+from gplvm.run.loaded import diagnostics_table, inspect
+from gplvm.run.pipeline import fit_experiment, save_experiment
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "output"

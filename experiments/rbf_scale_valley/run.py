@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from gplvm import markdown
 from gplvm.config import load_config
-from gplvm.pipeline import fit_experiment
+from gplvm.run import markdown
+from gplvm.run.pipeline import fit_experiment
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "output"

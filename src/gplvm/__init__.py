@@ -11,7 +11,7 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 def __getattr__(name: str):
     """``gplvm.load_run``, imported on first use so that ``import gplvm`` stays light."""
     if name == "load_run":
-        from gplvm.inspect_run import load_run
+        from gplvm.run.loaded import load_run
 
         return load_run
     raise AttributeError(f"module 'gplvm' has no attribute {name!r}")

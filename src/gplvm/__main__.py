@@ -1,5 +1,5 @@
 """``python -m gplvm`` is the same as the ``gplvm`` command."""
 
-from gplvm.cli import entry
+from gplvm.cli.main import entry
 
 entry()

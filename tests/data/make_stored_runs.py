@@ -19,12 +19,12 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
-from gplvm import analytic
 from gplvm.config import load_config
 from gplvm.data import load_dataset
-from gplvm.model import build_model
-from gplvm.pipeline import fit_experiment, save_experiment
-from gplvm.spec import ModelSpec
+from gplvm.model import analytic
+from gplvm.model.pymc_model import build_model
+from gplvm.model.spec import ModelSpec
+from gplvm.run.pipeline import fit_experiment, save_experiment
 
 RUNS = {
     "nuts_linear": [

@@ -17,8 +17,8 @@ from gplvm.config import MapConfig
 from gplvm.data import Dataset
 from gplvm.errors import NumericalError
 from gplvm.inference.base import Fit, FitMethod, compile_mode, starting_point
-from gplvm.likelihood import describe
-from gplvm.spec import ModelSpec
+from gplvm.model.forms import describe
+from gplvm.model.spec import ModelSpec
 
 # A stalled line search counts as converged when a quasi-Newton step would still gain less than
 # this fraction of the objective (see _stalled_at_optimum), or when up to MAX_RESTARTS fresh
@@ -37,7 +37,7 @@ def fit_map(model: pm.Model, start: dict[str, np.ndarray], cfg: MapConfig, seed:
     Parameters
     ----------
     model : pm.Model
-        From :func:`gplvm.model.build_model`.
+        From :func:`gplvm.model.pymc_model.build_model`.
     start : dict
         Starting values: ``Z`` (N, Q) and optionally learned hyperparameters (else the model's
         initial values).

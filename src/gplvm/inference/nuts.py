@@ -12,7 +12,7 @@ from gplvm.config import Init, NutsConfig, Sampler
 from gplvm.data import Dataset
 from gplvm.inference.base import Fit, FitMethod, compile_options, starting_point
 from gplvm.inference.map import MapMethod
-from gplvm.spec import ModelSpec
+from gplvm.model.spec import ModelSpec
 
 
 def fit_nuts(
@@ -26,7 +26,7 @@ def fit_nuts(
     Parameters
     ----------
     model : pm.Model
-        From :func:`gplvm.model.build_model`.
+        From :func:`gplvm.model.pymc_model.build_model`.
     start : dict
         Common start of the chains (the MAP by default): ``Z`` (N, Q) and optionally learned
         hyperparameters.
@@ -94,7 +94,7 @@ class NutsMethod(FitMethod):
         if fixed:
             # NUTS samples the model's variables, not the bound's variational parameters: the
             # inducing inputs stay where the MAP (or the start) put them.
-            from gplvm.model import build_model
+            from gplvm.model.pymc_model import build_model
 
             model = build_model(data, spec, fixed=fixed)
         return fit_nuts(model, start, self.cfg, seed, map_fit=map_fit)

@@ -3,7 +3,7 @@
 q(Z) = prod_n N(mu_n, diag S_n). The bound is the sparse (inducing-point) bound with Z integrated
 over q, in closed form through the kernel's psi statistics, minus KL(q(Z) || p(Z)); learned
 hyperparameters sit at their MAP under their priors. The optimiser is the MAP's, on the model of
-:func:`gplvm.model.build_variational_model`. The run's posterior then holds draws from q, so that
+:func:`gplvm.model.pymc_model.build_variational_model`. The run's posterior then holds draws from q, so that
 everything written for a sampler's draws (alignment, invariants, plots, ArviZ) applies.
 """
 
@@ -19,8 +19,8 @@ from gplvm.data import Dataset
 from gplvm.errors import NumericalError
 from gplvm.inference.base import Fit, FitMethod, starting_point
 from gplvm.inference.map import fit_map
-from gplvm.likelihood import describe
-from gplvm.spec import ModelSpec, prior_log_density
+from gplvm.model.forms import describe
+from gplvm.model.spec import ModelSpec, prior_log_density
 
 
 def draws_from_q(mean: np.ndarray, variance: np.ndarray, chains: int, draws: int, seed: int) -> np.ndarray:
@@ -86,7 +86,7 @@ class VariationalMethod(FitMethod):
         self.cfg = cfg
 
     def build_model(self, data: Dataset, spec: ModelSpec) -> pm.Model:
-        from gplvm.model import build_variational_model
+        from gplvm.model.pymc_model import build_variational_model
 
         return build_variational_model(data, spec)
 

@@ -20,8 +20,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
 
-from gplvm import results
 from gplvm.errors import GPLVMError
+from gplvm.run import results
 
 EXIT_BAD_INPUT = 2
 TABLE, MARKDOWN, PLOT = "compare.csv", "compare.md", "compare.png"
@@ -40,8 +40,8 @@ def run_dirs(paths: list[Path]) -> tuple[list[Path], Path | None]:
         if not path.is_dir():
             raise CompareError(f"{path}: no such directory")
     if len(paths) == 1 and not (paths[0] / results.METRICS).is_file():
-        from gplvm.lifecycle import status
-        from gplvm.sweep import job_dirs
+        from gplvm.run.lifecycle import status
+        from gplvm.run.sweep import job_dirs
 
         jobs = [
             job
@@ -57,7 +57,7 @@ def run_dirs(paths: list[Path]) -> tuple[list[Path], Path | None]:
 def run_names(runs: list, sweep_dir: Path | None) -> list[str]:
     """Sweep jobs by the overrides that differ between them (``model.latent_dim=3``), else by directory."""
     if sweep_dir is not None:
-        from gplvm.report import read_overrides
+        from gplvm.cli.report import read_overrides
 
         overrides = [read_overrides(run.path) for run in runs]
         keys = dict.fromkeys(k for o in overrides for k in o)
@@ -99,9 +99,9 @@ def check_same_data(runs: list, names: list[str]) -> None:
 
 def kfold_now(run, folds: int, seed: int):
     """Exact K-fold over the run's fitted columns, refitting with its own config."""
-    from gplvm import elpd
     from gplvm.config import inference_config_from_yaml
     from gplvm.data import Dataset
+    from gplvm.evaluate import elpd
     from gplvm.inference import method_for
 
     if not run.tree.attrs.get("config"):
@@ -115,7 +115,7 @@ def kfold_now(run, folds: int, seed: int):
 
 def lppd_of(run, data) -> np.ndarray:
     """The run's log pointwise predictive density per feature: over its draws, or at its point."""
-    from gplvm import elpd
+    from gplvm.evaluate import elpd
 
     if "log_likelihood" in run.tree:
         return elpd.lppd(run.tree["log_likelihood"]["Y"].values)
@@ -124,7 +124,7 @@ def lppd_of(run, data) -> np.ndarray:
 
 def elpd_of(run, folds: int | None, seed: int) -> tuple[object, str]:
     """(ELPDData, how it was obtained) for one run; see the module docstring for the order."""
-    from gplvm import elpd
+    from gplvm.evaluate import elpd
 
     recorded = elpd.kfold_from_group(run.tree["kfold"].to_dataset()) if "kfold" in run.tree else None
     if folds:
@@ -158,7 +158,7 @@ def stacking_weights(elpds: dict):
     """
     import pandas as pd
 
-    from gplvm.elpd import stacking_weights as weights_of
+    from gplvm.evaluate.elpd import stacking_weights as weights_of
 
     pointwise = np.stack([np.ravel(result.elpd_i.values) for result in elpds.values()])
     return pd.Series(weights_of(pointwise), index=list(elpds))
@@ -172,7 +172,7 @@ def compare(paths: list[Path], folds: int | None = None, seed: int = 0):
     """
     import arviz as az
 
-    from gplvm.inspect_run import load_run
+    from gplvm.run.loaded import load_run
 
     dirs, sweep_dir = run_dirs(paths)
     runs = [load_run(path) for path in dirs]
@@ -204,7 +204,7 @@ def compare(paths: list[Path], folds: int | None = None, seed: int = 0):
 
 def write_outputs(table, out: Path) -> None:
     """``compare.csv``, ``compare.md`` and ``compare.png`` in ``out``."""
-    from gplvm import markdown
+    from gplvm.run import markdown
 
     out.mkdir(parents=True, exist_ok=True)
     results.write_atomic(out / TABLE, lambda p: table.to_csv(p, index_label="model"))

@@ -18,10 +18,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from gplvm import lifecycle
 from gplvm.config import CONFIG_MODULE, register_configs, to_run_config
 from gplvm.errors import GPLVMError
-from gplvm.record import RunMetrics, field_names
+from gplvm.evaluate.record import RunMetrics, field_names
+from gplvm.run import lifecycle
 
 log = logging.getLogger("gplvm")
 EXIT_BAD_INPUT = 2
@@ -67,7 +67,7 @@ def main(cfg: DictConfig) -> float:
                     "job %s completed before with the same config: skipped (resume=true)", hydra_cfg.job.num
                 )
                 return _objective(RunMetrics.from_dict(previous))
-            from gplvm.pipeline import run_experiment  # PyMC loads only once the config is valid
+            from gplvm.run.pipeline import run_experiment  # PyMC loads only once the config is valid
 
             started = True
             record = run_experiment(run_cfg, run_dir, OmegaConf.to_yaml(cfg), fingerprint)
@@ -77,7 +77,7 @@ def main(cfg: DictConfig) -> float:
         print(f"gplvm: {exc}; {run_dir} records it (rerun a sweep with resume=true)", file=sys.stderr)
         sys.exit(exc.exit_code)
     except Exception as exc:
-        from gplvm import results
+        from gplvm.run import results
 
         if not started:  # run_experiment records its own failures
             results.mark_failed(run_dir, exc)
@@ -95,7 +95,7 @@ def main(cfg: DictConfig) -> float:
 
 def entry() -> None:
     """The ``gplvm`` command: Hydra's CLI, then exit 1 if a multirun had jobs that did not complete."""
-    from gplvm.sweep import FAILED_JOBS
+    from gplvm.run.sweep import FAILED_JOBS
 
     main()
     if FAILED_JOBS:

@@ -3,7 +3,7 @@
 Reads DATA_FILE in any format ``dataset=file`` takes (.csv, .parquet, .npy, .npz), keeps the run's
 feature columns (by name when the file has them), takes a label column out (the run's own, or
 ``--label-column``), applies the run's centring and scaling, and projects every row (see
-:mod:`gplvm.project`). Writes, to ``--out`` (default ``RUN_DIR/projections/<time>/``):
+:mod:`gplvm.evaluate.projection`). Writes, to ``--out`` (default ``RUN_DIR/projections/<time>/``):
 ``projection.nc`` (a DataTree), ``projection.png`` (the new rows over the training latents) and,
 last, ``latents.csv``: one row per new row, in order, with columns ``z0, z1, ...``, ``z0_sd,
 z1_sd, ...`` and the label when there is one.
@@ -21,8 +21,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
 
-from gplvm import results
 from gplvm.errors import GPLVMError
+from gplvm.run import results
 
 LATENTS = "latents.csv"
 PROJECTION = "projection.nc"
@@ -74,7 +74,7 @@ def write_projection(out: Path, run, projection, labels, source: Path) -> None:
     import xarray as xr
     from xarray import DataTree
 
-    from gplvm import plots
+    from gplvm.plots import figures as plots
 
     out.mkdir(parents=True, exist_ok=True)
     n, q = projection.Z.shape
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         "--max-draws", type=int, default=20, help="draws projected for NUTS or variational runs"
     )
     args = parser.parse_args(argv)
-    from gplvm.inspect_run import load_run
+    from gplvm.run.loaded import load_run
 
     try:
         if args.max_draws < 1:

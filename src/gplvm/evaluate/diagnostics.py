@@ -18,10 +18,10 @@ import numpy as np
 import xarray as xr
 from xarray import DataTree
 
-from gplvm.align import align_draws
 from gplvm.config import HYPERPARAMETERS
 from gplvm.data import Dataset
-from gplvm.spec import ModelSpec
+from gplvm.evaluate.align import align_draws
+from gplvm.model.spec import ModelSpec
 
 INVARIANTS = ["log_likelihood", "log_posterior", "singular_values"]
 GROUPS = {"invariants": INVARIANTS, "aligned": ["Z_aligned"], "raw": ["Z"]}
@@ -49,7 +49,7 @@ def draw_log_densities(
     """Log-likelihood and log posterior of every draw of ``Z`` (and learned hyperparameters).
 
     Both have shape (chain, draw). The log posterior includes the priors of learned
-    hyperparameters, as :meth:`gplvm.spec.ModelSpec.log_posterior` defines it. ``columns``, the
+    hyperparameters, as :meth:`gplvm.model.spec.ModelSpec.log_posterior` defines it. ``columns``, the
     draws' :func:`column_log_likelihoods` when already computed, saves computing them again.
     """
     if columns is None:

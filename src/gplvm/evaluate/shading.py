@@ -1,6 +1,6 @@
 """The predictive-variance background of latent plots for stationary kernels (as in GPy).
 
-NumPy only: the values are computed where the fit is, and drawn by :mod:`gplvm.plots`.
+NumPy only: the values are computed where the fit is, and drawn by :mod:`gplvm.plots.figures`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from gplvm.spec import ModelSpec
+    from gplvm.model.spec import ModelSpec
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import xarray as xr
 from scipy.special import logsumexp
 
 from gplvm.data import Dataset
-from gplvm.spec import ModelSpec
+from gplvm.model.spec import ModelSpec
 
 log = logging.getLogger("gplvm")
 

@@ -22,10 +22,10 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from gplvm import markdown, results
 from gplvm.errors import GPLVMError
-from gplvm.record import field_names
-from gplvm.sweep import job_dirs, job_metrics, job_status
+from gplvm.evaluate.record import field_names
+from gplvm.run import markdown, results
+from gplvm.run.sweep import job_dirs, job_metrics, job_status
 
 REPORT_CSV = "report.csv"
 REPORT_MD = "report.md"

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
-from gplvm.likelihood import LikelihoodForm
-from gplvm.missing import column_groups
+from gplvm.data.missing import column_groups
+from gplvm.model.forms import LikelihoodForm
 
 MAX_DRAWS = 20
 

@@ -1,6 +1,6 @@
 """Independent NumPy references of eqs. 1, 3 and 4, for tests and benchmarks.
 
-They are written separately from the likelihood forms in :mod:`gplvm.likelihood` so that the two
+They are written separately from the likelihood forms in :mod:`gplvm.model.forms` so that the two
 can be compared. Most build the N x N matrix K and are meant for small N.
 """
 

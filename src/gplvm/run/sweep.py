@@ -1,6 +1,6 @@
 """Multirun support: the status of every job in a sweep directory, and a callback that reports it.
 
-Each job records its status in its own ``metrics.json`` (see :mod:`gplvm.results`), whichever
+Each job records its status in its own ``metrics.json`` (see :mod:`gplvm.run.results`), whichever
 launcher ran it: in this process, in joblib workers or on a cluster through submitit. The callback
 runs in the process that launched the sweep, once all jobs have ended, and reads those files.
 """
@@ -16,7 +16,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from gplvm import lifecycle, results
+from gplvm.run import lifecycle, results
 
 log = logging.getLogger("gplvm")
 

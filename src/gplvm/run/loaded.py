@@ -20,9 +20,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
 
-from gplvm import markdown, results
 from gplvm.errors import RunDirectoryError
-from gplvm.record import RunMetrics
+from gplvm.evaluate.record import RunMetrics
+from gplvm.run import markdown, results
 
 INSPECT_DIR = "inspect"
 TRACE_PLOT = "trace_invariants.png"
@@ -53,18 +53,18 @@ class Run:
 
     def training_data(self) -> np.ndarray:
         """Y as fitted: the stored copy, or reloaded from its source and checked by hash."""
-        from gplvm.run_data import training_data
+        from gplvm.data.run_data import training_data
 
         return training_data(self.tree)
 
     @functools.cached_property
     def spec(self):
-        """The run's :class:`~gplvm.spec.ModelSpec`, from the model config in its attrs (None if absent).
+        """The run's :class:`~gplvm.model.spec.ModelSpec`, from the model config in its attrs (None if absent).
 
         Built once: the latent plot's analytic overlay and its shading both ask for it.
         """
         from gplvm.config import model_config_from_yaml
-        from gplvm.spec import ModelSpec
+        from gplvm.model.spec import ModelSpec
 
         text = self.tree.attrs.get("model_config")
         return ModelSpec.from_config(model_config_from_yaml(text)) if text else None
@@ -110,7 +110,7 @@ class Run:
         """
         if not self.has_draws:
             return [(self.latents, self.hyperparameters, np.eye(self.latents.shape[1]))]
-        from gplvm.align import procrustes_rotations
+        from gplvm.evaluate.align import procrustes_rotations
 
         post = self.tree.posterior.to_dataset()
         aligned = post["Z_aligned"].values.reshape(-1, *post["Z_aligned"].shape[2:])
@@ -119,8 +119,8 @@ class Run:
         ]
 
     def project(self, rows: np.ndarray, max_draws: int = 20):
-        """Latents for new raw rows (n, D), as :class:`gplvm.project.Projection` (see that module)."""
-        from gplvm.project import project
+        """Latents for new raw rows (n, D), as :class:`gplvm.evaluate.projection.Projection` (see that module)."""
+        from gplvm.evaluate.projection import project
 
         Y_new = self.to_fitted_units(rows)
         fits = self.projection_fits(max_draws)
@@ -163,7 +163,7 @@ def load_run(run_dir: Path | str) -> Run:
         metrics = results.read_metrics(run_dir)
     except ValueError as exc:
         raise RunDirectoryError(f"{run_dir / results.METRICS}: not valid JSON ({exc})") from None
-    from gplvm import lifecycle
+    from gplvm.run import lifecycle
 
     status = lifecycle.status(metrics, run_dir)
     if status == "failed":
@@ -192,7 +192,7 @@ def load_run(run_dir: Path | str) -> Run:
 
 def analytic_overlay(run: Run, reference: np.ndarray) -> tuple[str, np.ndarray] | None:
     """The analytic optimum at the run's hyperparameters, aligned to ``reference``, when there is one."""
-    from gplvm.align import align_to
+    from gplvm.evaluate.align import align_to
 
     spec = run.spec
     if spec is None or not spec.kernel.has_analytic_optimum:
@@ -207,7 +207,7 @@ def run_shading(run: Run, Z: np.ndarray):
 
     Hyperparameters are the MAP's, or posterior means.
     """
-    from gplvm.shading import latent_shading
+    from gplvm.evaluate.shading import latent_shading
 
     spec = run.spec
     if spec is None:
@@ -242,7 +242,7 @@ def draws_report(run: Run) -> str:
     """The text report for a posterior with draws (NUTS)."""
     import arviz as az
 
-    from gplvm.diagnostics import invariant_names
+    from gplvm.evaluate.diagnostics import invariant_names
 
     m, post = run.record, run.tree.posterior
     spread = post["Z_aligned"].std(dim=("chain", "draw")).values  # (obs, latent_dim)
@@ -347,7 +347,7 @@ def point_report(run: Run) -> str:
 
 def write_plots(run: Run) -> list[Path]:
     """Write the inspection plots to ``RUN_DIR/inspect/`` and return their paths."""
-    from gplvm import plots
+    from gplvm.plots import figures as plots
 
     out = run.path / INSPECT_DIR
     out.mkdir(exist_ok=True)
@@ -357,7 +357,7 @@ def write_plots(run: Run) -> list[Path]:
     if run.has_draws:
         import arviz as az
 
-        from gplvm.diagnostics import invariant_names
+        from gplvm.evaluate.diagnostics import invariant_names
 
         arviz_plots = [(TRACE_PLOT, az.plot_trace_dist)]
         if post.sizes["chain"] >= 2:  # rank plots compare chains

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from gplvm.analytic import AnalyticOptimum
 from gplvm.config import ModelConfig, PriorConfig, PriorDist
-from gplvm.kernels import Hyper, Kernel, make_kernel
-from gplvm.likelihood import LOG_2PI, LikelihoodForm, make_form
+from gplvm.model.analytic import AnalyticOptimum
+from gplvm.model.forms import LOG_2PI, LikelihoodForm, make_form
+from gplvm.model.kernels import Hyper, Kernel, make_kernel
 
 Values = dict[str, float | np.ndarray]
 

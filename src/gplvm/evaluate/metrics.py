@@ -1,4 +1,4 @@
-"""Scalar summaries of a fit, gathered into the run's :class:`~gplvm.record.RunMetrics`.
+"""Scalar summaries of a fit, gathered into the run's :class:`~gplvm.evaluate.record.RunMetrics`.
 
 With the woodbury form everything here is O(N Q^2 + N Q D): no N x N matrix is formed, so it
 works at any N that form does. The dense form factorises K once per point (once per draw).
@@ -9,13 +9,13 @@ from __future__ import annotations
 import numpy as np
 from xarray import DataTree
 
-from gplvm import diagnostics
-from gplvm.analytic import gram_relative_error
 from gplvm.config import Config
 from gplvm.data import Dataset
+from gplvm.evaluate import diagnostics
+from gplvm.evaluate.record import RunMetrics
 from gplvm.inference import Fit
-from gplvm.record import RunMetrics
-from gplvm.spec import ModelSpec
+from gplvm.model.analytic import gram_relative_error
+from gplvm.model.spec import ModelSpec
 
 ANALYTIC_KEYS = ("analytic_log_posterior", "analytic_gap", "analytic_gap_relative", "gram_rel_error")
 
@@ -68,8 +68,8 @@ def neighbour_metrics(Z: np.ndarray, data: Dataset, latent_dim: int, relevance=N
     """
     if data.labels is None:
         return {"knn_error": None, "pca_knn_error": None}
-    from gplvm.baselines import pca_scores
-    from gplvm.missing import filled
+    from gplvm.data.missing import filled
+    from gplvm.evaluate.baselines import pca_scores
 
     Y = filled(data.Y) if data.n_missing else data.Y  # missing cells at their column's mean
     pca = pca_scores(Y, min(latent_dim, data.n_features, data.n_obs), centred=True)
@@ -78,7 +78,7 @@ def neighbour_metrics(Z: np.ndarray, data: Dataset, latent_dim: int, relevance=N
         "pca_knn_error": nearest_neighbour_error(pca, data.labels),
     }
     if relevance is not None and latent_dim > 2:
-        from gplvm.shading import top_two
+        from gplvm.evaluate.shading import top_two
 
         out["knn_error_relevant"] = nearest_neighbour_error(Z[:, list(top_two(relevance))], data.labels)
     return out
@@ -113,7 +113,7 @@ def heldout_metrics(
     which for one draw is the plain log density; ``heldout_log_lik_per_feature`` averages it
     over the held-out columns.
     """
-    from gplvm.elpd import heldout_lpd
+    from gplvm.evaluate.elpd import heldout_lpd
 
     per_column = heldout_lpd(Z_draws, hypers, Y_heldout, spec, "at a held-out draw")
     return {
@@ -136,7 +136,7 @@ def fit_metrics(
 
     For a point estimate the densities and the analytic gap are those of the point. For a fit
     with draws ``log_likelihood`` and ``log_posterior`` are posterior means over draws (``tree``
-    must hold the invariants from :func:`gplvm.diagnostics.rotation_aware_posterior`), the
+    must hold the invariants from :func:`gplvm.evaluate.diagnostics.rotation_aware_posterior`), the
     convergence figures come from ArviZ, and the ``map_*`` figures and the analytic gap describe
     the MAP the chains started from (null when they started elsewhere).
     """
@@ -200,7 +200,7 @@ def fit_metrics(
         fitted_Z, data.Y, spec, {**fitted, **spec.form_values(posterior)}
     )
     out["train_log_lik_per_feature"] = out["log_likelihood"] / data.n_features
-    from gplvm import elpd
+    from gplvm.evaluate import elpd
 
     if "log_likelihood" in tree:
         out.update(elpd.loo_summary(elpd.loo(tree)))

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gplvm import results
+from gplvm.run import results
 
 HEARTBEAT = ".heartbeat"
 HEARTBEAT_SECONDS = 30.0

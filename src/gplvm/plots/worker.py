@@ -3,7 +3,7 @@
 Importing matplotlib takes about half a second, as long as compiling and fitting the default
 digits MAP. Started before the fit, the import runs on the second core in parallel instead of
 after it, and the drawing overlaps writing ``posterior.nc``. The protocol is one pickled request
-on stdin, ``(function name in gplvm.plots, args, kwargs)``, with a file object in place of the
+on stdin, ``(function name in gplvm.plots.figures, args, kwargs)``, with a file object in place of the
 path, and the PNG's bytes on stdout. When the process cannot start or fails, the plot is drawn
 in the calling process instead, so no plot is lost to this optimisation.
 """
@@ -22,8 +22,8 @@ log = logging.getLogger("gplvm")
 
 
 def draw_here(name: str, args: tuple, kwargs: dict) -> bytes:
-    """``gplvm.plots.<name>(png, *args, **kwargs)`` in this process; returns the PNG's bytes."""
-    from gplvm import plots
+    """``gplvm.plots.figures.<name>(png, *args, **kwargs)`` in this process; returns the PNG's bytes."""
+    from gplvm.plots import figures as plots
 
     png = io.BytesIO()
     getattr(plots, name)(png, *args, **kwargs)
@@ -31,14 +31,14 @@ def draw_here(name: str, args: tuple, kwargs: dict) -> bytes:
 
 
 class PlotWorker:
-    """One ``python -m gplvm.plot_worker`` process, started at once, used for one drawing."""
+    """One ``python -m gplvm.plots.worker`` process, started at once, used for one drawing."""
 
     def __init__(self) -> None:
         self.proc: subprocess.Popen | None = None
         self.request: tuple[str, tuple, dict] | None = None
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "gplvm.plot_worker"],
+                [sys.executable, "-m", "gplvm.plots.worker"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -47,7 +47,7 @@ class PlotWorker:
             log.warning("plot process did not start (%s); plotting in this process", exc)
 
     def submit(self, name: str, *args, **kwargs) -> None:
-        """Send the drawing of ``gplvm.plots.<name>`` (without its path argument) to the worker."""
+        """Send the drawing of ``gplvm.plots.figures.<name>`` (without its path argument) to the worker."""
         self.request = (name, args, kwargs)
         if self.proc is not None:
             stdin, self.proc.stdin = self.proc.stdin, None  # communicate() must not touch it again

@@ -4,7 +4,7 @@ A run directory holds (Hydra adds ``.hydra/`` with the composed config and overr
 
 - ``metrics.json``: ``"status"`` is ``"running"`` while the job runs, then ``"completed"`` with
   the figures, ``"failed"`` with the error, or ``"interrupted"`` with the signal (see
-  :mod:`gplvm.lifecycle`). It is written last on success.
+  :mod:`gplvm.run.lifecycle`). It is written last on success.
 - ``posterior.nc``: the DataTree, readable by ``arviz.from_netcdf``.
 - ``latent.png``: the latent space.
 - ``imputed.csv`` and ``imputed_sd.csv`` (data with missing cells only): the data table in its

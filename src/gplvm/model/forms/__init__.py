@@ -14,7 +14,7 @@ held-out columns):
   bound's share of each column, so they sum to the bound, not to eq. 1.
 
 Missing cells (NaN in Y) are left out column by column: each column contributes the density of
-its observed rows (see :mod:`gplvm.missing`). Woodbury and sparse batch that over the columns
+its observed rows (see :mod:`gplvm.data.missing`). Woodbury and sparse batch that over the columns
 (a Q x Q or M x M factorisation per column); dense factorises K once per set of columns that
 miss the same rows.
 
@@ -32,9 +32,9 @@ import pytensor.tensor as pt
 from pytensor.tensor.linalg import cholesky, slogdet, solve, solve_triangular
 from scipy import linalg as sla
 
+from gplvm.data.missing import by_column_groups, column_groups, has_missing
 from gplvm.errors import ConfigError, NumericalError
-from gplvm.kernels import Hyper, Kernel, Linear, conditional_variance
-from gplvm.missing import by_column_groups, column_groups, has_missing
+from gplvm.model.kernels import Hyper, Kernel, Linear, conditional_variance
 
 LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -91,7 +91,7 @@ def _stacked_logdet(A: pt.TensorVariable) -> pt.TensorVariable:
     """sum of log det over a stack of positive definite matrices (D, n, n).
 
     PyTensor's rewrites may turn it into a stacked Cholesky; for the numba backend that needs
-    :mod:`gplvm.numba_support` (registered by the numba compile modes).
+    :mod:`gplvm.inference.numba_support` (registered by the numba compile modes).
     """
     return pt.sum(slogdet(A)[1])
 

@@ -14,7 +14,7 @@ import pytensor.tensor as pt
 
 from gplvm.config import PriorConfig, PriorDist
 from gplvm.data import Dataset
-from gplvm.spec import ModelSpec
+from gplvm.model.spec import ModelSpec
 
 
 def coords_for(data: Dataset, spec: ModelSpec) -> dict[str, np.ndarray]:
@@ -44,7 +44,7 @@ def _data_and_hyperparameters(data: Dataset, spec: ModelSpec) -> tuple:
     # borrow: the shared variable uses data.Y itself rather than a copy (0.5 GB at 10^6 rows).
     # pm.Data takes no NaN: missing cells are stored as 0 and marked by Y_observed.
     if data.n_missing:
-        from gplvm.missing import filled
+        from gplvm.data.missing import filled
 
         Y = pm.Data("Y", filled(data.Y), dims=("obs", "feature"))
         pm.Data("Y_observed", ~np.isnan(data.Y), dims=("obs", "feature"))
@@ -122,7 +122,7 @@ def build_variational_model(data: Dataset, spec: ModelSpec) -> pm.Model:
     evidence lower bound plus the hyperparameters' log priors: the potential ``log_likelihood``
     (the sparse bound with Z integrated over q) and ``kl`` (minus KL(q(Z) || N(0, prior_scale^2))).
     """
-    from gplvm.likelihood import gaussian_kl
+    from gplvm.model.forms import gaussian_kl
 
     if not spec.kernel.has_psi_statistics:
         raise ValueError(f"the {spec.kernel.name} kernel has no closed-form psi statistics")

@@ -1,7 +1,7 @@
 """One experiment from a validated config: data -> model -> fit -> metrics -> run directory.
 
 :func:`fit_experiment` does the work and touches no file; :func:`run_experiment` also writes the
-run directory and records failures there. The Hydra entry point in :mod:`gplvm.cli` is a thin
+run directory and records failures there. The Hydra entry point in :mod:`gplvm.cli.main` is a thin
 wrapper around the latter.
 """
 
@@ -15,15 +15,16 @@ import xarray as xr
 from omegaconf import OmegaConf
 from xarray import DataTree
 
-from gplvm import __version__, lifecycle, results
+from gplvm import __version__
 from gplvm.config import Config, check_against_data
 from gplvm.data import Dataset, load_dataset, split_features
+from gplvm.data.run_data import data_attrs
 from gplvm.errors import ConfigError
+from gplvm.evaluate.record import RunMetrics
 from gplvm.inference import Fit, method_for
-from gplvm.plot_worker import PlotWorker, draw_here
-from gplvm.record import RunMetrics
-from gplvm.run_data import data_attrs
-from gplvm.spec import ModelSpec
+from gplvm.model.spec import ModelSpec
+from gplvm.plots.worker import PlotWorker, draw_here
+from gplvm.run import lifecycle, results
 
 
 @dataclass
@@ -99,12 +100,12 @@ def build_tree(
     """The run's DataTree: the fit's groups, labels, rotation-aware variables of draws, and attrs.
 
     For a fit with draws the posterior gains ``Z_aligned``, ``alignment_residual`` and the
-    invariants, and an ``alignment`` group holds the reference (see :mod:`gplvm.diagnostics`).
+    invariants, and an ``alignment`` group holds the reference (see :mod:`gplvm.evaluate.diagnostics`).
     The root attrs record the method, dataset, model settings and the composed config.
     """
     groups = _result_groups(fit.idata)
     if fit.has_draws:
-        from gplvm.diagnostics import column_log_likelihoods, rotation_aware_posterior
+        from gplvm.evaluate.diagnostics import column_log_likelihoods, rotation_aware_posterior
 
         reference = None if fit.start is None else fit.point_estimate()
         name = None if fit.start is None else fit.start.description
@@ -118,7 +119,7 @@ def build_tree(
     constant = groups.get("constant_data", xr.Dataset())
     if "Y_observed" in constant:  # missing cells back to NaN, as in the data
         constant = constant.assign(Y=constant["Y"].where(constant["Y_observed"])).drop_vars("Y_observed")
-    if not store_data:  # referenced by source and hash instead (see gplvm.run_data)
+    if not store_data:  # referenced by source and hash instead (see gplvm.data.run_data)
         constant = constant.drop_vars("Y")
         heldout = None
     if data.offset is not None:  # D numbers, kept even when Y is not: they map new rows into Y's units
@@ -159,8 +160,8 @@ def build_tree(
 
 def imputation(tree: DataTree, full: Dataset, spec: ModelSpec) -> xr.Dataset:
     """The ``imputed`` group: every column of the data file (held-out ones too), missing cells
-    filled with their predictive means, and their sds, in the file's units (see :mod:`gplvm.impute`)."""
-    from gplvm.impute import MAX_DRAWS, impute, imputed_group
+    filled with their predictive means, and their sds, in the file's units (see :mod:`gplvm.evaluate.impute`)."""
+    from gplvm.evaluate.impute import MAX_DRAWS, impute, imputed_group
 
     fits = [(Z, hyper) for _, Z, hyper in spec.fits(tree.posterior.to_dataset(), MAX_DRAWS)]
     mean, sd = impute(spec.form, fits, full.Y)
@@ -168,13 +169,13 @@ def imputation(tree: DataTree, full: Dataset, spec: ModelSpec) -> xr.Dataset:
 
 
 def kfold_over_features(fit: Fit, tree: DataTree, data: Dataset, spec: ModelSpec, method, cfg: Config):
-    """The ``kfold`` group: exact K-fold over the fitted columns (see :mod:`gplvm.elpd`)."""
-    from gplvm import elpd
+    """The ``kfold`` group: exact K-fold over the fitted columns (see :mod:`gplvm.evaluate.elpd`)."""
+    from gplvm.evaluate import elpd
 
     if "log_likelihood" in tree:
         columns = tree["log_likelihood"]["Y"].values
     else:
-        from gplvm.diagnostics import column_log_likelihoods
+        from gplvm.evaluate.diagnostics import column_log_likelihoods
 
         columns = column_log_likelihoods(tree.posterior.to_dataset(), data, spec)
     lppd = elpd.lppd(columns)
@@ -187,7 +188,7 @@ def fit_experiment(cfg: Config, config_yaml: str = "") -> Experiment:
 
     ``config_yaml`` is the composed config as the run records it; by default, ``cfg`` itself.
     """
-    from gplvm.metrics import fit_metrics
+    from gplvm.evaluate.metrics import fit_metrics
 
     config_yaml = config_yaml or OmegaConf.to_yaml(OmegaConf.structured(cfg))
     spec = ModelSpec.from_config(cfg.model)
@@ -211,14 +212,14 @@ def fit_experiment(cfg: Config, config_yaml: str = "") -> Experiment:
 
 
 def latent_plot_request(exp: Experiment) -> tuple[str, tuple, dict]:
-    """``latent.png`` as (function in :mod:`gplvm.plots`, args after the path, kwargs).
+    """``latent.png`` as (function in :mod:`gplvm.plots.figures`, args after the path, kwargs).
 
     The point estimate, or the clouds of aligned draws around each point. Stationary kernels get
     the predictive variance as background: at the point estimate, or for draws at the alignment
     reference with posterior-mean hyperparameters. Everything is computed here, in NumPy, so that
     the drawing itself can happen in another process.
     """
-    from gplvm.shading import latent_shading
+    from gplvm.evaluate.shading import latent_shading
 
     m = exp.record
     where = f"{exp.data.name}, {m.kernel} kernel, Q={m.latent_dim}, beta={m.beta:.3g}"
@@ -247,7 +248,7 @@ def save_experiment(
     ``latent.png`` and, last, ``metrics.json`` with status completed.
 
     ``plotter``, when given, draws ``latent.png`` in its own process while ``posterior.nc`` is
-    written (see :mod:`gplvm.plot_worker`).
+    written (see :mod:`gplvm.plots.worker`).
     """
     if plot and plotter is not None:
         name, args, kwargs = latent_plot_request(exp)
@@ -267,7 +268,7 @@ def run_experiment(
     """Fit and save one experiment in ``run_dir``, recording it as running, then completed.
 
     An error is recorded there as failed and re-raised; SIGINT/SIGTERM as interrupted (see
-    :mod:`gplvm.lifecycle`). ``config_sha256`` identifies the composed config for resuming sweeps.
+    :mod:`gplvm.run.lifecycle`). ``config_sha256`` identifies the composed config for resuming sweeps.
     """
     with lifecycle.job(run_dir):
         # Started first, so that loading matplotlib overlaps the fit on another core.

@@ -205,7 +205,7 @@ class Linear(Kernel):
         return psi0, mean @ U.T, U @ second_moment @ U.T
 
     def psi_statistics_by_column(self, mean, variance, inducing, hyper, observed):
-        from gplvm.likelihood import column_outer_sums
+        from gplvm.model.forms import column_outer_sums
 
         mean, variance, U = pt.as_tensor(mean), pt.as_tensor(variance), pt.as_tensor(inducing)
         mask_T = pt.as_tensor(observed.T.astype(float))
@@ -227,7 +227,7 @@ class Linear(Kernel):
         return (G + G.T) @ Z
 
     def analytic_optimum(self, Y, latent_dim, beta, prior_scale):
-        from gplvm.analytic import analytic_optimum
+        from gplvm.model.analytic import analytic_optimum
 
         return analytic_optimum(Y, latent_dim, beta, prior_scale)
 
@@ -317,8 +317,8 @@ class RBF(Stationary):
     def psi_statistics(self, mean, variance, inducing, hyper):
         # Gaussian integrals of products of Gaussians (Titsias & Lawrence 2010). Squared distances
         # are expanded into matrix products, so nothing is (N, M, Q); the O(N M^2 Q) sum of Psi2
-        # is a compiled Op (gplvm.psi_ops) that forms no (N, M^2) temporary.
-        from gplvm.psi_ops import coupling_sum  # numba: loaded only for the Bayesian GPLVM
+        # is a compiled Op (gplvm.model.expectations.psi_ops) that forms no (N, M^2) temporary.
+        from gplvm.model.expectations.psi_ops import coupling_sum  # numba: loaded only for the Bayesian GPLVM
 
         psi1_unit, e, w2, U, apart = self._psi_parts(mean, variance, inducing, hyper)
         s2, bias = hyper["variance"], hyper["bias"]

@@ -227,7 +227,7 @@ class ModelConfig:
     """
 
     latent_dim: int = 2
-    kernel: str = "linear"  # a name registered in gplvm.kernels.KERNELS
+    kernel: str = "linear"  # a name registered in gplvm.model.kernels.KERNELS
     ard: bool = False  # stationary kernels: one length scale per latent dim
     beta: float = 1.0  # noise precision
     variance: float = 1.0  # signal variance of stationary kernels
@@ -261,8 +261,8 @@ class ModelConfig:
         Not in ``__post_init__``: Hydra instantiates the defaults when the schemas are registered,
         and the kernels need PyTensor, which composing a config (``--help``) does not.
         """
-        from gplvm.kernels import KERNELS
-        from gplvm.likelihood import FORMS
+        from gplvm.model.forms import FORMS
+        from gplvm.model.kernels import KERNELS
 
         _require(
             self.kernel in KERNELS,
@@ -306,7 +306,7 @@ class ModelConfig:
 
     def check_variational(self) -> None:
         """inference=variational needs the kernel's expectations under q(Z) in closed form."""
-        from gplvm.kernels import KERNELS
+        from gplvm.model.kernels import KERNELS
 
         able = sorted(name for name, k in KERNELS.items() if k.has_psi_statistics)
         _require(
