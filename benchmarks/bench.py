@@ -78,7 +78,7 @@ def bench_evaluations(sizes: list[int], dense_max: int, backend_list: list[str])
 
     from gplvm.model import reference
     from gplvm.model.forms import FORMS
-    from gplvm.model.kernels import Linear
+    from gplvm.model.kernels.linear import Linear
 
     Z_in, Y_in, beta_in, yy_in = pt.matrix("Z"), pt.matrix("Y"), pt.scalar("beta"), pt.scalar("yy")
     rng = np.random.default_rng(0)
@@ -137,7 +137,7 @@ def _config(*overrides: str):
 
 def bench_map_digits(backend_list: list[str]) -> list[dict]:
     """The default digits MAP under each backend, against the analytic solution's own time."""
-    from gplvm.data import load_dataset
+    from gplvm.data.loading import load_dataset
     from gplvm.model.analytic import analytic_optimum
     from gplvm.run.pipeline import fit_experiment
 
@@ -298,8 +298,8 @@ def bench_rbf_evaluations(sizes: list[int], backend_list: list[str]) -> list[dic
     import pytensor.tensor as pt
     from scipy.linalg import cho_factor, cho_solve
 
-    from gplvm.model.forms import Dense
-    from gplvm.model.kernels import RBF
+    from gplvm.model.forms.dense import Dense
+    from gplvm.model.kernels.rbf import RBF
 
     Z_in, Y_in = pt.matrix("Z"), pt.matrix("Y")
     names = ("beta", "variance", "lengthscale")

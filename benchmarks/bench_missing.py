@@ -23,7 +23,8 @@ def _compiled(case: str, observed: np.ndarray | None, Y: np.ndarray):
     import pytensor
     import pytensor.tensor as pt
 
-    from gplvm.model.forms import Sparse, make_form
+    from gplvm.model.forms import make_form
+    from gplvm.model.forms.sparse import Sparse
     from gplvm.model.kernels import make_kernel
 
     form_name, kernel_name, _ = CASES[case]

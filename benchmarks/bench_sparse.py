@@ -23,8 +23,9 @@ def bench_bound_evaluations(sizes: list[int], dense_n: int, time_call) -> list[d
     import pytensor
     import pytensor.tensor as pt
 
-    from gplvm.model.forms import Dense, Sparse
-    from gplvm.model.kernels import RBF
+    from gplvm.model.forms.dense import Dense
+    from gplvm.model.forms.sparse import Sparse
+    from gplvm.model.kernels.rbf import RBF
 
     kernel = RBF(ard=True, jitter=1e-6)
     form = Sparse(kernel, num_inducing=M)
@@ -115,7 +116,7 @@ def _gpy_fit(
 def bench_gpy(run_gplvm, max_obs: int | None, max_iters: int = 1000) -> list[dict]:
     """GPy's SparseGPLVM (Q = 2) and BayesianGPLVM (Q = 5) against ours on digits, M = 64, RBF-ARD."""
     from gplvm.config import load_config
-    from gplvm.data import load_dataset
+    from gplvm.data.loading import load_dataset
     from gplvm.evaluate.metrics import nearest_neighbour_error
 
     subset = [] if max_obs is None else [f"dataset.max_obs={max_obs}"]

@@ -9,8 +9,9 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
-from gplvm.model.forms import FORMS, dense_log_likelihood_from_K
-from gplvm.model.kernels import Linear
+from gplvm.model.forms import FORMS
+from gplvm.model.forms.dense import dense_log_likelihood_from_K
+from gplvm.model.kernels.linear import Linear
 from tests.helpers import TEST_MODE
 from tests.margins import MARGINS, Margin, table
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from gplvm.config import DigitsDatasetConfig, FileDatasetConfig, IrisDatasetConfig, SyntheticDatasetConfig
-from gplvm.data import load_dataset, split_features
+from gplvm.data.heldout import split_features
+from gplvm.data.loading import load_dataset
 from gplvm.errors import ConfigError, DataError
 
 
@@ -121,7 +122,7 @@ def test_bundled_files_read_directly_equal_scikit_learns_loaders():
     """digits and iris are read from scikit-learn's files without importing sklearn.datasets."""
     from sklearn.datasets import load_digits, load_iris
 
-    from gplvm.data import load_digits_array, load_iris_array
+    from gplvm.data.bundled import load_digits_array, load_iris_array
 
     for ours, theirs in ((load_digits_array(), load_digits()), (load_iris_array(), load_iris())):
         Y, labels, names = ours

@@ -9,7 +9,7 @@ import pytest
 import xarray as xr
 
 from gplvm.config import load_config
-from gplvm.data import load_dataset
+from gplvm.data.loading import load_dataset
 from gplvm.evaluate.diagnostics import convergence, rotation_aware_posterior, sampler_stats, verdict
 from gplvm.model import analytic, reference
 from gplvm.model.spec import ModelSpec

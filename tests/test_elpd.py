@@ -14,11 +14,15 @@ import pytest
 import xarray as xr
 from scipy.stats import multivariate_normal
 
-from gplvm.data import Dataset
+from gplvm.data.dataset import Dataset
 from gplvm.evaluate import elpd
 from gplvm.evaluate.diagnostics import column_log_likelihoods
-from gplvm.model.forms import Dense, Sparse, Woodbury
-from gplvm.model.kernels import RBF, Linear, Matern52
+from gplvm.model.forms.dense import Dense
+from gplvm.model.forms.sparse import Sparse
+from gplvm.model.forms.woodbury import Woodbury
+from gplvm.model.kernels.linear import Linear
+from gplvm.model.kernels.matern52 import Matern52
+from gplvm.model.kernels.rbf import RBF
 from gplvm.model.spec import ModelSpec
 from tests.helpers import random_problem
 
@@ -111,7 +115,7 @@ def test_kfold_with_the_linear_map_scores_each_held_out_column_under_the_analyti
     """Each fold's MAP is the closed-form optimum of its training columns; the held-out columns'
     scores are SciPy's Gaussian densities under that K (rotation-free)."""
     from gplvm.config import load_config
-    from gplvm.data import load_dataset
+    from gplvm.data.loading import load_dataset
     from gplvm.inference import method_for
     from gplvm.model.analytic import analytic_optimum
 

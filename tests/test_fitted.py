@@ -7,8 +7,11 @@ import pytest
 from scipy.linalg import cho_factor, cho_solve
 
 import gplvm
-from gplvm.model.forms import Dense, Sparse, Woodbury
-from gplvm.model.kernels import RBF, Linear
+from gplvm.model.forms.dense import Dense
+from gplvm.model.forms.sparse import Sparse
+from gplvm.model.forms.woodbury import Woodbury
+from gplvm.model.kernels.linear import Linear
+from gplvm.model.kernels.rbf import RBF
 from gplvm.run.pipeline import fit_experiment, save_experiment
 from tests.helpers import random_problem
 
@@ -87,7 +90,7 @@ def test_load_run_gives_the_fitted_values_and_reconstructions(rbf_run_dir):
 
 def test_reconstructions_in_the_raw_units_undo_the_centring(rbf_run_dir):
     from gplvm.config import load_config
-    from gplvm.data import synthetic
+    from gplvm.data.bundled import synthetic
 
     _, path = rbf_run_dir
     run = gplvm.load_run(path)
@@ -104,7 +107,8 @@ def test_reconstructions_in_the_raw_units_undo_the_centring(rbf_run_dir):
 
 def test_standardised_data_record_their_scale():
     from gplvm.config import IrisDatasetConfig
-    from gplvm.data import load_dataset, load_iris_array
+    from gplvm.data.bundled import load_iris_array
+    from gplvm.data.loading import load_dataset
 
     data = load_dataset(IrisDatasetConfig(standardize=True))
     raw = load_iris_array()[0]

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from gplvm.model import reference as cf
 from gplvm.model.forms import make_form
-from gplvm.model.kernels import Linear
+from gplvm.model.kernels.linear import Linear
 from tests.helpers import central_difference, random_problem
 
 FORMS = ["woodbury", "dense"]

@@ -10,7 +10,8 @@ from gplvm.errors import NumericalError
 from gplvm.evaluate.metrics import heldout_metrics
 from gplvm.model import analytic
 from gplvm.model import reference as cf
-from gplvm.model.kernels import RBF, Linear
+from gplvm.model.kernels.linear import Linear
+from gplvm.model.kernels.rbf import RBF
 from gplvm.model.spec import ModelSpec
 from gplvm.run.pipeline import fit_experiment
 from tests.helpers import tiny_config

@@ -114,8 +114,8 @@ def test_nuts_runs_with_pymcs_sampler():
 
 
 def test_dense_likelihood_refuses_large_n():
-    from gplvm.data import Dataset
-    from gplvm.model.forms import Dense
+    from gplvm.data.dataset import Dataset
+    from gplvm.model.forms.dense import Dense
     from gplvm.model.spec import ModelSpec
     from gplvm.run.pipeline import check_config
 

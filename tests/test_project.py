@@ -10,7 +10,7 @@ from scipy.linalg import cho_factor, cho_solve
 import gplvm
 from gplvm.cli.project import main
 from gplvm.config import load_config
-from gplvm.data import synthetic
+from gplvm.data.bundled import synthetic
 from gplvm.run.pipeline import fit_experiment, save_experiment
 
 DATA = ["dataset=synthetic", "dataset.n_obs=60", "dataset.n_features=6", "dataset.max_obs=40"]

@@ -7,8 +7,8 @@ import pytest
 
 from gplvm.model import analytic
 from gplvm.model import reference as cf
-from gplvm.model.forms import Woodbury
-from gplvm.model.kernels import Linear
+from gplvm.model.forms.woodbury import Woodbury
+from gplvm.model.kernels.linear import Linear
 from tests.helpers import central_difference, random_problem
 
 SHAPES = [(6, 9, 2), (12, 3, 1), (15, 4, 3), (8, 8, 5)]  # (N, D, Q): N < D, N > D, Q = 1, Q >= 3

@@ -16,7 +16,8 @@ import yaml
 from gplvm.cli.report import collect, write_report
 from gplvm.cli.report import main as report_main
 from gplvm.config import ModelConfig, SyntheticDatasetConfig
-from gplvm.data import load_dataset, split_features
+from gplvm.data.heldout import split_features
+from gplvm.data.loading import load_dataset
 from gplvm.evaluate.metrics import heldout_metrics
 from gplvm.model.analytic import analytic_optimum
 from gplvm.model.spec import ModelSpec

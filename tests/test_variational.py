@@ -10,6 +10,7 @@ import pytest
 from gplvm.config import load_config
 from gplvm.errors import ConfigError
 from gplvm.inference.variational import draws_from_q
+from gplvm.model.checks import check_run_config
 from gplvm.run.pipeline import fit_experiment, save_experiment
 
 VARIATIONAL = [
@@ -104,7 +105,7 @@ def test_sparse_map_stores_the_inducing_inputs(sparse_map_run):
     post = sparse_map_run.idata.posterior
     assert post["inducing"].shape == (1, 1, 8, 2)
     # The bound at the fit is below the dense likelihood at the same point (Titsias).
-    from gplvm.model.forms import Dense
+    from gplvm.model.forms.dense import Dense
 
     spec = sparse_map_run.spec
     hyper = spec.first_draw(post.to_dataset())
@@ -130,12 +131,12 @@ def test_progress_lines_are_logged(caplog):
 )
 def test_bad_sparse_and_variational_settings_give_one_line_errors(overrides, message):
     with pytest.raises(ConfigError, match=message):
-        load_config(*overrides)
+        check_run_config(load_config(*overrides))
 
 
 def test_variational_uses_the_sparse_bound_whatever_the_preset_says():
     cfg = load_config("model=rbf_ard", "inference=variational")
-    assert cfg.model.likelihood.value == "sparse"
+    assert cfg.model.likelihood == "sparse"
 
 
 @pytest.mark.slow

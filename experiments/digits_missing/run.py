@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from gplvm.config import load_config
-from gplvm.data import load_digits_array
+from gplvm.data.bundled import load_digits_array
 from gplvm.evaluate.baselines import svd_impute
 from gplvm.run import markdown
 from gplvm.run.pipeline import fit_experiment, save_experiment

@@ -20,7 +20,7 @@ import pymc as pm
 import xarray as xr
 
 from gplvm.config import load_config
-from gplvm.data import load_dataset
+from gplvm.data.loading import load_dataset
 from gplvm.model import analytic
 from gplvm.model.pymc_model import build_model
 from gplvm.model.spec import ModelSpec

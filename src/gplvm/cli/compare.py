@@ -100,7 +100,7 @@ def check_same_data(runs: list, names: list[str]) -> None:
 def kfold_now(run, folds: int, seed: int):
     """Exact K-fold over the run's fitted columns, refitting with its own config."""
     from gplvm.config import inference_config_from_yaml
-    from gplvm.data import Dataset
+    from gplvm.data.dataset import Dataset
     from gplvm.evaluate import elpd
     from gplvm.inference import method_for
 

@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from gplvm.config import CONFIG_MODULE, register_configs, to_run_config
 from gplvm.errors import GPLVMError
 from gplvm.evaluate.record import RunMetrics, field_names
+from gplvm.model.checks import check_run_config
 from gplvm.run import lifecycle
 
 log = logging.getLogger("gplvm")
@@ -59,7 +60,7 @@ def main(cfg: DictConfig) -> float:
     started, t0 = False, time.time()
     try:
         with lifecycle.signals_raise():
-            run_cfg = to_run_config(cfg)
+            run_cfg = check_run_config(to_run_config(cfg))
             fingerprint = lifecycle.config_fingerprint(cfg)
             previous = lifecycle.completed_before(run_dir, fingerprint) if run_cfg.resume else None
             if previous is not None:

@@ -33,7 +33,7 @@ EXIT_BAD_INPUT = 2
 def read_rows(run, path: Path, label_column: str | None) -> tuple[np.ndarray, np.ndarray | None]:
     """New raw rows with the run's feature columns in the run's order, and their labels if any."""
     from gplvm.config import FileDatasetConfig
-    from gplvm.data import read_file
+    from gplvm.data.files import read_file
     from gplvm.errors import DataError
 
     rows, labels, names = read_file(FileDatasetConfig(path=str(path), label_column=label_column))

@@ -18,8 +18,8 @@ import numpy as np
 import xarray as xr
 from xarray import DataTree
 
-from gplvm.config import HYPERPARAMETERS
-from gplvm.data import Dataset
+from gplvm.config import HYPERPARAMETER_NAMES
+from gplvm.data.dataset import Dataset
 from gplvm.evaluate.align import align_draws
 from gplvm.model.spec import ModelSpec
 
@@ -120,7 +120,7 @@ def rotation_aware_posterior(
 
 def invariant_names(tree: DataTree) -> list[str]:
     """The rotation invariants plus the learned hyperparameters that ``tree.posterior`` holds."""
-    return INVARIANTS + [name for name in HYPERPARAMETERS if name in tree.posterior]
+    return INVARIANTS + [name for name in HYPERPARAMETER_NAMES if name in tree.posterior]
 
 
 def _extreme(result: DataTree | xr.Dataset, pick) -> float:

@@ -23,7 +23,7 @@ import numpy as np
 import xarray as xr
 from scipy.special import logsumexp
 
-from gplvm.data import Dataset
+from gplvm.data.dataset import Dataset
 from gplvm.model.spec import ModelSpec
 
 log = logging.getLogger("gplvm")

@@ -10,7 +10,7 @@ import numpy as np
 from xarray import DataTree
 
 from gplvm.config import Config
-from gplvm.data import Dataset
+from gplvm.data.dataset import Dataset
 from gplvm.evaluate import diagnostics
 from gplvm.evaluate.record import RunMetrics
 from gplvm.inference import Fit

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
-from gplvm.model.forms import LOG_2PI
+from gplvm.model.constants import LOG_2PI
 
 STEP = 1e-5  # finite-difference step, relative to the spread of the training latents
 MAX_CANDIDATES = 5000  # starting points scored per new row (see candidate_latents)

@@ -11,7 +11,7 @@ import pymc as pm
 from xarray import DataTree
 
 from gplvm.config import Init
-from gplvm.data import Dataset
+from gplvm.data.dataset import Dataset
 from gplvm.model.spec import ModelSpec
 
 

@@ -14,7 +14,7 @@ from scipy.optimize import LbfgsInvHessProduct
 from xarray import DataTree
 
 from gplvm.config import MapConfig
-from gplvm.data import Dataset
+from gplvm.data.dataset import Dataset
 from gplvm.errors import NumericalError
 from gplvm.inference.base import Fit, FitMethod, compile_mode, starting_point
 from gplvm.model.forms import describe

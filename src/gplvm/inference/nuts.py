@@ -9,7 +9,7 @@ import numpy as np
 import pymc as pm
 
 from gplvm.config import Init, NutsConfig, Sampler
-from gplvm.data import Dataset
+from gplvm.data.dataset import Dataset
 from gplvm.inference.base import Fit, FitMethod, compile_options, starting_point
 from gplvm.inference.map import MapMethod
 from gplvm.model.spec import ModelSpec

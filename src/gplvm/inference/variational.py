@@ -15,7 +15,7 @@ import xarray as xr
 from xarray import DataTree
 
 from gplvm.config import VariationalConfig
-from gplvm.data import Dataset
+from gplvm.data.dataset import Dataset
 from gplvm.errors import NumericalError
 from gplvm.inference.base import Fit, FitMethod, starting_point
 from gplvm.inference.map import fit_map

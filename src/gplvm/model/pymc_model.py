@@ -13,8 +13,14 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from gplvm.config import PriorConfig, PriorDist
-from gplvm.data import Dataset
+from gplvm.data.dataset import Dataset
+from gplvm.data.missing import filled
 from gplvm.model.spec import ModelSpec
+from gplvm.model.variational_bound import (
+    expected_log_likelihood,
+    expected_missing_log_likelihood,
+    gaussian_kl,
+)
 
 
 def coords_for(data: Dataset, spec: ModelSpec) -> dict[str, np.ndarray]:
@@ -44,8 +50,6 @@ def _data_and_hyperparameters(data: Dataset, spec: ModelSpec) -> tuple:
     # borrow: the shared variable uses data.Y itself rather than a copy (0.5 GB at 10^6 rows).
     # pm.Data takes no NaN: missing cells are stored as 0 and marked by Y_observed.
     if data.n_missing:
-        from gplvm.data.missing import filled
-
         Y = pm.Data("Y", filled(data.Y), dims=("obs", "feature"))
         pm.Data("Y_observed", ~np.isnan(data.Y), dims=("obs", "feature"))
         Y_sq_norm = pm.Data("Y_sq_norm", float(np.nansum(data.Y**2)))
@@ -122,10 +126,6 @@ def build_variational_model(data: Dataset, spec: ModelSpec) -> pm.Model:
     evidence lower bound plus the hyperparameters' log priors: the potential ``log_likelihood``
     (the sparse bound with Z integrated over q) and ``kl`` (minus KL(q(Z) || N(0, prior_scale^2))).
     """
-    from gplvm.model.forms import gaussian_kl
-
-    if not spec.kernel.has_psi_statistics:
-        raise ValueError(f"the {spec.kernel.name} kernel has no closed-form psi statistics")
     with pm.Model(coords=coords_for(data, spec)) as model:
         Y, Y_sq_norm, hyper = _data_and_hyperparameters(data, spec)
         hyper |= _form_parameters(spec, None)
@@ -133,9 +133,9 @@ def build_variational_model(data: Dataset, spec: ModelSpec) -> pm.Model:
         variance = pm.HalfFlat("Z_var", dims=("obs", "latent_dim"))
         if data.n_missing:
             observed = ~np.isnan(data.Y)
-            data_term = spec.form.expected_missing_log_likelihood(mean, variance, Y, hyper, observed)
+            data_term = expected_missing_log_likelihood(spec.form, mean, variance, Y, hyper, observed)
         else:
-            data_term = spec.form.expected_log_likelihood(mean, variance, Y, hyper, Y_sq_norm)
+            data_term = expected_log_likelihood(spec.form, mean, variance, Y, hyper, Y_sq_norm)
         pm.Potential("log_likelihood", data_term)
         pm.Potential("kl", -gaussian_kl(mean, variance, spec.prior_scale))
     return model

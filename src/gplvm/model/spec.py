@@ -15,7 +15,9 @@ import xarray as xr
 
 from gplvm.config import ModelConfig, PriorConfig, PriorDist
 from gplvm.model.analytic import AnalyticOptimum
-from gplvm.model.forms import LOG_2PI, LikelihoodForm, make_form
+from gplvm.model.checks import check_model
+from gplvm.model.constants import LOG_2PI
+from gplvm.model.forms import LikelihoodForm, make_form
 from gplvm.model.kernels import Hyper, Kernel, make_kernel
 
 Values = dict[str, float | np.ndarray]
@@ -60,7 +62,8 @@ class ModelSpec:
 
     @classmethod
     def from_config(cls, cfg: ModelConfig) -> ModelSpec:
-        """Build the spec of a validated model config."""
+        """Build the spec of a model config, checked against the registered kernels and forms."""
+        check_model(cfg)
         kernel = make_kernel(cfg.kernel, ard=cfg.ard, jitter=cfg.jitter)
         names = ("beta", *kernel.hyperparameters)
         configured: Values = {name: float(getattr(cfg, name)) for name in names}
@@ -69,7 +72,7 @@ class ModelSpec:
         learned = tuple(name for name in names if getattr(cfg.learn, name))
         return cls(
             kernel=kernel,
-            form=make_form(cfg.likelihood.value, kernel, cfg),
+            form=make_form(cfg.likelihood, kernel, cfg),
             latent_dim=cfg.latent_dim,
             prior_scale=cfg.prior_scale,
             configured=configured,

@@ -83,7 +83,7 @@ class PlotWorker:
 
 def serve() -> int:
     """The worker's side: import the plotting code, draw the request read from stdin, write the PNG."""
-    from gplvm import plots  # noqa: F401  (the slow import this process exists to overlap)
+    from gplvm.plots import figures  # noqa: F401  (the slow import this process exists to overlap)
 
     try:
         request = sys.stdin.buffer.read()

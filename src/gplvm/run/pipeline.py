@@ -17,11 +17,14 @@ from xarray import DataTree
 
 from gplvm import __version__
 from gplvm.config import Config, check_against_data
-from gplvm.data import Dataset, load_dataset, split_features
+from gplvm.data.dataset import Dataset
+from gplvm.data.heldout import split_features
+from gplvm.data.loading import load_dataset
 from gplvm.data.run_data import data_attrs
 from gplvm.errors import ConfigError
 from gplvm.evaluate.record import RunMetrics
 from gplvm.inference import Fit, method_for
+from gplvm.model.checks import check_run_config
 from gplvm.model.spec import ModelSpec
 from gplvm.plots.worker import PlotWorker, draw_here
 from gplvm.run import lifecycle, results
@@ -191,6 +194,7 @@ def fit_experiment(cfg: Config, config_yaml: str = "") -> Experiment:
     from gplvm.evaluate.metrics import fit_metrics
 
     config_yaml = config_yaml or OmegaConf.to_yaml(OmegaConf.structured(cfg))
+    check_run_config(cfg)
     spec = ModelSpec.from_config(cfg.model)
     full = load_dataset(cfg.dataset)
     data, Y_heldout, heldout_names = split_features(full, cfg.heldout.fraction, cfg.heldout.seed)

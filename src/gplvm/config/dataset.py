@@ -1,0 +1,116 @@
+"""Dataset schemas: the fields every dataset shares, and one schema per bundled dataset or file."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+
+from omegaconf import MISSING
+
+from gplvm.config.validation import positive_finite, require
+
+
+class MissingCells(StrEnum):
+    """What a data file's missing cells (empty CSV cells, NaN, Parquet nulls) do: stop the run
+    with an error naming the first, or stay missing (each column's likelihood then uses its
+    observed rows, and the run writes the imputed table)."""
+
+    error = "error"
+    allow = "allow"
+
+
+@dataclass
+class DatasetConfig:
+    """Fields every dataset shares."""
+
+    name: str = MISSING
+    standardize: bool = False  # divide each feature by its standard deviation after centring
+    max_obs: int | None = None  # keep only the first max_obs rows (quick trials)
+    missing: MissingCells = MissingCells.error  # allow: keep missing cells (NaN) and impute them
+
+    def __post_init__(self) -> None:
+        if self.max_obs is not None:
+            require(self.max_obs >= 2, "dataset.max_obs", self.max_obs, "it must be >= 2 or null")
+
+
+@dataclass
+class SyntheticDatasetConfig(DatasetConfig):
+    """Data drawn from the linear model itself: Y = Z W^T + noise, with known Z and beta."""
+
+    name: str = "synthetic"
+    n_obs: int = 100
+    n_features: int = 10
+    latent_dim: int = 2
+    beta: float = 10.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(self.n_obs >= 2, "dataset.n_obs", self.n_obs, "it must be >= 2")
+        require(self.n_features >= 1, "dataset.n_features", self.n_features, "it must be >= 1")
+        require(self.latent_dim >= 1, "dataset.latent_dim", self.latent_dim, "it must be >= 1")
+        positive_finite("dataset.beta", self.beta)
+
+
+@dataclass
+class CurveDatasetConfig(DatasetConfig):
+    """Points along a noisy circular arc (a 1-D curve), embedded in ``n_features`` dims.
+
+    Projected onto one line (PCA, the linear GPLVM with Q = 1) the arc folds onto itself; a
+    non-linear latent space can unroll it. Labels are ``n_segments`` equal pieces of the arc.
+    """
+
+    name: str = "curve"
+    n_obs: int = 100
+    n_features: int = 10
+    arc_degrees: float = 300.0
+    noise: float = 0.05  # sd of isotropic noise, relative to the radius 1
+    n_segments: int = 5
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(self.n_obs >= 2, "dataset.n_obs", self.n_obs, "it must be >= 2")
+        require(self.n_features >= 2, "dataset.n_features", self.n_features, "it must be >= 2")
+        require(
+            0 < self.arc_degrees <= 360, "dataset.arc_degrees", self.arc_degrees, "it must lie in (0, 360]"
+        )
+        require(math.isfinite(self.noise) and self.noise >= 0, "dataset.noise", self.noise, "it must be >= 0")
+        require(self.n_segments >= 1, "dataset.n_segments", self.n_segments, "it must be >= 1")
+
+
+@dataclass
+class DigitsDatasetConfig(DatasetConfig):
+    """scikit-learn's bundled 8x8 digits: 1797 x 64, labels 0-9."""
+
+    name: str = "digits"
+
+
+@dataclass
+class IrisDatasetConfig(DatasetConfig):
+    """scikit-learn's bundled iris: 150 x 4, three species."""
+
+    name: str = "iris"
+
+
+@dataclass
+class FileDatasetConfig(DatasetConfig):
+    """A user file: ``.csv`` with a header row, ``.parquet``, ``.npy`` (a 2-D array) or ``.npz``."""
+
+    name: str = "file"
+    path: str = MISSING
+    label_column: str | None = None  # csv, parquet: a column name; npz: an array name
+    array: str = "Y"  # npz: the name of the data array
+
+
+DATASETS = {
+    cls.name: cls
+    for cls in (
+        SyntheticDatasetConfig,
+        CurveDatasetConfig,
+        DigitsDatasetConfig,
+        IrisDatasetConfig,
+        FileDatasetConfig,
+    )
+}

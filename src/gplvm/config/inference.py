@@ -1,0 +1,139 @@
+"""Inference schemas: the fields every fit method shares, and MAP, NUTS and the Bayesian GPLVM's."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from omegaconf import MISSING
+
+from gplvm.config.validation import positive_finite, require
+
+
+class Init(StrEnum):
+    """Where an optimiser or sampler starts. ``map`` (NUTS only) means: at the fitted MAP."""
+
+    pca = "pca"
+    random = "random"
+    map = "map"
+
+
+class Sampler(StrEnum):
+    """NUTS implementation behind ``pm.sample``."""
+
+    nutpie = "nutpie"
+    pymc = "pymc"
+
+
+BACKENDS = ("numba", "c", "python")
+
+
+@dataclass
+class InferenceConfig:
+    """Fields every inference method shares."""
+
+    method: str = MISSING
+    init: Init = Init.pca
+    backend: str = "numba"  # PyTensor compile backend: numba, c or python (FAST_COMPILE)
+    # Optimisers log iteration, objective, gradient and elapsed time this often; 0 is quiet.
+    progress_seconds: float = 5.0
+    # Fits with draws store each feature's log-likelihood per draw (the log_likelihood group,
+    # for PSIS-LOO over features); false saves chains x draws x D numbers in posterior.nc.
+    log_likelihood: bool = True
+
+    def __post_init__(self) -> None:
+        require(
+            self.backend in BACKENDS,
+            "inference.backend",
+            self.backend,
+            f"choose one of {', '.join(BACKENDS)}",
+        )
+        require(
+            math.isfinite(self.progress_seconds) and self.progress_seconds >= 0,
+            "inference.progress_seconds",
+            self.progress_seconds,
+            "it must be >= 0 (0: no progress lines)",
+        )
+
+
+@dataclass
+class MapConfig(InferenceConfig):
+    """MAP by SciPy's L-BFGS-B on the PyMC model's log density, with PyTensor gradients."""
+
+    method: str = "map"
+    backend: str = "python"  # compiles in under a second, runs as fast as numba here (make bench)
+    maxiter: int = 10_000
+    ftol: float = 0.0  # scipy's 2.2e-9 stops short of the optimum on large objectives
+    gtol: float = 1e-8
+    maxcor: int = 30
+    # L-BFGS-B keeps 2 x maxcor vectors as long as all parameters (N Q + hyperparameters); above
+    # this many MiB, maxcor is lowered to fit (at 10^6 x 2 latents, 30 pairs would take 960 MiB).
+    history_mb: float = 256.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(self.init != Init.map, "inference.init", self.init.value, "MAP starts from pca or random")
+        require(self.maxiter >= 1, "inference.maxiter", self.maxiter, "it must be >= 1")
+        require(self.ftol >= 0, "inference.ftol", self.ftol, "it must be >= 0")
+        require(self.gtol >= 0, "inference.gtol", self.gtol, "it must be >= 0")
+        require(self.maxcor >= 1, "inference.maxcor", self.maxcor, "it must be >= 1")
+        require(self.history_mb > 0, "inference.history_mb", self.history_mb, "it must be > 0")
+
+
+@dataclass
+class NutsConfig(InferenceConfig):
+    """NUTS by ``pm.sample``, started at the MAP (default) plus PyMC's U(-1, 1) jitter per chain."""
+
+    method: str = "nuts"
+    init: Init = Init.map
+    draws: int = 1000
+    tune: int = 1000
+    chains: int = 2
+    cores: int | None = (
+        None  # chains run in parallel: threads (nutpie) or processes (pymc); null: PyMC's default
+    )
+    target_accept: float = 0.8
+    sampler: Sampler = Sampler.nutpie
+    progressbar: bool = True  # set false for quieter logs, e.g. on a cluster
+    map: MapConfig = field(default_factory=MapConfig)  # settings of the MAP used as start
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(self.draws >= 1, "inference.draws", self.draws, "it must be >= 1")
+        require(self.tune >= 0, "inference.tune", self.tune, "it must be >= 0")
+        require(self.chains >= 1, "inference.chains", self.chains, "it must be >= 1")
+        require(
+            self.cores is None or self.cores >= 1, "inference.cores", self.cores, "it must be >= 1 or null"
+        )
+        require(
+            self.sampler != Sampler.nutpie or self.backend == "numba",
+            "inference.backend",
+            self.backend,
+            "the nutpie sampler compiles with numba; use inference.backend=numba or inference.sampler=pymc",
+        )
+        require(
+            0 < self.target_accept < 1, "inference.target_accept", self.target_accept, "it must lie in (0, 1)"
+        )
+
+
+@dataclass
+class VariationalConfig(MapConfig):
+    """The Bayesian GPLVM: q(Z) = prod_n N(mu_n, diag S_n) and the sparse bound minus KL(q || prior).
+
+    The bound is maximised over mu, S, the inducing inputs and the learned hyperparameters (at
+    their MAP under their priors) by the same L-BFGS-B as ``map``; the run then stores draws
+    from q as its posterior.
+    """
+
+    method: str = "variational"
+    maxiter: int = 1000  # as GPy's optimize(): the bound keeps creeping up for thousands more
+    init_variance: float = 0.1  # the start of every S_nq, relative to prior_scale^2
+    draws: int = 250  # draws from q per chain
+    chains: int = 2
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        positive_finite("inference.init_variance", self.init_variance)
+        require(self.draws >= 1, "inference.draws", self.draws, "it must be >= 1")
+        require(self.chains >= 1, "inference.chains", self.chains, "it must be >= 1")

@@ -1,0 +1,64 @@
+"""The model schema: latent dimension, kernel, likelihood form, hyperparameters and their priors.
+
+Names of kernels and likelihood forms are checked against their registries by
+:mod:`gplvm.model.checks`, which knows the classes; here only ranges are checked.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from gplvm.config.hyperparameters import (
+    HYPERPARAMETERS,
+    LearnConfig,
+    PriorsConfig,
+    with_hyperparameter_values,
+)
+from gplvm.config.validation import positive_finite, require
+
+
+class InducingInit(StrEnum):
+    """Where the inducing inputs start: k-means centres of the starting latents, or a random subset."""
+
+    kmeans = "kmeans"
+    random = "random"
+
+
+@dataclass
+@with_hyperparameter_values
+class ModelConfig:
+    """The GPLVM: K = k(Z) + (beta^-1 + jitter) I, Z ~ Normal(0, prior_scale).
+
+    The hyperparameters (``beta``, ``variance``, ``lengthscale``, ``bias``: see
+    :mod:`gplvm.config.hyperparameters`) are fixed values, or the starting values of the ones
+    marked in ``learn``, which then get the priors in ``priors``.
+    """
+
+    latent_dim: int = 2
+    kernel: str = "linear"  # a name registered in gplvm.model.kernels.KERNELS
+    ard: bool = False  # stationary kernels: one length scale per latent dim
+    learn: LearnConfig = field(default_factory=LearnConfig)
+    priors: PriorsConfig = field(default_factory=PriorsConfig)
+    prior_scale: float = 1.0
+    # How eq. 1 is evaluated: a name registered in gplvm.model.forms.FORMS (woodbury: linear
+    # kernel, O(N Q^2 + N Q D); dense: an O(N^3) Cholesky; sparse: the inducing-point lower bound
+    # in O(N M^2 + N M D)).
+    likelihood: str = "woodbury"
+    jitter: float = 1e-6  # added to the diagonal, relative to the kernel's variance + bias
+    num_inducing: int = 64  # sparse bound: M inducing inputs (at most N)
+    inducing_init: InducingInit = InducingInit.random
+
+    def __post_init__(self) -> None:
+        require(self.latent_dim >= 1, "model.latent_dim", self.latent_dim, "it must be >= 1")
+        positive_finite("model.prior_scale", self.prior_scale)
+        for hyperparameter in HYPERPARAMETERS:
+            hyperparameter.check_value(getattr(self, hyperparameter.name))
+        require(
+            math.isfinite(self.jitter) and 0 <= self.jitter < 1,
+            "model.jitter",
+            self.jitter,
+            "it must lie in [0, 1)",
+        )
+        require(self.num_inducing >= 1, "model.num_inducing", self.num_inducing, "it must be >= 1")

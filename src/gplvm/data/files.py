@@ -1,0 +1,132 @@
+"""User data files: ``.csv`` with a header row, ``.parquet``, ``.npy`` (a 2-D array) or ``.npz``,
+with an optional label column; every problem is one DataError line."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gplvm.config import FileDatasetConfig
+from gplvm.errors import DataError
+
+_NAN_WORDS = ("nan", "+nan", "-nan", "", "na", "n/a", "null")
+
+
+def _split_label(frame, path: Path, label_column: str | None):
+    """(frame without the label column, labels or None)."""
+    if label_column is None:
+        return frame, None
+    if label_column not in frame.columns:
+        raise DataError(
+            f"label_column {label_column!r} is not a column of {path}; columns are {list(frame.columns)}"
+        )
+    labels = frame[label_column].astype(str).str.strip().to_numpy()
+    return frame.drop(columns=label_column), labels
+
+
+def _ragged_row(path: Path) -> str | None:
+    """The first row whose field count differs from the header's, as a message (pyarrow names no line)."""
+    with path.open(newline="") as fh:
+        rows = csv.reader(fh)
+        header = next(rows, [])
+        for line, row in enumerate(rows, start=2):
+            if any(cell.strip() for cell in row) and len(row) != len(header):
+                return f"{path} line {line} has {len(row)} fields; the header has {len(header)}"
+    return None
+
+
+def _read_csv(path: Path, label_column: str | None) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+    """A CSV with a header row, parsed by pyarrow (through pandas) as text, then checked and converted."""
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, engine="pyarrow")
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path} is empty; expected a header row and at least two data rows") from None
+    except pd.errors.ParserError as exc:
+        raise DataError(_ragged_row(path) or f"cannot read {path}: {str(exc).strip()}") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    filled = frame.fillna("")
+    frame = frame[(filled.apply(lambda col: col.str.strip()) != "").any(axis=1)]  # blank rows
+    if frame.empty:
+        raise DataError(f"{path} has a header but no data rows")
+    frame, labels = _split_label(frame, path, label_column)
+    # A writable copy: pandas may hand out read-only views, and prepare() centres in place.
+    Y = np.array(frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float))
+    text = frame.to_numpy(dtype=str)
+    bad = np.isnan(Y) & ~np.isin(np.char.lower(np.char.strip(text)), _NAN_WORDS)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise DataError(
+            f"{path} line {frame.index[i] + 2}, column {frame.columns[j]!r}:"
+            f" {str(text[i, j])!r} is not a number"
+            " (set dataset.label_column for a label column)"
+        )
+    return Y, labels, list(frame.columns)
+
+
+def _read_parquet(path: Path, label_column: str | None) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+    """A Parquet table (pandas with pyarrow): numeric columns, plus an optional label column."""
+    frame, labels = _split_label(pd.read_parquet(path), path, label_column)
+    frame.columns = [str(c) for c in frame.columns]
+    for name, dtype in frame.dtypes.items():
+        if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+            raise DataError(
+                f"{path}: column {name!r} holds {dtype}, not numbers"
+                " (set dataset.label_column for a label column)"
+            )
+    if frame.empty:
+        raise DataError(f"{path} has no data rows")
+    return np.array(frame.to_numpy(dtype=float, na_value=np.nan)), labels, list(frame.columns)
+
+
+def _read_npz(path: Path, array: str, label_column: str | None) -> tuple[np.ndarray, np.ndarray | None]:
+    with np.load(path, allow_pickle=False) as arrays:
+        if array not in arrays:
+            raise DataError(f"{path} has no array {array!r} (dataset.array); it has {sorted(arrays.files)}")
+        Y = arrays[array]
+        labels = None
+        if label_column is not None:
+            if label_column not in arrays:
+                raise DataError(
+                    f"{path} has no array {label_column!r} (label_column); it has {sorted(arrays.files)}"
+                )
+            labels = np.asarray(arrays[label_column]).astype(str)
+    return Y, labels
+
+
+def read_file(cfg: FileDatasetConfig) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
+    """Read a ``.csv`` (header row), ``.parquet``, ``.npy`` or ``.npz`` file: raw data, labels, names."""
+    path = Path(cfg.path).expanduser()
+    if not path.is_file():
+        raise DataError(f"dataset.path={cfg.path!r}: no such file")
+    suffix = path.suffix.lower()
+    names = None
+    try:
+        if suffix == ".csv":
+            Y, labels, names = _read_csv(path, cfg.label_column)
+        elif suffix == ".parquet":
+            Y, labels, names = _read_parquet(path, cfg.label_column)
+        elif suffix == ".npz":
+            Y, labels = _read_npz(path, cfg.array, cfg.label_column)
+        elif suffix == ".npy":
+            if cfg.label_column is not None:
+                raise DataError(
+                    "dataset.label_column needs a .csv, .parquet or .npz file; a .npy file holds one array"
+                )
+            Y, labels = np.load(path, allow_pickle=False), None
+        else:
+            raise DataError(
+                f"dataset.path={cfg.path!r}: unsupported file type {suffix!r};"
+                " use .csv, .parquet, .npy or .npz"
+            )
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read {path}: {exc}") from None
+    if Y.ndim != 2:
+        raise DataError(f"{path}: expected a 2-D array (observations x features), got shape {Y.shape}")
+    if not np.issubdtype(Y.dtype, np.number) or np.issubdtype(Y.dtype, np.complexfloating):
+        raise DataError(f"{path}: the data array has dtype {Y.dtype}; expected real numbers")
+    if labels is not None and len(labels) != Y.shape[0]:
+        raise DataError(f"{path}: {len(labels)} labels for {Y.shape[0]} observations")
+    return Y.astype(float, copy=False), labels, names

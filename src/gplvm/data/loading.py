@@ -1,0 +1,55 @@
+"""Load the dataset that a config names, centred: :func:`load_dataset`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gplvm.config import (
+    CurveDatasetConfig,
+    DatasetConfig,
+    DigitsDatasetConfig,
+    FileDatasetConfig,
+    IrisDatasetConfig,
+    MissingCells,
+    SyntheticDatasetConfig,
+)
+from gplvm.data.bundled import curve, load_digits_array, load_iris_array, synthetic
+from gplvm.data.dataset import Dataset, prepare
+from gplvm.data.files import read_file
+from gplvm.errors import DataError
+
+
+def load_dataset(cfg: DatasetConfig) -> Dataset:
+    """Load the dataset that ``cfg`` names and return it centred.
+
+    Raises
+    ------
+    DataError
+        If a file is missing, empty, non-numeric or holds NaN or infinite values.
+    """
+    Z_true = None
+    names = None
+    attrs: dict[str, str | int | float] = {}
+    if isinstance(cfg, SyntheticDatasetConfig):
+        Y, Z_true, labels = synthetic(cfg)
+        attrs = {"true_latent_dim": cfg.latent_dim, "true_beta": cfg.beta, "data_seed": cfg.seed}
+    elif isinstance(cfg, CurveDatasetConfig):
+        Y, Z_true, labels = curve(cfg)
+        attrs = {"arc_degrees": cfg.arc_degrees, "noise": cfg.noise, "data_seed": cfg.seed}
+    elif isinstance(cfg, DigitsDatasetConfig):
+        Y, labels, names = load_digits_array()
+    elif isinstance(cfg, IrisDatasetConfig):
+        Y, labels, names = load_iris_array()
+    elif isinstance(cfg, FileDatasetConfig):
+        Y, labels, names = read_file(cfg)
+        attrs = {"path": str(Path(cfg.path).expanduser().resolve())}
+    else:
+        raise DataError(f"unknown dataset config {type(cfg).__name__}")
+    if cfg.max_obs is not None:
+        Y = Y[: cfg.max_obs]
+        labels = None if labels is None else labels[: cfg.max_obs]
+        Z_true = None if Z_true is None else Z_true[: cfg.max_obs]
+    allow = cfg.missing == MissingCells.allow
+    Y, offset, scale = prepare(Y, f"dataset {cfg.name}", cfg.standardize, allow, names)
+    names = names or [f"x{j}" for j in range(Y.shape[1])]
+    return Dataset(cfg.name, Y, list(names), labels, Z_true, attrs, offset, scale)

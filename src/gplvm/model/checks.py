@@ -1,0 +1,78 @@
+"""Checks of a model config against the registered kernels and likelihood forms.
+
+They need the classes, so they live here rather than with the schemas; each raises a
+:class:`~gplvm.errors.ConfigError` with one line that names the bad value and what would be valid.
+:func:`check_run_config` runs them all; the command line runs it before it loads PyMC.
+"""
+
+from __future__ import annotations
+
+from gplvm.config import HYPERPARAMETER_NAMES, Config, ModelConfig, VariationalConfig
+from gplvm.config.validation import require
+from gplvm.model.expectations import has_psi_statistics
+from gplvm.model.forms import FORMS
+from gplvm.model.kernels import KERNELS
+
+
+def check_model(cfg: ModelConfig) -> None:
+    """The kernel and form exist and fit together, and learned hyperparameters are the kernel's."""
+    require(cfg.kernel in KERNELS, "model.kernel", cfg.kernel, f"choose one of {', '.join(sorted(KERNELS))}")
+    require(
+        cfg.likelihood in FORMS,
+        "model.likelihood",
+        cfg.likelihood,
+        f"choose one of {', '.join(sorted(FORMS))}",
+    )
+    kernel = KERNELS[cfg.kernel]
+    allowed = ("beta", *kernel.hyperparameters)
+    for name in HYPERPARAMETER_NAMES:
+        if not getattr(cfg.learn, name):
+            continue
+        require(
+            name in allowed,
+            f"model.learn.{name}",
+            True,
+            f"the {cfg.kernel} kernel has no {name}; it can learn {', '.join(allowed)}",
+        )
+        require(
+            getattr(cfg, name) > 0,
+            f"model.{name}",
+            getattr(cfg, name),
+            "a learned hyperparameter starts at a value > 0",
+        )
+        getattr(cfg.priors, name).check(f"model.priors.{name}")
+    ard_kernels = sorted(name for name, k in KERNELS.items() if k.supports_ard)
+    require(
+        not cfg.ard or kernel.supports_ard,
+        "model.ard",
+        cfg.ard,
+        f"ARD needs a kernel with length scales ({', '.join(ard_kernels)})",
+    )
+    form = FORMS[cfg.likelihood]
+    require(
+        form.supports(kernel()),
+        "model.likelihood",
+        cfg.likelihood,
+        f"the {form.name} form does not support the {cfg.kernel} kernel; use model.likelihood=dense"
+        f" (or model={cfg.kernel})",
+    )
+
+
+def check_variational(cfg: ModelConfig) -> None:
+    """inference=variational needs the kernel's expectations under q(Z) in closed form."""
+    able = sorted(name for name, k in KERNELS.items() if has_psi_statistics(k))
+    require(
+        has_psi_statistics(KERNELS[cfg.kernel]),
+        "model.kernel",
+        cfg.kernel,
+        f"inference=variational needs a kernel with closed-form psi statistics ({', '.join(able)});"
+        " use inference=map with model.likelihood=sparse for this kernel",
+    )
+
+
+def check_run_config(cfg: Config) -> Config:
+    """All the checks of a validated config that need the model classes; returns ``cfg``."""
+    check_model(cfg.model)
+    if isinstance(cfg.inference, VariationalConfig):
+        check_variational(cfg.model)
+    return cfg

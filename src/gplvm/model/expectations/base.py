@@ -1,0 +1,72 @@
+"""Expectations of a kernel under a Gaussian q(Z): the psi statistics of the Bayesian GPLVM.
+
+For each row n, with q(z_n) = N(mu_n, diag S_n): psi0 = sum_n E[k(z_n, z_n)],
+Psi1[n, m] = E[k(z_n, u_m)] and Psi2 = sum_n E[k(U, z_n) k(z_n, U)]. With S = 0 they reduce to
+tr K_nn, K_nu and K_un K_nu, which every kernel gives; in closed form for any S only some do.
+
+A subclass names its kernel class in ``kernel_type`` and registers itself when its module is
+imported; :mod:`gplvm.model.expectations` imports every module of its folder.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+import numpy as np
+import pytensor.tensor as pt
+
+from gplvm.model.kernels import Hyper, Kernel
+
+PsiStatistics = tuple[pt.TensorVariable, pt.TensorVariable, pt.TensorVariable]
+
+
+class Expectations(ABC):
+    """The psi statistics of one kernel class, as PyTensor graphs."""
+
+    kernel_type: ClassVar[type[Kernel]]
+    registry: ClassVar[dict[type[Kernel], type[Expectations]]] = {}
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "kernel_type" in cls.__dict__:
+            Expectations.registry[cls.kernel_type] = cls
+
+    def __init__(self, kernel: Kernel) -> None:
+        self.kernel = kernel
+
+    @abstractmethod
+    def psi_statistics(
+        self, mean: pt.TensorLike, variance: pt.TensorLike, inducing: pt.TensorLike, hyper: Hyper
+    ) -> PsiStatistics:
+        """psi0 (scalar), Psi1 (N, M) and Psi2 (M, M) under q(z_n) = N(mean_n, diag variance_n).
+
+        ``inducing`` is U (M, Q).
+        """
+
+    @abstractmethod
+    def psi_statistics_by_column(
+        self,
+        mean: pt.TensorLike,
+        variance: pt.TensorLike,
+        inducing: pt.TensorLike,
+        hyper: Hyper,
+        observed: np.ndarray,
+    ) -> PsiStatistics:
+        """psi0 (D,), Psi1 (N, M) and Psi2 (D, M, M) with the sums over each column's observed rows.
+
+        ``observed`` (bool, N x D) marks the observed cells (data with missing cells).
+        """
+
+
+def has_psi_statistics(kernel: Kernel | type[Kernel]) -> bool:
+    """Whether the kernel's expectations under q(Z) are known in closed form."""
+    return (kernel if isinstance(kernel, type) else type(kernel)) in Expectations.registry
+
+
+def expectations_of(kernel: Kernel) -> Expectations:
+    """The kernel's :class:`Expectations`; a ValueError for a kernel without closed forms."""
+    try:
+        return Expectations.registry[type(kernel)](kernel)
+    except KeyError:
+        raise ValueError(f"the {kernel.name} kernel has no closed-form psi statistics") from None
