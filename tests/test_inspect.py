@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from gplvm.cli.inspect import main
 from gplvm.run import lifecycle, results
-from gplvm.run.loaded import INSPECT_DIR, main
+from gplvm.run.inspection import INSPECT_DIR
 from gplvm.run.pipeline import save_experiment
 
 
@@ -107,7 +108,7 @@ def test_broken_run_directories_give_one_line_errors(tmp_path, capsys, setup, me
 
 def test_console_script_exits_nonzero_on_a_broken_directory(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "gplvm.run.loaded", str(tmp_path / "nope")], capture_output=True, text=True
+        [sys.executable, "-m", "gplvm.cli.inspect", str(tmp_path / "nope")], capture_output=True, text=True
     )
     assert proc.returncode == 2
     assert "no such directory" in proc.stderr and "Traceback" not in proc.stderr
@@ -132,7 +133,8 @@ def test_inspect_reads_stored_run_directories(tmp_path, capsys, name):
 
 def test_stored_rbf_run_rebuilds_its_model_and_shading():
     """The model config in the attrs rebuilds the kernel, and the MAP's log-likelihood is reproduced."""
-    from gplvm.run.loaded import load_run, run_shading
+    from gplvm.run.inspection import run_shading
+    from gplvm.run.loaded import load_run
 
     run = load_run(STORED / "map_rbf_ard")
     spec = run.spec

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from gplvm.cli.report import collect
 from gplvm.run import lifecycle, results
 from gplvm.run.sweep import job_statuses
+from gplvm.run.sweep_report import collect
 
 GPLVM = [sys.executable, "-m", "gplvm"]
 ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}

@@ -167,7 +167,7 @@ def test_rbf_nuts_samples_hyperparameters_and_reports_them(tmp_path):
     assert np.isfinite(m["rhat_max_invariants"]) and m["map_log_posterior"] is not None
     assert m["analytic_gap"] is None
     # gplvm-inspect summarises and plots the hyperparameters with the invariants.
-    from gplvm.run.loaded import inspect
+    from gplvm.run.inspection import inspect
     from gplvm.run.pipeline import save_experiment
 
     save_experiment(exp, tmp_path)
@@ -195,7 +195,8 @@ def test_latent_plot_of_a_nonlinear_fit_is_shaded_by_predictive_variance(curve_f
     save_experiment(exp, tmp_path)
     assert (tmp_path / "latent.png").stat().st_size > 10_000
     # gplvm-inspect rebuilds the same shading from the run directory alone.
-    from gplvm.run.loaded import load_run, run_shading
+    from gplvm.run.inspection import run_shading
+    from gplvm.run.loaded import load_run
 
     rebuilt = run_shading(load_run(tmp_path), Z)
     np.testing.assert_allclose(rebuilt.variance, shading.variance, rtol=1e-12)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from gplvm.cli.inspect import main
 from gplvm.config import load_config
 from gplvm.data.run_data import fingerprint, training_data
-from gplvm.run.loaded import load_run, main
+from gplvm.run.loaded import load_run
 from gplvm.run.pipeline import fit_experiment, save_experiment
 
 

@@ -13,7 +13,6 @@ import pandas as pd
 import pytest
 import yaml
 
-from gplvm.cli.report import collect, write_report
 from gplvm.cli.report import main as report_main
 from gplvm.config import ModelConfig, SyntheticDatasetConfig
 from gplvm.data.heldout import split_features
@@ -22,6 +21,7 @@ from gplvm.evaluate.metrics import heldout_metrics
 from gplvm.model.analytic import analytic_optimum
 from gplvm.model.spec import ModelSpec
 from gplvm.run import results
+from gplvm.run.sweep_report import collect, write_report
 
 GPLVM = [sys.executable, "-m", "gplvm"]
 TINY = ["dataset=synthetic", "dataset.n_obs=40", "dataset.n_features=8"]

@@ -88,7 +88,7 @@ def test_variational_is_reproducible():
 
 
 def test_variational_run_directory_is_inspected(tmp_path, variational_run, capsys):
-    from gplvm.run.loaded import main
+    from gplvm.cli.inspect import main
 
     save_experiment(variational_run, tmp_path)
     assert (tmp_path / "latent.png").stat().st_size > 5000

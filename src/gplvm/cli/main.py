@@ -3,30 +3,24 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import time
 from pathlib import Path
-
-# Two BLAS threads on two cores fight with the sampler and the optimiser.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from gplvm.cli.common import EXIT_BAD_INPUT, EXIT_SWEEP_FAILED
 from gplvm.config import CONFIG_MODULE, register_configs, to_run_config
 from gplvm.errors import GPLVMError
 from gplvm.evaluate.record import RunMetrics, field_names
 from gplvm.model.checks import check_run_config
-from gplvm.run import lifecycle
+from gplvm.run import lifecycle, results
+from gplvm.run.sweep import FAILED_JOBS
 
 log = logging.getLogger("gplvm")
-EXIT_BAD_INPUT = 2
-EXIT_SWEEP_FAILED = 1
 
 register_configs()
 
@@ -78,8 +72,6 @@ def main(cfg: DictConfig) -> float:
         print(f"gplvm: {exc}; {run_dir} records it (rerun a sweep with resume=true)", file=sys.stderr)
         sys.exit(exc.exit_code)
     except Exception as exc:
-        from gplvm.run import results
-
         if not started:  # run_experiment records its own failures
             results.mark_failed(run_dir, exc)
         if multirun:
@@ -96,8 +88,6 @@ def main(cfg: DictConfig) -> float:
 
 def entry() -> None:
     """The ``gplvm`` command: Hydra's CLI, then exit 1 if a multirun had jobs that did not complete."""
-    from gplvm.run.sweep import FAILED_JOBS
-
     main()
     if FAILED_JOBS:
         print(

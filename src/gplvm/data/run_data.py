@@ -17,6 +17,8 @@ from xarray import DataTree
 
 from gplvm.config import Config, dataset_config_from_yaml
 from gplvm.data.dataset import Dataset
+from gplvm.data.heldout import split_features
+from gplvm.data.loading import load_dataset
 from gplvm.errors import GPLVMError, RunDirectoryError
 
 
@@ -57,8 +59,6 @@ def training_data(tree: DataTree) -> np.ndarray:
     attrs = tree.attrs
     if "dataset_config" not in attrs:
         raise RunDirectoryError("the run holds no copy of its data and no reference to it")
-    from gplvm.data.heldout import split_features
-    from gplvm.data.loading import load_dataset
 
     source = attrs["data_source"]
     try:

@@ -24,6 +24,7 @@ import xarray as xr
 from scipy.special import logsumexp
 
 from gplvm.data.dataset import Dataset
+from gplvm.errors import ConfigError
 from gplvm.model.spec import ModelSpec
 
 log = logging.getLogger("gplvm")
@@ -91,8 +92,6 @@ def stacking_weights(pointwise: np.ndarray, tol: float = 1e-12, max_iter: int = 
 def fold_of_each_feature(n_features: int, folds: int, seed: int) -> np.ndarray:
     """A seeded assignment of the feature columns to ``folds`` folds of (nearly) equal size: 0..K-1."""
     if not 2 <= folds <= n_features:
-        from gplvm.errors import ConfigError
-
         raise ConfigError(
             f"kfold.folds={folds} is invalid: it must lie in [2, {n_features}] (D = {n_features})"
         )

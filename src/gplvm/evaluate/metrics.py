@@ -11,8 +11,12 @@ from xarray import DataTree
 
 from gplvm.config import Config
 from gplvm.data.dataset import Dataset
-from gplvm.evaluate import diagnostics
+from gplvm.data.missing import filled
+from gplvm.evaluate import diagnostics, elpd
+from gplvm.evaluate.baselines import pca_scores
+from gplvm.evaluate.elpd import heldout_lpd
 from gplvm.evaluate.record import RunMetrics
+from gplvm.evaluate.shading import top_two
 from gplvm.inference import Fit
 from gplvm.model.analytic import gram_relative_error
 from gplvm.model.spec import ModelSpec
@@ -68,8 +72,6 @@ def neighbour_metrics(Z: np.ndarray, data: Dataset, latent_dim: int, relevance=N
     """
     if data.labels is None:
         return {"knn_error": None, "pca_knn_error": None}
-    from gplvm.data.missing import filled
-    from gplvm.evaluate.baselines import pca_scores
 
     Y = filled(data.Y) if data.n_missing else data.Y  # missing cells at their column's mean
     pca = pca_scores(Y, min(latent_dim, data.n_features, data.n_obs), centred=True)
@@ -78,8 +80,6 @@ def neighbour_metrics(Z: np.ndarray, data: Dataset, latent_dim: int, relevance=N
         "pca_knn_error": nearest_neighbour_error(pca, data.labels),
     }
     if relevance is not None and latent_dim > 2:
-        from gplvm.evaluate.shading import top_two
-
         out["knn_error_relevant"] = nearest_neighbour_error(Z[:, list(top_two(relevance))], data.labels)
     return out
 
@@ -113,7 +113,6 @@ def heldout_metrics(
     which for one draw is the plain log density; ``heldout_log_lik_per_feature`` averages it
     over the held-out columns.
     """
-    from gplvm.evaluate.elpd import heldout_lpd
 
     per_column = heldout_lpd(Z_draws, hypers, Y_heldout, spec, "at a held-out draw")
     return {
@@ -200,7 +199,6 @@ def fit_metrics(
         fitted_Z, data.Y, spec, {**fitted, **spec.form_values(posterior)}
     )
     out["train_log_lik_per_feature"] = out["log_likelihood"] / data.n_features
-    from gplvm.evaluate import elpd
 
     if "log_likelihood" in tree:
         out.update(elpd.loo_summary(elpd.loo(tree)))

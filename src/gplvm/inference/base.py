@@ -12,6 +12,10 @@ from xarray import DataTree
 
 from gplvm.config import Init
 from gplvm.data.dataset import Dataset
+from gplvm.data.missing import filled
+from gplvm.inference.numba_support import register_numba_ops
+from gplvm.model.analytic import top_singular
+from gplvm.model.pymc_model import build_model
 from gplvm.model.spec import ModelSpec
 
 
@@ -64,7 +68,6 @@ class FitMethod(ABC):
 
     def build_model(self, data: Dataset, spec: ModelSpec) -> pm.Model:
         """The model this method fits: by default the GPLVM of :func:`gplvm.model.pymc_model.build_model`."""
-        from gplvm.model.pymc_model import build_model
 
         return build_model(data, spec)
 
@@ -80,9 +83,6 @@ def initial_latents(data: Dataset, latent_dim: int, init: Init, prior_scale: flo
     """
     rng = np.random.default_rng(seed)
     if init == Init.pca:
-        from gplvm.data.missing import filled
-        from gplvm.model.analytic import top_singular
-
         # Missing cells at their column's mean (0): a start, not an estimate.
         U, sing = top_singular(filled(data.Y) if data.n_missing else data.Y, latent_dim)
         Z = U * np.sqrt(data.n_obs)
@@ -111,8 +111,6 @@ def compile_mode(backend: str):
     from pytensor.compile.mode import get_mode
 
     if backend == "numba":
-        from gplvm.inference.numba_support import register_numba_ops
-
         register_numba_ops()
     return get_mode({"python": "FAST_COMPILE", "c": "CVM"}.get(backend, backend.upper()))
 
@@ -125,7 +123,5 @@ def compile_options(backend: str) -> dict:
     of BLAS calls, so on small and medium data it is as fast to run as compiled code.
     """
     if backend == "numba":
-        from gplvm.inference.numba_support import register_numba_ops
-
         register_numba_ops()
     return {"compile_kwargs": {"mode": "FAST_COMPILE"}} if backend == "python" else {"backend": backend}

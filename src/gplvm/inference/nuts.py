@@ -12,6 +12,7 @@ from gplvm.config import Init, NutsConfig, Sampler
 from gplvm.data.dataset import Dataset
 from gplvm.inference.base import Fit, FitMethod, compile_options, starting_point
 from gplvm.inference.map import MapMethod
+from gplvm.model.pymc_model import build_model
 from gplvm.model.spec import ModelSpec
 
 
@@ -94,7 +95,6 @@ class NutsMethod(FitMethod):
         if fixed:
             # NUTS samples the model's variables, not the bound's variational parameters: the
             # inducing inputs stay where the MAP (or the start) put them.
-            from gplvm.model.pymc_model import build_model
 
             model = build_model(data, spec, fixed=fixed)
         return fit_nuts(model, start, self.cfg, seed, map_fit=map_fit)

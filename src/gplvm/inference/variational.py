@@ -20,6 +20,7 @@ from gplvm.errors import NumericalError
 from gplvm.inference.base import Fit, FitMethod, starting_point
 from gplvm.inference.map import fit_map
 from gplvm.model.forms import describe
+from gplvm.model.pymc_model import build_variational_model
 from gplvm.model.spec import ModelSpec, prior_log_density
 
 
@@ -86,7 +87,6 @@ class VariationalMethod(FitMethod):
         self.cfg = cfg
 
     def build_model(self, data: Dataset, spec: ModelSpec) -> pm.Model:
-        from gplvm.model.pymc_model import build_variational_model
 
         return build_variational_model(data, spec)
 

@@ -1,1 +1,1 @@
-""""""
+"""Figures (matplotlib, headless), and a helper process that draws them while a fit runs."""

@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from gplvm.evaluate.shading import Shading
+from gplvm.evaluate.shading import Shading, top_two
 
 MAX_LEGEND_LABELS = 20
 # More dots than this draw slowly and hide each other; a seeded random subset stands in for them.
@@ -186,7 +186,6 @@ def save_projection_plot(
 
 def save_relevance_plot(path: Path, sensitivity: list[float], title: str = "ARD relevance") -> None:
     """Bar chart of each latent dim's ARD sensitivity (variance / lengthscale^2), most relevant marked."""
-    from gplvm.evaluate.shading import top_two
 
     values = np.asarray(sensitivity, dtype=float)
     top = set(top_two(values))

@@ -18,12 +18,13 @@ import subprocess
 import sys
 import traceback
 
+from gplvm.plots import figures as plots
+
 log = logging.getLogger("gplvm")
 
 
 def draw_here(name: str, args: tuple, kwargs: dict) -> bytes:
     """``gplvm.plots.figures.<name>(png, *args, **kwargs)`` in this process; returns the PNG's bytes."""
-    from gplvm.plots import figures as plots
 
     png = io.BytesIO()
     getattr(plots, name)(png, *args, **kwargs)
@@ -83,7 +84,6 @@ class PlotWorker:
 
 def serve() -> int:
     """The worker's side: import the plotting code, draw the request read from stdin, write the PNG."""
-    from gplvm.plots import figures  # noqa: F401  (the slow import this process exists to overlap)
 
     try:
         request = sys.stdin.buffer.read()

@@ -1,36 +1,25 @@
-"""``gplvm-inspect RUN_DIR``: diagnostics, a verdict and plots for any run directory.
-
-For a posterior with draws (NUTS) it prints the ArviZ summary of the rotation invariants, a
-compact view of the aligned latents and the convergence figures with a plain verdict, and writes
-trace and rank plots of the invariants and the latent posterior. For a point estimate (MAP) it
-prints the fit's figures and writes the latent space with the analytic optimum overlaid, when
-the kernel has one. Plots go to ``RUN_DIR/inspect/``.
-"""
+"""A completed run directory, loaded: :func:`load_run` (``gplvm.load_run``) and its :class:`Run`,
+which gives the config, the training data, the fitted latents and hyperparameters, the DataTree,
+reconstructions and projections of new rows."""
 
 from __future__ import annotations
 
-import argparse
 import functools
-import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
+import arviz as az
 import numpy as np
+from omegaconf import OmegaConf
 
+from gplvm.config import model_config_from_yaml
+from gplvm.data.run_data import training_data
 from gplvm.errors import RunDirectoryError
+from gplvm.evaluate.align import procrustes_rotations
+from gplvm.evaluate.projection import Projection, project
 from gplvm.evaluate.record import RunMetrics
-from gplvm.run import markdown, results
-
-INSPECT_DIR = "inspect"
-TRACE_PLOT = "trace_invariants.png"
-RANK_PLOT = "rank_invariants.png"
-LATENT_POSTERIOR_PLOT = "latent_posterior.png"
-LATENT_MAP_PLOT = "latent_map.png"
-RELEVANCE_PLOT = "ard_relevance.png"
-EXIT_BAD_INPUT = 2
+from gplvm.model.spec import ModelSpec
+from gplvm.run import lifecycle, results
 
 
 @dataclass
@@ -53,27 +42,20 @@ class Run:
 
     def training_data(self) -> np.ndarray:
         """Y as fitted: the stored copy, or reloaded from its source and checked by hash."""
-        from gplvm.data.run_data import training_data
-
         return training_data(self.tree)
 
     @functools.cached_property
-    def spec(self):
-        """The run's :class:`~gplvm.model.spec.ModelSpec`, from the model config in its attrs (None if absent).
+    def spec(self) -> ModelSpec | None:
+        """The run's ModelSpec, from the model config in its attrs (None if absent).
 
         Built once: the latent plot's analytic overlay and its shading both ask for it.
         """
-        from gplvm.config import model_config_from_yaml
-        from gplvm.model.spec import ModelSpec
-
         text = self.tree.attrs.get("model_config")
         return ModelSpec.from_config(model_config_from_yaml(text)) if text else None
 
     @property
     def config(self):
         """The composed config the run was started with, as an OmegaConf ``DictConfig``."""
-        from omegaconf import OmegaConf
-
         return OmegaConf.create(self.tree.attrs.get("config") or "{}")
 
     @property
@@ -110,18 +92,14 @@ class Run:
         """
         if not self.has_draws:
             return [(self.latents, self.hyperparameters, np.eye(self.latents.shape[1]))]
-        from gplvm.evaluate.align import procrustes_rotations
-
         post = self.tree.posterior.to_dataset()
         aligned = post["Z_aligned"].values.reshape(-1, *post["Z_aligned"].shape[2:])
         return [
             (Z, hyper, procrustes_rotations(Z, aligned[i])) for i, Z, hyper in self.spec.fits(post, max_draws)
         ]
 
-    def project(self, rows: np.ndarray, max_draws: int = 20):
-        """Latents for new raw rows (n, D), as :class:`gplvm.evaluate.projection.Projection` (see that module)."""
-        from gplvm.evaluate.projection import project
-
+    def project(self, rows: np.ndarray, max_draws: int = 20) -> Projection:
+        """Latents for new raw rows (n, D) (see :mod:`gplvm.evaluate.projection`)."""
         Y_new = self.to_fitted_units(rows)
         fits = self.projection_fits(max_draws)
         return project(self.spec.form, fits, self.training_data(), Y_new, self.spec.prior_scale)
@@ -163,8 +141,6 @@ def load_run(run_dir: Path | str) -> Run:
         metrics = results.read_metrics(run_dir)
     except ValueError as exc:
         raise RunDirectoryError(f"{run_dir / results.METRICS}: not valid JSON ({exc})") from None
-    from gplvm.run import lifecycle
-
     status = lifecycle.status(metrics, run_dir)
     if status == "failed":
         raise RunDirectoryError(f"{run_dir}: the run failed: {metrics.get('error', 'no error recorded')}")
@@ -181,273 +157,8 @@ def load_run(run_dir: Path | str) -> Run:
         )
     if not (run_dir / results.POSTERIOR).is_file():
         raise RunDirectoryError(f"{run_dir}: {results.POSTERIOR} is missing")
-    import arviz as az
-
     try:
         tree = az.from_netcdf(run_dir / results.POSTERIOR)
     except (OSError, ValueError) as exc:
         raise RunDirectoryError(f"{run_dir / results.POSTERIOR}: cannot be read ({exc})") from None
     return Run(run_dir, metrics, tree)
-
-
-def analytic_overlay(run: Run, reference: np.ndarray) -> tuple[str, np.ndarray] | None:
-    """The analytic optimum at the run's hyperparameters, aligned to ``reference``, when there is one."""
-    from gplvm.evaluate.align import align_to
-
-    spec = run.spec
-    if spec is None or not spec.kernel.has_analytic_optimum:
-        return None  # no closed form for this kernel: no need to load the data
-    hyper = spec.summary(run.tree.posterior.to_dataset())
-    optimum = spec.analytic_optimum(run.training_data(), hyper)
-    return None if optimum is None else ("analytic MAP (aligned)", align_to(optimum.Z, reference))
-
-
-def run_shading(run: Run, Z: np.ndarray):
-    """Predictive-variance background at ``Z`` for stationary kernels, or None.
-
-    Hyperparameters are the MAP's, or posterior means.
-    """
-    from gplvm.evaluate.shading import latent_shading
-
-    spec = run.spec
-    if spec is None:
-        return None
-    return latent_shading(Z, run.hyperparameters, spec)
-
-
-def _labels(run: Run) -> np.ndarray | None:
-    constant = run.tree.constant_data
-    return constant["label"].values.astype(str) if "label" in constant else None
-
-
-def _fmt(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, list):
-        return "[" + ", ".join(_fmt(float(v)) for v in value) + "]"
-    return "-" if value is None else str(value)
-
-
-def diagnostics_table(m: RunMetrics) -> str:
-    """R-hat and ESS for the invariants, the aligned latents and raw Z, as a Markdown table."""
-    names = {"invariants": "invariants", "aligned": "Z_aligned", "raw": "raw Z (misleads: rotations)"}
-    rows = [
-        [name, *(_fmt(getattr(m, f"{k}_{group}")) for k in ("rhat_max", "ess_bulk_min", "ess_tail_min"))]
-        for group, name in names.items()
-    ]
-    return markdown.table(["quantity", "max R-hat", "min bulk ESS", "min tail ESS"], rows)
-
-
-def draws_report(run: Run) -> str:
-    """The text report for a posterior with draws (NUTS)."""
-    import arviz as az
-
-    from gplvm.evaluate.diagnostics import invariant_names
-
-    m, post = run.record, run.tree.posterior
-    spread = post["Z_aligned"].std(dim=("chain", "draw")).values  # (obs, latent_dim)
-    point_sd = np.sqrt((spread**2).sum(axis=1))
-    worst = int(np.argmax(point_sd))
-    lines = [
-        f"{m.method.upper()} run {run.path}",
-        model_line(m) + ";",
-        f"  {m.chains} chains x {m.draws} draws ({m.tune} tuning);"
-        f" compile {m.compile_seconds:.1f} s, sampling {m.fit_seconds:.1f} s",
-        "",
-        "Rotation invariants and learned hyperparameters (ArviZ summary):",
-        az.summary(run.tree, var_names=invariant_names(run.tree)).to_string(),
-        "",
-        "Aligned latents (generalised Procrustes to the posterior mean):",
-        f"  posterior sd of a point's position: median {np.median(point_sd):.3g},"
-        f" max {point_sd.max():.3g} (obs {post['obs'].values[worst]});"
-        f" mean alignment residual {m.alignment_residual_mean:.3g}",
-        az.summary(run.tree, var_names=["Z_aligned"], coords={"obs": post["obs"].values[:3]}).to_string(),
-        "",
-        "Convergence:",
-        diagnostics_table(m),
-        f"  leave-one-out 1-NN error of the posterior mean {_fmt(m.knn_error)} (PCA {_fmt(m.pca_knn_error)})",
-        f"  divergences {m.divergences}, mean step size {_fmt(m.step_size_mean)},"
-        f" tree depth mean {_fmt(m.tree_depth_mean)} max {_fmt(m.tree_depth_max)}",
-        "",
-    ]
-    if m.converged:
-        lines.append(
-            "Verdict: converged (R-hat <= 1.01 and ESS >= 100 per chain on the rotation-free figures,"
-            " no divergences)."
-        )
-    else:
-        lines.append("Verdict: NOT converged:")
-        lines += [f"  - {p}" for p in m.diagnostic_problems]
-    return "\n".join(lines)
-
-
-def variational_report(run: Run) -> str:
-    """The text report for a Bayesian GPLVM: q(Z), the bound, ARD relevance and the latent space."""
-    m, q = run.record, run.tree["variational"]
-    point_sd = np.sqrt(q["Z_var"].values.sum(axis=1))
-    lines = [
-        f"VARIATIONAL run {run.path}",
-        model_line(m) + ";",
-        f"  q(Z) = prod_n N(Z_mean[n], diag Z_var[n]) with M={m.num_inducing} inducing inputs;"
-        f" {m.chains} chains x {m.draws} draws from q in the posterior",
-        f"  L-BFGS-B: {m.iterations} iterations, ELBO {_fmt(m.elbo)};"
-        f" compile {m.compile_seconds:.1f} s, fit {m.fit_seconds:.1f} s",
-        f"  q's sd of a point's position: median {np.median(point_sd):.3g}, max {point_sd.max():.3g}",
-    ]
-    if m.latent_dim_sensitivity is not None:
-        order = np.argsort(-np.asarray(m.latent_dim_sensitivity))
-        ranked = ", ".join(f"dim {i}: {m.latent_dim_sensitivity[i]:.3g}" for i in order)
-        lines.append(f"  ARD relevance (variance / lengthscale^2), most relevant first: {ranked}")
-    lines += [
-        f"  leave-one-out 1-NN error of Z_mean {_fmt(m.knn_error)}"
-        f" (two most relevant dims {_fmt(m.knn_error_relevant)}; PCA {_fmt(m.pca_knn_error)})",
-        "",
-        f"Verdict: {'converged' if m.converged else 'NOT converged'}"
-        f" ({m.convergence}: {m.optimizer_message})"
-        + ("." if m.converged else "; raise inference.maxiter to continue further up the bound."),
-    ]
-    return "\n".join(lines)
-
-
-def model_line(m: RunMetrics) -> str:
-    """Data size, kernel and hyperparameters (fitted or fixed), e.g. for the first report line."""
-    kernel = (m.kernel or "linear") + (" (ARD)" if m.ard else "")
-    hyper = m.hyperparameters or {"beta": m.beta}
-    values = ", ".join(f"{k}={_fmt(v)}" for k, v in hyper.items())
-    learned = m.learned or []
-    return f"  {m.dataset}: N={m.n_obs} D={m.n_features} Q={m.latent_dim}, {kernel} kernel, {values}" + (
-        f" (learned: {', '.join(learned)})" if learned else ""
-    )
-
-
-def point_report(run: Run) -> str:
-    """The text report for a point estimate (MAP)."""
-    m = run.record
-    if m.analytic_gap is None:
-        reason = f"{m.n_missing} missing cells" if m.n_missing else f"the {m.kernel} kernel"
-        analytic = f"  analytic optimum: none for {reason}"
-    else:
-        analytic = (
-            f"  analytic optimum: gap {_fmt(m.analytic_gap)}"
-            f" (relative {_fmt(m.analytic_gap_relative)}), Gram error {_fmt(m.gram_rel_error)}"
-        )
-    return "\n".join(
-        [
-            f"{m.method.upper()} run {run.path}",
-            model_line(m),
-            f"  log-likelihood {m.log_likelihood:.6g}, log posterior {m.log_posterior:.6g}",
-            analytic,
-            f"  leave-one-out 1-NN error {_fmt(m.knn_error)} (PCA {_fmt(m.pca_knn_error)})",
-            f"  optimiser: {m.iterations} iterations, {m.optimizer_message};"
-            f" compile {m.compile_seconds:.1f} s, fit {m.fit_seconds:.2f} s",
-            f"Verdict: {'converged' if m.converged else 'NOT converged: see optimizer_message'}.",
-        ]
-    )
-
-
-def write_plots(run: Run) -> list[Path]:
-    """Write the inspection plots to ``RUN_DIR/inspect/`` and return their paths."""
-    from gplvm.plots import figures as plots
-
-    out = run.path / INSPECT_DIR
-    out.mkdir(exist_ok=True)
-    labels = _labels(run)
-    post = run.tree.posterior
-    written = []
-    if run.has_draws:
-        import arviz as az
-
-        from gplvm.evaluate.diagnostics import invariant_names
-
-        arviz_plots = [(TRACE_PLOT, az.plot_trace_dist)]
-        if post.sizes["chain"] >= 2:  # rank plots compare chains
-            arviz_plots.append((RANK_PLOT, az.plot_rank))
-        # A variational fit's hyperparameters are points, the same in every draw: nothing to plot.
-        spread = {
-            n: post[n].max(("chain", "draw")) - post[n].min(("chain", "draw"))
-            for n in invariant_names(run.tree)
-        }
-        varying = [n for n, s in spread.items() if float(s.min()) > 0]
-        for name, plot in arviz_plots:
-            results.write_atomic(
-                out / name, lambda p, plot=plot: plots.save_arviz_plot(p, plot, run.tree, varying)
-            )
-            written.append(out / name)
-        reference = run.tree["alignment"]["Z_reference"].values
-        overlay = analytic_overlay(run, reference)
-        results.write_atomic(
-            out / LATENT_POSTERIOR_PLOT,
-            lambda p: plots.save_latent_posterior_plot(
-                p, post["Z_aligned"].values, reference, labels, overlay, shading=run_shading(run, reference)
-            ),
-        )
-        written.append(out / LATENT_POSTERIOR_PLOT)
-    else:
-        Z = post["Z"].values[0, 0]
-        panels = [("MAP", Z)]
-        overlay = analytic_overlay(run, Z)
-        if overlay is not None:
-            panels.append(overlay)
-        shadings = [run_shading(run, Z)] + [None] * (len(panels) - 1)
-        results.write_atomic(
-            out / LATENT_MAP_PLOT, lambda p: plots.save_latent_plot(p, panels, labels, shadings)
-        )
-        written.append(out / LATENT_MAP_PLOT)
-    sensitivity = run.record.latent_dim_sensitivity
-    if sensitivity is not None:
-        results.write_atomic(out / RELEVANCE_PLOT, lambda p: plots.save_relevance_plot(p, sensitivity))
-        written.append(out / RELEVANCE_PLOT)
-    return written
-
-
-def elpd_report(m: RunMetrics) -> str:
-    """Predictive accuracy over features: PSIS-LOO (draws) and K-fold, with the LOO warning."""
-    lines = []
-    if m.elpd_loo is not None:
-        lines.append(
-            f"  PSIS-LOO over the {m.n_features} features: elpd_loo {m.elpd_loo:.1f}"
-            f" (se {m.elpd_loo_se:.1f}), p_loo {m.p_loo:.1f}; Pareto k max {m.pareto_k_max:.2f},"
-            f" {m.n_pareto_k_bad} above {m.pareto_k_threshold:.2f}"
-        )
-        if m.loo_warning:
-            lines.append(f"  WARNING: {m.loo_warning}")
-    if m.elpd_kfold is not None:
-        lines.append(
-            f"  {m.kfold_folds}-fold over the features: elpd_kfold {m.elpd_kfold:.1f}"
-            f" (se {m.elpd_kfold_se:.1f}), p_kfold {m.p_kfold:.1f}"
-        )
-    return "\n".join(["Predictive accuracy (gplvm-compare ranks runs by it):", *lines]) if lines else ""
-
-
-def inspect(run_dir: Path, make_plots: bool = True) -> str:
-    """Load a run directory, write its plots and return the report text."""
-    run = load_run(run_dir)
-    if "variational" in run.tree:
-        text = variational_report(run)
-    else:
-        text = draws_report(run) if run.has_draws else point_report(run)
-    comparison = elpd_report(run.record)
-    if comparison:
-        text += "\n\n" + comparison
-    if make_plots:
-        paths = write_plots(run)
-        text += "\n\nPlots:\n" + "\n".join(f"  {p}" for p in paths)
-    return text
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``gplvm-inspect``."""
-    parser = argparse.ArgumentParser(prog="gplvm-inspect", description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", type=Path, help="a run directory written by gplvm")
-    parser.add_argument("--no-plots", action="store_true", help="print the report only")
-    args = parser.parse_args(argv)
-    try:
-        print(inspect(args.run_dir, make_plots=not args.no_plots))
-    except RunDirectoryError as exc:
-        print(f"gplvm-inspect: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -22,7 +22,12 @@ from gplvm.data.heldout import split_features
 from gplvm.data.loading import load_dataset
 from gplvm.data.run_data import data_attrs
 from gplvm.errors import ConfigError
+from gplvm.evaluate import elpd
+from gplvm.evaluate.diagnostics import column_log_likelihoods, rotation_aware_posterior
+from gplvm.evaluate.impute import MAX_DRAWS, impute, imputed_group
+from gplvm.evaluate.metrics import fit_metrics
 from gplvm.evaluate.record import RunMetrics
+from gplvm.evaluate.shading import latent_shading
 from gplvm.inference import Fit, method_for
 from gplvm.model.checks import check_run_config
 from gplvm.model.spec import ModelSpec
@@ -108,8 +113,6 @@ def build_tree(
     """
     groups = _result_groups(fit.idata)
     if fit.has_draws:
-        from gplvm.evaluate.diagnostics import column_log_likelihoods, rotation_aware_posterior
-
         reference = None if fit.start is None else fit.point_estimate()
         name = None if fit.start is None else fit.start.description
         columns = column_log_likelihoods(groups["posterior"], data, spec)
@@ -163,8 +166,8 @@ def build_tree(
 
 def imputation(tree: DataTree, full: Dataset, spec: ModelSpec) -> xr.Dataset:
     """The ``imputed`` group: every column of the data file (held-out ones too), missing cells
-    filled with their predictive means, and their sds, in the file's units (see :mod:`gplvm.evaluate.impute`)."""
-    from gplvm.evaluate.impute import MAX_DRAWS, impute, imputed_group
+    filled with their predictive means, and their sds, in the file's units (see
+    :mod:`gplvm.evaluate.impute`)."""
 
     fits = [(Z, hyper) for _, Z, hyper in spec.fits(tree.posterior.to_dataset(), MAX_DRAWS)]
     mean, sd = impute(spec.form, fits, full.Y)
@@ -173,13 +176,10 @@ def imputation(tree: DataTree, full: Dataset, spec: ModelSpec) -> xr.Dataset:
 
 def kfold_over_features(fit: Fit, tree: DataTree, data: Dataset, spec: ModelSpec, method, cfg: Config):
     """The ``kfold`` group: exact K-fold over the fitted columns (see :mod:`gplvm.evaluate.elpd`)."""
-    from gplvm.evaluate import elpd
 
     if "log_likelihood" in tree:
         columns = tree["log_likelihood"]["Y"].values
     else:
-        from gplvm.evaluate.diagnostics import column_log_likelihoods
-
         columns = column_log_likelihoods(tree.posterior.to_dataset(), data, spec)
     lppd = elpd.lppd(columns)
     result, fold = elpd.kfold(data, spec, method, cfg.seed, cfg.kfold.folds, cfg.kfold.seed, lppd)
@@ -191,7 +191,6 @@ def fit_experiment(cfg: Config, config_yaml: str = "") -> Experiment:
 
     ``config_yaml`` is the composed config as the run records it; by default, ``cfg`` itself.
     """
-    from gplvm.evaluate.metrics import fit_metrics
 
     config_yaml = config_yaml or OmegaConf.to_yaml(OmegaConf.structured(cfg))
     check_run_config(cfg)
@@ -223,7 +222,6 @@ def latent_plot_request(exp: Experiment) -> tuple[str, tuple, dict]:
     reference with posterior-mean hyperparameters. Everything is computed here, in NumPy, so that
     the drawing itself can happen in another process.
     """
-    from gplvm.evaluate.shading import latent_shading
 
     m = exp.record
     where = f"{exp.data.name}, {m.kernel} kernel, Q={m.latent_dim}, beta={m.beta:.3g}"

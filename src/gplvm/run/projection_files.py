@@ -1,0 +1,93 @@
+"""The files of ``gplvm-project``: new rows read in the run's columns and units, and the
+projection written as ``projection.nc``, ``projection.png`` and, last, ``latents.csv``.
+
+DATA_FILE may be in any format ``dataset=file`` takes (.csv, .parquet, .npy, .npz); the run's
+feature columns are kept (by name when the file has them) and a label column taken out (the run's
+own, or ``--label-column``). ``latents.csv`` holds one row per new row, in order, with columns
+``z0, z1, ...``, ``z0_sd, z1_sd, ...`` and the label when there is one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from gplvm.config import FileDatasetConfig, dataset_config_from_yaml
+from gplvm.data.files import read_file
+from gplvm.errors import DataError
+from gplvm.plots import figures as plots
+from gplvm.run import results
+
+LATENTS = "latents.csv"
+PROJECTION = "projection.nc"
+PROJECTION_PLOT = "projection.png"
+
+
+def read_rows(run, path: Path, label_column: str | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """New raw rows with the run's feature columns in the run's order, and their labels if any."""
+
+    rows, labels, names = read_file(FileDatasetConfig(path=str(path), label_column=label_column))
+    features = [str(f) for f in run.tree.constant_data["feature"].values]
+    if names is not None and set(features) <= set(names):
+        rows = rows[:, [names.index(f) for f in features]]
+    elif rows.shape[1] != len(features):
+        shown = ", ".join(features[:6]) + (", ..." if len(features) > 6 else "")
+        raise DataError(
+            f"{path} has {rows.shape[1]} data columns; the run was fitted on {len(features)} ({shown})"
+        )
+    if len(rows) == 0:
+        raise DataError(f"{path} has no rows")
+    infinite = np.isinf(rows)
+    if infinite.any():
+        i, j = np.argwhere(infinite)[0]
+        raise DataError(f"{path}: infinite value at row {i}, column {j}; remove or replace it first")
+    empty = np.flatnonzero(np.isnan(rows).all(axis=1))
+    if len(empty):
+        raise DataError(f"{path}: row {empty[0]} has no observed value ({len(empty)} such); drop it")
+    return rows, labels
+
+
+def run_label_column(run, path: Path) -> str | None:
+    """The run's own label column, when it had one and ``path`` is a table that has it."""
+
+    text = run.tree.attrs.get("dataset_config")
+    column = getattr(dataset_config_from_yaml(text), "label_column", None) if text else None
+    if column is None or path.suffix.lower() not in (".csv", ".parquet", ".npz"):
+        return None
+    return column
+
+
+def write_projection(out: Path, run, projection, labels, source: Path) -> None:
+    """``projection.nc`` and ``projection.png`` first, ``latents.csv`` last (its presence means done)."""
+    import pandas as pd
+    import xarray as xr
+    from xarray import DataTree
+
+    out.mkdir(parents=True, exist_ok=True)
+    n, q = projection.Z.shape
+    dims = ("new_obs", "latent_dim")
+    group = xr.Dataset(
+        {
+            "Z": (dims, projection.Z),
+            "Z_sd": (dims, projection.Z_sd),
+            "objective": ("new_obs", projection.objective),
+        },
+        coords={"new_obs": np.arange(n), "latent_dim": np.arange(q)},
+        attrs={"run": str(run.path), "data_file": str(source.resolve()), "n_draws": projection.n_draws},
+    )
+    if labels is not None:
+        group = group.assign(label=("new_obs", np.asarray(labels, dtype=str)))
+    tree = DataTree.from_dict({"projection": group})
+    results.write_atomic(out / PROJECTION, lambda p: tree.to_netcdf(p, engine="h5netcdf"))
+    train_labels = run.tree.constant_data["label"].values if "label" in run.tree.constant_data else None
+    results.write_atomic(
+        out / PROJECTION_PLOT,
+        lambda p: plots.save_projection_plot(p, run.latents, train_labels, projection.Z, projection.Z_sd),
+    )
+    table = pd.DataFrame(projection.Z, columns=[f"z{i}" for i in range(q)])
+    for i in range(q):
+        table[f"z{i}_sd"] = projection.Z_sd[:, i]
+    if labels is not None:
+        table["label"] = labels
+    results.write_atomic(out / LATENTS, lambda p: table.to_csv(p, index=False))
