@@ -42,19 +42,23 @@ def pytest_generate_tests(metafunc):
 # depends on these numbers.
 COST_SECONDS = {
     "nuts_run": 70,
-    "tests/test_variational.py": 55,
-    "tests/test_cli.py": 30,
-    "tests/test_lifecycle.py": 28,
-    "tests/test_missing.py": 26,
-    "tests/test_sweep.py": 24,
-    "tests/test_sparse.py": 17,
+    "tests/inference/test_variational.py": 55,
+    "tests/cli/test_cli.py": 30,
+    "tests/run/test_lifecycle.py": 28,
+    "tests/model/test_missing.py": 26,
+    "tests/run/test_sweep.py": 24,
+    "tests/model/test_sparse.py": 17,
 }
 
 
 def _nuts_modules() -> set[str]:
     """The test modules that use the shared NUTS run, by their text (the controller collects nothing)."""
     here = Path(__file__).parent
-    return {f"tests/{p.name}" for p in here.glob("test_*.py") if "nuts_run" in p.read_text()}
+    return {
+        f"tests/{p.relative_to(here).as_posix()}"
+        for p in here.rglob("test_*.py")
+        if "nuts_run" in p.read_text()
+    }
 
 
 def _work_unit(nodeid: str, nuts_modules: set[str]) -> str:

@@ -31,3 +31,16 @@ def test_nothing_cites_documents_outside_the_repository():
         text = path.read_text()
         # Spelled as patterns so that this file does not match its own check.
         assert not re.search(r"G[U]IDE|\.\./share[d]", text), path
+
+
+def test_architecture_doc_has_one_line_per_module():
+    section = (
+        (ROOT / "docs" / "architecture.md").read_text().split("## Module map", 1)[1].split("\n## ", 1)[0]
+    )
+    documented = re.findall(r"^\| `(gplvm[\w.]*)` \|", section, flags=re.MULTILINE)
+    src = ROOT / "src"
+    modules = [
+        ".".join(p.relative_to(src).with_suffix("").parts).removesuffix(".__init__")
+        for p in sorted(src.rglob("*.py"))
+    ]
+    assert sorted(documented) == sorted(modules), set(documented) ^ set(modules)

@@ -22,7 +22,6 @@ LAYERS = ("errors", "config", "data", "model", "inference", "evaluate", "plots",
 # Imports inside functions outside gplvm.cli, each deferring a heavy dependency for start-up time:
 # (module, imported module).
 DEFERRED = {
-    ("gplvm", "gplvm.run.loaded"),  # gplvm.load_run: `import gplvm` stays light (PEP 562)
     ("gplvm.model.expectations.rbf", "gplvm.model.psi_ops"),  # numba, only for the Bayesian GPLVM
 }
 

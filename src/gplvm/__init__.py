@@ -1,5 +1,11 @@
-"""Gaussian Process Latent Variable Models in PyMC, run as configurable Hydra experiments."""
+"""Gaussian Process Latent Variable Models in PyMC, run as configurable Hydra experiments.
 
+The library's front door: ``gplvm.load_config(*overrides)``, ``gplvm.fit_experiment(cfg)``,
+``gplvm.save_experiment(exp, run_dir)`` and ``gplvm.load_run(run_dir)``. They are imported on
+first use (PEP 562), so that ``import gplvm`` stays light.
+"""
+
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 
 try:
@@ -7,11 +13,16 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
+_PUBLIC = {
+    "load_config": "gplvm.config",
+    "fit_experiment": "gplvm.run.pipeline",
+    "save_experiment": "gplvm.run.pipeline",
+    "load_run": "gplvm.run.loaded",
+}
+__all__ = ["__version__", *_PUBLIC]
+
 
 def __getattr__(name: str):
-    """``gplvm.load_run``, imported on first use so that ``import gplvm`` stays light."""
-    if name == "load_run":
-        from gplvm.run.loaded import load_run
-
-        return load_run
+    if name in _PUBLIC:
+        return getattr(import_module(_PUBLIC[name]), name)
     raise AttributeError(f"module 'gplvm' has no attribute {name!r}")

@@ -15,7 +15,7 @@ from gplvm.model import analytic, reference
 from gplvm.model.spec import ModelSpec
 from tests.helpers import NUTS_ARGS, tiny_config
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "stored"
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def chains_at_two_rotations():
     """Stored NUTS draws: two chains started at the MAP turned 90 degrees apart.
 
     Sampling is chaotic (rounding in another BLAS changes every draw), so the diagnostics are
-    tested on fixed draws, as ArviZ tests on its stored examples; tests/data/make_stored_runs.py
+    tested on fixed draws, as ArviZ tests on its stored examples; tests/stored/make_stored_runs.py
     wrote them. ``test_a_short_nuts_run_converges_once_aligned`` below samples afresh.
     """
     with xr.open_dataset(DATA / "two_rotations.nc", engine="h5netcdf") as stored:

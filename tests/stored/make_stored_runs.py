@@ -1,4 +1,4 @@
-"""Write the small runs and draws stored in tests/data/ (run from the repository root).
+"""Write the small runs and draws stored in tests/stored/ (run from the repository root).
 
 - ``runs/``: run directories as ``gplvm`` writes them, kept in the repository as ArviZ keeps its
   example netCDF files: ``gplvm-inspect`` and the Python readers must keep reading runs written by
@@ -7,7 +7,7 @@
   the rotation-aware diagnostics are tested on fixed draws (sampling is chaotic: rounding in
   another BLAS or library version changes every draw).
 
-    .venv/bin/python tests/data/make_stored_runs.py
+    .venv/bin/python tests/stored/make_stored_runs.py
 """
 
 from __future__ import annotations

@@ -114,12 +114,12 @@ def test_console_script_exits_nonzero_on_a_broken_directory(tmp_path):
     assert "no such directory" in proc.stderr and "Traceback" not in proc.stderr
 
 
-STORED = Path(__file__).resolve().parent / "data" / "runs"
+STORED = Path(__file__).resolve().parents[1] / "stored" / "runs"
 
 
 @pytest.mark.parametrize("name", ["nuts_linear", "map_rbf_ard"])
 def test_inspect_reads_stored_run_directories(tmp_path, capsys, name):
-    """Runs written by this version and stored in tests/data stay readable, plots included."""
+    """Runs written by this version and stored in tests/stored stay readable, plots included."""
     run_dir = tmp_path / name
     shutil.copytree(STORED / name, run_dir)
     assert main([str(run_dir)]) == 0

@@ -23,7 +23,7 @@ from gplvm.model.kernels.linear import Linear
 from gplvm.model.kernels.rbf import RBF
 from gplvm.model.variational_bound import expected_missing_log_likelihood
 from tests.helpers import TEST_MODE, central_difference, random_problem
-from tests.test_sparse import titsias_columns
+from tests.model.test_sparse import titsias_columns
 
 RBF_HYPER = {"beta": 3.0, "variance": 1.3, "lengthscale": np.array([0.8, 1.4]), "bias": 0.2}
 FORMS = {

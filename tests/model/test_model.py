@@ -15,8 +15,8 @@ from gplvm.data.loading import load_dataset
 from gplvm.model import reference as ref
 from gplvm.model.pymc_model import build_model
 from gplvm.model.spec import ModelSpec
-from tests.derivatives import grad_hyper, grad_Z
 from tests.helpers import TEST_MODE, tiny_config
+from tests.model.derivatives import grad_hyper, grad_Z
 
 CASES = {
     "rbf": ("model=rbf",),

@@ -6,6 +6,8 @@ Frobenius product, computed here independently in NumPy by each kernel's derivat
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
@@ -18,8 +20,8 @@ from gplvm.model.kernels import KERNELS, make_kernel
 from gplvm.model.kernels.linear import Linear
 from gplvm.model.kernels.matern52 import Matern52
 from gplvm.model.kernels.rbf import RBF
-from tests.derivatives import grad_hyper, grad_Z
 from tests.helpers import TEST_MODE, central_difference, random_problem
+from tests.model.derivatives import grad_hyper, grad_Z
 
 STATIONARY = {
     "rbf": (RBF, 1.3),
@@ -155,12 +157,22 @@ def test_linear_kernel_through_the_dense_form_equals_woodbury():
         np.testing.assert_allclose(grad_Z(Linear(), G, Z, {"beta": beta}), g_gen, rtol=1e-8)
 
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("name", sorted(KERNELS))
+def test_every_registered_kernel_has_a_preset_and_a_docs_line(name):
+    """Adding a kernel is its module, a preset in conf/model/ and a line in docs/model.md."""
+    assert (ROOT / "conf" / "model" / f"{name}.yaml").is_file()
+    assert f"`model={name}`" in (ROOT / "docs" / "model.md").read_text()
+
+
 def test_registry_and_capabilities():
-    assert set(KERNELS) == {"linear", "rbf", "matern52"}
+    assert {"linear", "rbf", "matern52"} <= set(KERNELS)
     assert make_kernel("matern52", ard=True).ard and not Linear.supports_ard
     with pytest.raises(ValueError, match="no ARD form"):
         make_kernel("linear", ard=True)
-    with pytest.raises(ValueError, match="choose one of linear, matern52, rbf"):
+    with pytest.raises(ValueError, match=f"choose one of {', '.join(sorted(KERNELS))}$"):
         make_kernel("periodic")
     assert Linear().relevance({"beta": 1.0}) is None
     np.testing.assert_allclose(

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gplvm.model import reference as cf
+from gplvm.model.forms import FORMS as REGISTERED_FORMS
 from gplvm.model.forms import make_form
 from gplvm.model.kernels.linear import Linear
 from tests.helpers import central_difference, random_problem
 
-FORMS = ["woodbury", "dense"]
+# The exact forms of the linear kernel (the sparse bound has its own tests, test_sparse.py).
+FORMS = sorted(
+    name for name, cls in REGISTERED_FORMS.items() if cls.supports(Linear()) and not cls.parameter_dims
+)
 SHAPES = [(6, 9, 2), (12, 3, 1), (15, 4, 3), (8, 8, 5), (40, 64, 2)]  # N < D, N > D, Q = 1, Q >= 3
 BETAS = [0.01, 1.0, 100.0]
 
@@ -105,3 +111,10 @@ def test_property_gradient_equals_eq4(value_and_grad, n_obs, n_features, latent_
         value, grad = value_and_grad[form](Z, Y, beta)
         np.testing.assert_allclose(value, cf.log_likelihood_dense(Z, Y, beta), rtol=1e-9)
         np.testing.assert_allclose(grad, expected, rtol=1e-7, atol=1e-9 * max(1.0, np.abs(expected).max()))
+
+
+@pytest.mark.parametrize("name", sorted(REGISTERED_FORMS))
+def test_every_registered_form_has_a_docs_line(name):
+    """Adding a form is its module and a line in docs/model.md."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "model.md").read_text()
+    assert f"`model.likelihood={name}`" in text

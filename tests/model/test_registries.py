@@ -16,8 +16,8 @@ from scipy.stats import multivariate_normal
 from gplvm.model.expectations import expectations_of, has_psi_statistics
 from gplvm.model.forms import FORMS, make_form
 from gplvm.model.kernels import KERNELS, make_kernel
-from tests.derivatives import grad_Z, has_derivatives
 from tests.helpers import TEST_MODE, central_difference
+from tests.model.derivatives import grad_Z, has_derivatives
 
 JITTER = 1e-4
 KERNEL_CASES = [
