@@ -212,7 +212,8 @@ def test_optuna_search_overlay_composes_with_its_sweeper():
 
 def test_unknown_kernel_is_a_one_line_error():
     with pytest.raises(
-        ConfigError, match=rf"^model.kernel='periodic' is invalid: choose one of {', '.join(sorted(KERNELS))}$"
+        ConfigError,
+        match=rf"^model.kernel='periodic' is invalid: choose one of {', '.join(sorted(KERNELS))}$",
     ):
         check_run_config(to_run_config(compose_cfg("model.kernel=periodic", "model.likelihood=dense")))
     matern = to_run_config(compose_cfg("model=matern52", "model.ard=true")).model
