@@ -23,6 +23,7 @@ LAYERS = ("errors", "config", "data", "model", "inference", "evaluate", "plots",
 # (module, imported module).
 DEFERRED = {
     ("gplvm.model.expectations.rbf", "gplvm.model.psi_ops"),  # numba, only for the Bayesian GPLVM
+    ("gplvm.plots.worker", "gplvm.plots.figures"),  # matplotlib: the plot process overlaps its import
 }
 
 

@@ -16,7 +16,6 @@ from gplvm.cli.common import EXIT_BAD_INPUT, EXIT_SWEEP_FAILED
 from gplvm.config import CONFIG_MODULE, register_configs, to_run_config
 from gplvm.errors import GPLVMError
 from gplvm.evaluate.record import RunMetrics, field_names
-from gplvm.model.checks import check_run_config
 from gplvm.run import lifecycle, results
 from gplvm.run.sweep import FAILED_JOBS
 
@@ -54,6 +53,9 @@ def main(cfg: DictConfig) -> float:
     started, t0 = False, time.time()
     try:
         with lifecycle.signals_raise():
+            # The kernels load PyTensor: only once Hydra has a config to run (not for --help).
+            from gplvm.model.checks import check_run_config
+
             run_cfg = check_run_config(to_run_config(cfg))
             fingerprint = lifecycle.config_fingerprint(cfg)
             previous = lifecycle.completed_before(run_dir, fingerprint) if run_cfg.resume else None

@@ -18,13 +18,13 @@ import subprocess
 import sys
 import traceback
 
-from gplvm.plots import figures as plots
-
 log = logging.getLogger("gplvm")
 
 
 def draw_here(name: str, args: tuple, kwargs: dict) -> bytes:
     """``gplvm.plots.figures.<name>(png, *args, **kwargs)`` in this process; returns the PNG's bytes."""
+    # Deferred: matplotlib's import is what the worker process overlaps with the fit.
+    from gplvm.plots import figures as plots
 
     png = io.BytesIO()
     getattr(plots, name)(png, *args, **kwargs)
@@ -84,7 +84,6 @@ class PlotWorker:
 
 def serve() -> int:
     """The worker's side: import the plotting code, draw the request read from stdin, write the PNG."""
-
     try:
         request = sys.stdin.buffer.read()
         if not request:  # the parent closed the pipe without a job
