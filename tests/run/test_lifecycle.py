@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from gplvm.run import lifecycle, results
 from gplvm.run.sweep import job_statuses
@@ -120,3 +121,17 @@ def test_resumed_sweep_reruns_exactly_the_failed_and_interrupted_jobs(tmp_path):
         assert rerun[2][key] == first_two[key], key
     assert list(collect(sweep)[0]["status"]) == ["completed"] * 6
     assert json.loads((sweep / "sweep_status.json").read_text())["completed"] == 6
+
+
+def test_a_signal_swallowed_by_a_finaliser_is_delivered_again():
+    """Python only reports an exception raised in a finaliser; the handler's must still stop the run."""
+
+    class Finalised:
+        def __del__(self):
+            raise lifecycle.Interrupted(signal.SIGTERM)  # as the handler would, inside a finaliser
+
+    with pytest.raises(lifecycle.Interrupted) as info, lifecycle.signals_raise():
+        Finalised()  # collected at once: its exception is unraisable
+        for _ in range(1000):
+            time.sleep(0.001)
+    assert info.value.signum == signal.SIGTERM

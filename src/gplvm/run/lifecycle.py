@@ -17,6 +17,7 @@ import contextlib
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -114,10 +115,23 @@ def signals_raise() -> Iterator[None]:
     def handler(signum, _frame) -> None:
         raise Interrupted(signum)
 
+    def deliver_again(unraisable) -> None:
+        # A signal that arrives while a finaliser runs (a weakref callback in numba's compiler, a
+        # __del__) raises there, and Python only reports it: the run would go on. Signal again
+        # from another thread, so that the handler runs in the code that comes next, not here.
+        if isinstance(unraisable.exc_value, Interrupted):
+            resend = threading.Timer(0.01, os.kill, (os.getpid(), unraisable.exc_value.signum))
+            resend.daemon = True
+            resend.start()
+        else:
+            previous_hook(unraisable)
+
     previous = {s: signal.signal(s, handler) for s in SIGNALS}
+    previous_hook, sys.unraisablehook = sys.unraisablehook, deliver_again
     try:
         yield
     finally:
+        sys.unraisablehook = previous_hook
         for s, old in previous.items():
             signal.signal(s, old)
 
