@@ -38,6 +38,6 @@ def test_wheel_runs_gplvm_and_gplvm_inspect_from_another_directory(tmp_path):
     run = [sys.executable, "-m", "gplvm", "dataset=iris", "plot=false", "hydra.run.dir=run"]
     proc = subprocess.run(run, cwd=where, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    inspect = [sys.executable, "-m", "gplvm.run.loaded", "run", "--no-plots"]
+    inspect = [sys.executable, "-m", "gplvm.cli.inspect", "run", "--no-plots"]
     proc = subprocess.run(inspect, cwd=where, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0 and "Verdict: converged" in proc.stdout, proc.stderr[-2000:]
