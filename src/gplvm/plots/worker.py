@@ -84,6 +84,9 @@ class PlotWorker:
 
 def serve() -> int:
     """The worker's side: import the plotting code, draw the request read from stdin, write the PNG."""
+    # Deferred, and first: this process exists to import matplotlib while the parent fits.
+    from gplvm.plots import figures  # noqa: F401
+
     try:
         request = sys.stdin.buffer.read()
         if not request:  # the parent closed the pipe without a job
