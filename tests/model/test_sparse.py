@@ -236,3 +236,47 @@ def test_coupling_sum_op_matches_the_elementwise_expression_and_its_gradient():
     expected = np.einsum("nm,nk,nmk->mk", e, e, coupling)
     np.testing.assert_allclose(coupling_sum(e, w, U).eval(mode=TEST_MODE), expected, rtol=1e-12)
     verify_grad(coupling_sum, [e, w, U], rng=rng, mode=TEST_MODE)
+
+
+def test_one_coupling_sum_op_applied_twice_keeps_each_nodes_buffer():
+    """The Op keeps each node's exponentials between calls: two nodes of one Op instance in one
+    graph, called again with new values of the same shapes, give the plain expression's gradients."""
+    import pytensor
+    import pytensor.tensor as pt
+
+    from gplvm.model.psi_ops import CouplingSum
+
+    op = CouplingSum()
+    rng = np.random.default_rng(11)
+    e1, w1, e2, w2 = (pt.matrix(n) for n in ("e1", "w1", "e2", "w2"))
+    U = pt.matrix("U")
+    G = rng.normal(size=(4, 4))
+    total = pt.sum(G * op(e1, w1, U)[0]) + pt.sum(G.T * op(e2, w2, U)[0])
+    inputs = [e1, w1, e2, w2, U]
+    fn = pytensor.function(inputs, pytensor.grad(total, inputs), mode=TEST_MODE)
+
+    reference = pytensor.function(inputs, pytensor.grad(_summed_plain(inputs, G), inputs), mode=TEST_MODE)
+    for _ in range(3):  # new values each call: a stale buffer would show
+        values = [
+            rng.uniform(0.1, 1.0, (6, 4)),
+            rng.uniform(0.2, 2.0, (6, 3)),
+            rng.uniform(0.1, 1.0, (6, 4)),
+            rng.uniform(0.2, 2.0, (6, 3)),
+            rng.normal(size=(4, 3)),
+        ]
+        for got, want in zip(fn(*values), reference(*values), strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def _summed_plain(inputs, G):
+    """sum(G * T(e1, w1)) + sum(G^T * T(e2, w2)) with T written elementwise over rows."""
+    import pytensor.tensor as pt
+
+    e1, w1, e2, w2, U = inputs
+
+    def coupling(e, w):
+        # (n, M, M): exp(-1/2 sum_q w_nq U_mq U_kq), times e_nm e_nk, summed over n
+        exps = pt.exp(-0.5 * pt.sum(w[:, None, None, :] * U[None, :, None, :] * U[None, None, :, :], axis=-1))
+        return pt.sum(e[:, :, None] * e[:, None, :] * exps, axis=0)
+
+    return pt.sum(G * coupling(e1, w1)) + pt.sum(G.T * coupling(e2, w2))

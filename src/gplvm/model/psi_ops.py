@@ -142,6 +142,13 @@ class CouplingSum(Op):
 
     __props__ = ()
 
+    def __init__(self) -> None:
+        # The exponentials' buffer of each node, kept between calls: PyTensor frees an output's
+        # storage after its last use, and faulting in the fresh pages of a 59 MB buffer (digits,
+        # M = 64) cost more than the sum itself. A node's one reader, its gradient, runs before
+        # that node's next forward pass.
+        self._blocks: dict[Apply, np.ndarray] = {}
+
     def make_node(self, e, w, U):
         inputs = [pt.as_tensor(x).astype("float64") for x in (e, w, U)]
         return Apply(self, inputs, [pt.matrix(dtype="float64"), pt.tensor3(dtype="float64")])
@@ -151,9 +158,9 @@ class CouplingSum(Op):
         n_obs, n_inducing = e.shape
         keep = n_obs * n_inducing**2 * 8 <= KEEP_BLOCKS_BYTES
         shape = (n_obs if keep else 0, n_inducing, n_inducing)
-        blocks = outputs[1][0]
-        if blocks is None or blocks.shape != shape:  # reused between calls: no fresh pages to fault in
-            blocks = np.empty(shape)
+        blocks = self._blocks.get(node)
+        if blocks is None or blocks.shape != shape:
+            blocks = self._blocks[node] = np.empty(shape)
         outputs[0][0] = _coupling_sum(e, w, U, _chunks(n_obs, n_inducing), blocks)
         outputs[1][0] = blocks
 
