@@ -88,6 +88,61 @@ def test_stalled_fits_restart_until_no_progress(monkeypatch, funs, expected):
     assert fit.info["iterations"] == 5 * len(starts)
 
 
+def test_a_restart_that_takes_no_step_leaves_the_fit_stalled(monkeypatch):
+    """A restart whose first line search fails (nit = 0) proves nothing: not converged, point kept."""
+    from gplvm.config import MapConfig
+    from gplvm.inference import map as inference
+
+    runs = iter([_canned(-10.0, "ABNORMAL: ", 5), _canned(-10.0, "ABNORMAL: ", 0)])
+    monkeypatch.setattr(inference, "_find_map", lambda *args: (next(runs), 0.5, 1.0, set()))
+    fit = inference.fit_map(None, {"Z": np.zeros((2, 1))}, MapConfig(), 0)
+    assert (fit.info["convergence"], fit.info["converged"], fit.info["restarts"]) == ("stalled", False, 1)
+    assert float(fit.idata["optimizer_result"]["fun"]) == -10.0
+
+
+def test_a_line_search_ending_on_a_non_finite_value_records_the_objective_at_x(monkeypatch):
+    """SciPy reports the failed trial's NaN with the last good x; the fit records f(x) instead."""
+    from scipy.optimize import OptimizeResult
+
+    from gplvm.config import MapConfig
+    from gplvm.inference import map as inference
+
+    class Quadratic:
+        def __init__(self, model, backend):
+            pass
+
+        def flatten(self, point):
+            return np.ravel(point["Z"]).astype(float)
+
+        def point(self, x):
+            return {"Z": x.reshape(2, 1)}
+
+        def __call__(self, x):
+            return float(np.sum((x - 1.0) ** 2)), 2.0 * (x - 1.0)
+
+    def failed_search(fun, x0, **kwargs):
+        x = np.array([0.5, 0.5])
+        return OptimizeResult(
+            x=x,
+            fun=np.nan,
+            jac=np.full(2, np.nan),
+            nit=3,
+            nfev=9,
+            njev=9,
+            message="ABNORMAL: ",
+            success=False,
+            status=2,
+            hess_inv=None,
+        )
+
+    monkeypatch.setattr(inference, "_Objective", Quadratic)
+    monkeypatch.setattr(inference, "minimize", failed_search, raising=False)
+    monkeypatch.setattr("scipy.optimize.minimize", failed_search)
+    monkeypatch.setattr(inference, "_tree", lambda model, point, result, maxcor: result)
+    tree, *_ = inference._find_map(None, {"Z": np.zeros((2, 1))}, MapConfig(progress_seconds=0), 0, {})
+    assert tree.fun == 0.5 and np.allclose(tree.jac, [-1.0, -1.0])
+
+
 def test_history_length_fits_the_memory_budget():
     from gplvm.config import MapConfig
     from gplvm.inference.map import history_length

@@ -63,6 +63,10 @@ def fit_map(model: pm.Model, start: dict[str, np.ndarray], cfg: MapConfig, seed:
         new_result = new["optimizer_result"]
         iterations += int(new_result["nit"].values)
         old_f, new_f = float(result["fun"].values), float(new_result["fun"].values)
+        if int(new_result["nit"].values) == 0:
+            # Its first line search failed too (a trial step gave a non-finite objective): that
+            # proves nothing about the point, which stays stalled.
+            break
         if old_f - new_f <= RESTART_RTOL * max(1.0, abs(old_f)):
             verdict = "restart made no progress"
             break
@@ -259,6 +263,10 @@ def _find_map(
         }
         progress = Progress(objective, cfg.progress_seconds, cfg.method.upper())
         result = minimize(objective, x0, jac=True, method="L-BFGS-B", options=options, callback=progress)
+        if not np.isfinite(result.fun):
+            # A line search that ends on a non-finite trial value reports that value with the last
+            # good x (seen on digits' Bayesian GPLVM): record the objective at x itself.
+            result.fun, result.jac = objective(result.x)
         tree = _tree(model, objective.point(result.x), result, options["maxcor"])
     end = time.perf_counter()
     return tree, split - t0, end - split, {str(w.message).splitlines()[0] for w in caught}
