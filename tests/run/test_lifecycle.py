@@ -135,3 +135,13 @@ def test_a_signal_swallowed_by_a_finaliser_is_delivered_again():
         for _ in range(1000):
             time.sleep(0.001)
     assert info.value.signum == signal.SIGTERM
+
+
+def test_a_signal_that_something_swallows_still_ends_the_block_interrupted():
+    """A library's broad except clause may eat the handler's exception; the block's end raises it."""
+    with pytest.raises(lifecycle.Interrupted) as info, lifecycle.signals_raise():
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except BaseException:  # what a careless library does
+            pass
+    assert info.value.signum == signal.SIGINT

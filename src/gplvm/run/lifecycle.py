@@ -112,17 +112,26 @@ def signals_raise() -> Iterator[None]:
         yield
         return
 
+    received: list[int] = []
+    active = threading.Event()
+    active.set()
+
     def handler(signum, _frame) -> None:
+        received.append(signum)
         raise Interrupted(signum)
+
+    def resend(signum: int) -> None:
+        if active.is_set():
+            os.kill(os.getpid(), signum)
 
     def deliver_again(unraisable) -> None:
         # A signal that arrives while a finaliser runs (a weakref callback in numba's compiler, a
         # __del__) raises there, and Python only reports it: the run would go on. Signal again
         # from another thread, so that the handler runs in the code that comes next, not here.
         if isinstance(unraisable.exc_value, Interrupted):
-            resend = threading.Timer(0.01, os.kill, (os.getpid(), unraisable.exc_value.signum))
-            resend.daemon = True
-            resend.start()
+            timer = threading.Timer(0.01, resend, (unraisable.exc_value.signum,))
+            timer.daemon = True
+            timer.start()
         else:
             previous_hook(unraisable)
 
@@ -130,7 +139,10 @@ def signals_raise() -> Iterator[None]:
     previous_hook, sys.unraisablehook = sys.unraisablehook, deliver_again
     try:
         yield
+        if received:  # raised where something swallowed it, and not raised again since
+            raise Interrupted(received[0])
     finally:
+        active.clear()
         sys.unraisablehook = previous_hook
         for s, old in previous.items():
             signal.signal(s, old)
