@@ -16,7 +16,8 @@ import xarray as xr
 from gplvm.config import load_config
 from gplvm.evaluate.align import align_draws
 from gplvm.evaluate.diagnostics import convergence
-from gplvm.run.inspection import diagnostics_table, inspect
+from gplvm.run.inspection import inspect
+from gplvm.run.inspection_report import diagnostics_table
 from gplvm.run.pipeline import fit_experiment, save_experiment
 
 HERE = Path(__file__).resolve().parent

@@ -197,7 +197,7 @@ def test_compare_with_kfold_ranks_runs_and_writes_its_files(map_runs, tmp_path, 
 def test_compare_refits_as_the_pipeline_does(map_runs):
     """K-fold refitted by gplvm-compare from a run directory equals the run's own kfold.folds result."""
     import gplvm
-    from gplvm.run.comparison import kfold_now
+    from gplvm.run.refit import kfold_now
 
     metrics = json.loads((map_runs / "q2_kfold" / "metrics.json").read_text())
     refitted = kfold_now(gplvm.load_run(map_runs / "q2_kfold"), folds=3, seed=0)

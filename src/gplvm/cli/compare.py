@@ -29,7 +29,10 @@ def main(argv: list[str] | None = None) -> int:
     def body() -> None:
         if args.kfold is not None and args.kfold < 2:
             raise CompareError(f"--kfold={args.kfold} is invalid: it must be >= 2")
-        table, sources, sweep_dir = compare(args.paths, args.kfold, args.seed)
+        refit = None
+        if args.kfold is not None:  # PyMC loads only when runs are refitted
+            from gplvm.run.refit import kfold_now as refit
+        table, sources, sweep_dir = compare(args.paths, args.kfold, args.seed, refit)
         out = args.out or (sweep_dir / "comparison" if sweep_dir is not None else Path("comparison"))
         write_outputs(table, out)
         print_summary(table, sources, out)

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from gplvm.cli.common import run_command
-from gplvm.run.inspection import inspect
+from gplvm.run.inspection_report import report
+from gplvm.run.loaded import load_run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,7 +17,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dir", type=Path, help="a run directory written by gplvm")
     parser.add_argument("--no-plots", action="store_true", help="print the report only")
     args = parser.parse_args(argv)
-    return run_command("gplvm-inspect", lambda: print(inspect(args.run_dir, make_plots=not args.no_plots)))
+
+    def body() -> None:
+        if args.no_plots:  # the report alone loads no plotting library
+            print(report(load_run(args.run_dir)))
+            return
+        from gplvm.run.inspection import inspect
+
+        print(inspect(args.run_dir))
+
+    return run_command("gplvm-inspect", body)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ def pca_scores(Y: np.ndarray, latent_dim: int, centred: bool = False) -> np.ndar
     For the linear kernel the GPLVM optimum spans the same subspace: Z* = U_Q diag(l_i) while the
     scores are U_Q diag(sigma_i), so each axis differs only by the factor l_i / sigma_i.
     """
-
     U, sing = top_singular(Y if centred else Y - Y.mean(axis=0), latent_dim)
     return U * sing
 

@@ -113,7 +113,6 @@ def heldout_metrics(
     which for one draw is the plain log density; ``heldout_log_lik_per_feature`` averages it
     over the held-out columns.
     """
-
     per_column = heldout_lpd(Z_draws, hypers, Y_heldout, spec, "at a held-out draw")
     return {
         "n_heldout_features": len(names),

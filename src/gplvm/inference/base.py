@@ -68,7 +68,6 @@ class FitMethod(ABC):
 
     def build_model(self, data: Dataset, spec: ModelSpec) -> pm.Model:
         """The model this method fits: by default the GPLVM of :func:`gplvm.model.pymc_model.build_model`."""
-
         return build_model(data, spec)
 
     @abstractmethod

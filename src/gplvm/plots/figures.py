@@ -186,7 +186,6 @@ def save_projection_plot(
 
 def save_relevance_plot(path: Path, sensitivity: list[float], title: str = "ARD relevance") -> None:
     """Bar chart of each latent dim's ARD sensitivity (variance / lengthscale^2), most relevant marked."""
-
     values = np.asarray(sensitivity, dtype=float)
     top = set(top_two(values))
     fig, ax = plt.subplots(figsize=(1.2 + 0.6 * len(values), 3.5))

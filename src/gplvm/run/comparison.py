@@ -11,22 +11,21 @@ ranks them. Writes, to ``--out`` (default ``SWEEP_DIR/comparison``, or ``./compa
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from gplvm.config import inference_config_from_yaml
-from gplvm.data.dataset import Dataset
 from gplvm.errors import GPLVMError
 from gplvm.evaluate import elpd
 from gplvm.evaluate.elpd import stacking_weights as weights_of
-from gplvm.inference import method_for
 from gplvm.run import markdown, results
 from gplvm.run.lifecycle import status
-from gplvm.run.loaded import load_run
+from gplvm.run.loaded import Run, load_run
 from gplvm.run.sweep import job_dirs
 from gplvm.run.sweep_report import read_overrides
 
+Refit = Callable[[Run, int, int], object]  # (run, folds, seed) -> ELPDData
 TABLE, MARKDOWN, PLOT = "compare.csv", "compare.md", "compare.png"
 
 
@@ -95,34 +94,19 @@ def check_same_data(runs: list, names: list[str]) -> None:
             )
 
 
-def kfold_now(run, folds: int, seed: int):
-    """Exact K-fold over the run's fitted columns, refitting with its own config."""
+def elpd_of(run, folds: int | None, seed: int, refit: Refit | None = None) -> tuple[object, str]:
+    """(ELPDData, how it was obtained) for one run; see the module docstring for the order.
 
-    if not run.tree.attrs.get("config"):
-        raise CompareError(f"{run.path}: the run does not record its config, so it cannot be refitted")
-    inference, fit_seed = inference_config_from_yaml(run.tree.attrs["config"])
-    features = [str(f) for f in run.tree.constant_data["feature"].values]
-    data = Dataset(str(run.tree.attrs.get("dataset", "data")), np.asarray(run.training_data()), features)
-    result, _ = elpd.kfold(data, run.spec, method_for(inference), fit_seed, folds, seed, lppd_of(run, data))
-    return result
-
-
-def lppd_of(run, data) -> np.ndarray:
-    """The run's log pointwise predictive density per feature: over its draws, or at its point."""
-
-    if "log_likelihood" in run.tree:
-        return elpd.lppd(run.tree["log_likelihood"]["Y"].values)
-    return run.spec.column_log_likelihoods(run.latents, data.Y, run.hyperparameters)
-
-
-def elpd_of(run, folds: int | None, seed: int) -> tuple[object, str]:
-    """(ELPDData, how it was obtained) for one run; see the module docstring for the order."""
-
+    ``refit`` (:func:`gplvm.run.refit.kfold_now`) runs K-fold when the run has no such folds of
+    its own; it is passed in, so that comparing stored results never loads the fit methods.
+    """
     recorded = elpd.kfold_from_group(run.tree["kfold"].to_dataset()) if "kfold" in run.tree else None
     if folds:
         if recorded is not None and (recorded.n_folds, run.tree["kfold"].attrs.get("seed")) == (folds, seed):
             return recorded, f"{folds}-fold (from the run)"  # the same folds: no need to refit
-        return kfold_now(run, folds, seed), f"{folds}-fold (refitted now)"
+        if refit is None:
+            raise CompareError(f"{run.path}: {folds}-fold needs refits; pass refit=gplvm.run.refit.kfold_now")
+        return refit(run, folds, seed), f"{folds}-fold (refitted now)"
     loo = elpd.loo(run.tree) if "log_likelihood" in run.tree else None
     bad = elpd.loo_summary(loo)["n_pareto_k_bad"] if loo is not None else None
     if loo is not None and not bad:
@@ -154,7 +138,7 @@ def stacking_weights(elpds: dict):
     return pd.Series(weights_of(pointwise), index=list(elpds))
 
 
-def compare(paths: list[Path], folds: int | None = None, seed: int = 0):
+def compare(paths: list[Path], folds: int | None = None, seed: int = 0, refit: Refit | None = None):
     """(``az.compare`` table, how each run's elpd was obtained, sweep directory or None).
 
     In a sweep without ``folds``, jobs without an elpd of their own (MAP without K-fold) are left
@@ -180,7 +164,7 @@ def compare(paths: list[Path], folds: int | None = None, seed: int = 0):
     check_same_data(runs, names)
     elpds, sources = {}, {}
     for run, name in zip(runs, names, strict=True):
-        elpds[name], sources[name] = elpd_of(run, folds, seed)
+        elpds[name], sources[name] = elpd_of(run, folds, seed, refit)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", UserWarning)  # LOO beside K-fold: said in the sources column
         warnings.simplefilter("ignore", RuntimeWarning)  # its stacking underflows; replaced below
@@ -192,7 +176,6 @@ def compare(paths: list[Path], folds: int | None = None, seed: int = 0):
 
 def write_outputs(table, out: Path) -> None:
     """``compare.csv``, ``compare.md`` and ``compare.png`` in ``out``."""
-
     out.mkdir(parents=True, exist_ok=True)
     results.write_atomic(out / TABLE, lambda p: table.to_csv(p, index_label="model"))
     empty = [c for c in ("diag_elpd", "diag_diff") if c in table and not (table[c].astype(str) != "").any()]

@@ -1,10 +1,9 @@
-"""What ``gplvm-inspect`` shows of a run directory: diagnostics, a verdict and plots.
+"""The plots of ``gplvm-inspect``, written to ``RUN_DIR/inspect/``, and :func:`inspect`: the
+report (:mod:`gplvm.run.inspection_report`) with them.
 
-For a posterior with draws (NUTS) the report holds the ArviZ summary of the rotation invariants, a
-compact view of the aligned latents and the convergence figures with a plain verdict, and the
-plots are trace and rank plots of the invariants and the latent posterior. For a point estimate
-(MAP) it holds the fit's figures and the latent space with the analytic optimum overlaid, when the
-kernel has one. Plots go to ``RUN_DIR/inspect/``.
+For a posterior with draws: trace and rank plots of the invariants and the latent posterior; for a
+point estimate: the latent space with the analytic optimum overlaid, when the kernel has one; and
+the ARD relevance when there is one.
 """
 
 from __future__ import annotations
@@ -16,10 +15,10 @@ import numpy as np
 
 from gplvm.evaluate.align import align_to
 from gplvm.evaluate.diagnostics import invariant_names
-from gplvm.evaluate.record import RunMetrics
 from gplvm.evaluate.shading import latent_shading
 from gplvm.plots import figures as plots
-from gplvm.run import markdown, results
+from gplvm.run import results
+from gplvm.run.inspection_report import report
 from gplvm.run.loaded import Run, load_run
 
 INSPECT_DIR = "inspect"
@@ -54,127 +53,6 @@ def run_shading(run: Run, Z: np.ndarray):
 def _labels(run: Run) -> np.ndarray | None:
     constant = run.tree.constant_data
     return constant["label"].values.astype(str) if "label" in constant else None
-
-
-def _fmt(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, list):
-        return "[" + ", ".join(_fmt(float(v)) for v in value) + "]"
-    return "-" if value is None else str(value)
-
-
-def diagnostics_table(m: RunMetrics) -> str:
-    """R-hat and ESS for the invariants, the aligned latents and raw Z, as a Markdown table."""
-    names = {"invariants": "invariants", "aligned": "Z_aligned", "raw": "raw Z (misleads: rotations)"}
-    rows = [
-        [name, *(_fmt(getattr(m, f"{k}_{group}")) for k in ("rhat_max", "ess_bulk_min", "ess_tail_min"))]
-        for group, name in names.items()
-    ]
-    return markdown.table(["quantity", "max R-hat", "min bulk ESS", "min tail ESS"], rows)
-
-
-def draws_report(run: Run) -> str:
-    """The text report for a posterior with draws (NUTS)."""
-    m, post = run.record, run.tree.posterior
-    spread = post["Z_aligned"].std(dim=("chain", "draw")).values  # (obs, latent_dim)
-    point_sd = np.sqrt((spread**2).sum(axis=1))
-    worst = int(np.argmax(point_sd))
-    lines = [
-        f"{m.method.upper()} run {run.path}",
-        model_line(m) + ";",
-        f"  {m.chains} chains x {m.draws} draws ({m.tune} tuning);"
-        f" compile {m.compile_seconds:.1f} s, sampling {m.fit_seconds:.1f} s",
-        "",
-        "Rotation invariants and learned hyperparameters (ArviZ summary):",
-        az.summary(run.tree, var_names=invariant_names(run.tree)).to_string(),
-        "",
-        "Aligned latents (generalised Procrustes to the posterior mean):",
-        f"  posterior sd of a point's position: median {np.median(point_sd):.3g},"
-        f" max {point_sd.max():.3g} (obs {post['obs'].values[worst]});"
-        f" mean alignment residual {m.alignment_residual_mean:.3g}",
-        az.summary(run.tree, var_names=["Z_aligned"], coords={"obs": post["obs"].values[:3]}).to_string(),
-        "",
-        "Convergence:",
-        diagnostics_table(m),
-        f"  leave-one-out 1-NN error of the posterior mean {_fmt(m.knn_error)} (PCA {_fmt(m.pca_knn_error)})",
-        f"  divergences {m.divergences}, mean step size {_fmt(m.step_size_mean)},"
-        f" tree depth mean {_fmt(m.tree_depth_mean)} max {_fmt(m.tree_depth_max)}",
-        "",
-    ]
-    if m.converged:
-        lines.append(
-            "Verdict: converged (R-hat <= 1.01 and ESS >= 100 per chain on the rotation-free figures,"
-            " no divergences)."
-        )
-    else:
-        lines.append("Verdict: NOT converged:")
-        lines += [f"  - {p}" for p in m.diagnostic_problems]
-    return "\n".join(lines)
-
-
-def variational_report(run: Run) -> str:
-    """The text report for a Bayesian GPLVM: q(Z), the bound, ARD relevance and the latent space."""
-    m, q = run.record, run.tree["variational"]
-    point_sd = np.sqrt(q["Z_var"].values.sum(axis=1))
-    lines = [
-        f"VARIATIONAL run {run.path}",
-        model_line(m) + ";",
-        f"  q(Z) = prod_n N(Z_mean[n], diag Z_var[n]) with M={m.num_inducing} inducing inputs;"
-        f" {m.chains} chains x {m.draws} draws from q in the posterior",
-        f"  L-BFGS-B: {m.iterations} iterations, ELBO {_fmt(m.elbo)};"
-        f" compile {m.compile_seconds:.1f} s, fit {m.fit_seconds:.1f} s",
-        f"  q's sd of a point's position: median {np.median(point_sd):.3g}, max {point_sd.max():.3g}",
-    ]
-    if m.latent_dim_sensitivity is not None:
-        order = np.argsort(-np.asarray(m.latent_dim_sensitivity))
-        ranked = ", ".join(f"dim {i}: {m.latent_dim_sensitivity[i]:.3g}" for i in order)
-        lines.append(f"  ARD relevance (variance / lengthscale^2), most relevant first: {ranked}")
-    lines += [
-        f"  leave-one-out 1-NN error of Z_mean {_fmt(m.knn_error)}"
-        f" (two most relevant dims {_fmt(m.knn_error_relevant)}; PCA {_fmt(m.pca_knn_error)})",
-        "",
-        f"Verdict: {'converged' if m.converged else 'NOT converged'}"
-        f" ({m.convergence}: {m.optimizer_message})"
-        + ("." if m.converged else "; raise inference.maxiter to continue further up the bound."),
-    ]
-    return "\n".join(lines)
-
-
-def model_line(m: RunMetrics) -> str:
-    """Data size, kernel and hyperparameters (fitted or fixed), e.g. for the first report line."""
-    kernel = (m.kernel or "linear") + (" (ARD)" if m.ard else "")
-    hyper = m.hyperparameters or {"beta": m.beta}
-    values = ", ".join(f"{k}={_fmt(v)}" for k, v in hyper.items())
-    learned = m.learned or []
-    return f"  {m.dataset}: N={m.n_obs} D={m.n_features} Q={m.latent_dim}, {kernel} kernel, {values}" + (
-        f" (learned: {', '.join(learned)})" if learned else ""
-    )
-
-
-def point_report(run: Run) -> str:
-    """The text report for a point estimate (MAP)."""
-    m = run.record
-    if m.analytic_gap is None:
-        reason = f"{m.n_missing} missing cells" if m.n_missing else f"the {m.kernel} kernel"
-        analytic = f"  analytic optimum: none for {reason}"
-    else:
-        analytic = (
-            f"  analytic optimum: gap {_fmt(m.analytic_gap)}"
-            f" (relative {_fmt(m.analytic_gap_relative)}), Gram error {_fmt(m.gram_rel_error)}"
-        )
-    return "\n".join(
-        [
-            f"{m.method.upper()} run {run.path}",
-            model_line(m),
-            f"  log-likelihood {m.log_likelihood:.6g}, log posterior {m.log_posterior:.6g}",
-            analytic,
-            f"  leave-one-out 1-NN error {_fmt(m.knn_error)} (PCA {_fmt(m.pca_knn_error)})",
-            f"  optimiser: {m.iterations} iterations, {m.optimizer_message};"
-            f" compile {m.compile_seconds:.1f} s, fit {m.fit_seconds:.2f} s",
-            f"Verdict: {'converged' if m.converged else 'NOT converged: see optimizer_message'}.",
-        ]
-    )
 
 
 def write_plots(run: Run) -> list[Path]:
@@ -226,35 +104,10 @@ def write_plots(run: Run) -> list[Path]:
     return written
 
 
-def elpd_report(m: RunMetrics) -> str:
-    """Predictive accuracy over features: PSIS-LOO (draws) and K-fold, with the LOO warning."""
-    lines = []
-    if m.elpd_loo is not None:
-        lines.append(
-            f"  PSIS-LOO over the {m.n_features} features: elpd_loo {m.elpd_loo:.1f}"
-            f" (se {m.elpd_loo_se:.1f}), p_loo {m.p_loo:.1f}; Pareto k max {m.pareto_k_max:.2f},"
-            f" {m.n_pareto_k_bad} above {m.pareto_k_threshold:.2f}"
-        )
-        if m.loo_warning:
-            lines.append(f"  WARNING: {m.loo_warning}")
-    if m.elpd_kfold is not None:
-        lines.append(
-            f"  {m.kfold_folds}-fold over the features: elpd_kfold {m.elpd_kfold:.1f}"
-            f" (se {m.elpd_kfold_se:.1f}), p_kfold {m.p_kfold:.1f}"
-        )
-    return "\n".join(["Predictive accuracy (gplvm-compare ranks runs by it):", *lines]) if lines else ""
-
-
 def inspect(run_dir: Path, make_plots: bool = True) -> str:
     """Load a run directory, write its plots and return the report text."""
     run = load_run(run_dir)
-    if "variational" in run.tree:
-        text = variational_report(run)
-    else:
-        text = draws_report(run) if run.has_draws else point_report(run)
-    comparison = elpd_report(run.record)
-    if comparison:
-        text += "\n\n" + comparison
+    text = report(run)
     if make_plots:
         paths = write_plots(run)
         text += "\n\nPlots:\n" + "\n".join(f"  {p}" for p in paths)

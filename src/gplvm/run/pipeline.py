@@ -168,7 +168,6 @@ def imputation(tree: DataTree, full: Dataset, spec: ModelSpec) -> xr.Dataset:
     """The ``imputed`` group: every column of the data file (held-out ones too), missing cells
     filled with their predictive means, and their sds, in the file's units (see
     :mod:`gplvm.evaluate.impute`)."""
-
     fits = [(Z, hyper) for _, Z, hyper in spec.fits(tree.posterior.to_dataset(), MAX_DRAWS)]
     mean, sd = impute(spec.form, fits, full.Y)
     return imputed_group(full.to_original_units(mean), sd * full.scale, full.feature_names, len(fits))
@@ -176,7 +175,6 @@ def imputation(tree: DataTree, full: Dataset, spec: ModelSpec) -> xr.Dataset:
 
 def kfold_over_features(fit: Fit, tree: DataTree, data: Dataset, spec: ModelSpec, method, cfg: Config):
     """The ``kfold`` group: exact K-fold over the fitted columns (see :mod:`gplvm.evaluate.elpd`)."""
-
     if "log_likelihood" in tree:
         columns = tree["log_likelihood"]["Y"].values
     else:
@@ -191,7 +189,6 @@ def fit_experiment(cfg: Config, config_yaml: str = "") -> Experiment:
 
     ``config_yaml`` is the composed config as the run records it; by default, ``cfg`` itself.
     """
-
     config_yaml = config_yaml or OmegaConf.to_yaml(OmegaConf.structured(cfg))
     check_run_config(cfg)
     spec = ModelSpec.from_config(cfg.model)
@@ -222,7 +219,6 @@ def latent_plot_request(exp: Experiment) -> tuple[str, tuple, dict]:
     reference with posterior-mean hyperparameters. Everything is computed here, in NumPy, so that
     the drawing itself can happen in another process.
     """
-
     m = exp.record
     where = f"{exp.data.name}, {m.kernel} kernel, Q={m.latent_dim}, beta={m.beta:.3g}"
     # The MAP's values, or posterior means; and the sparse form's inducing inputs.

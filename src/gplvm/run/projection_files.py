@@ -26,7 +26,6 @@ PROJECTION_PLOT = "projection.png"
 
 def read_rows(run, path: Path, label_column: str | None) -> tuple[np.ndarray, np.ndarray | None]:
     """New raw rows with the run's feature columns in the run's order, and their labels if any."""
-
     rows, labels, names = read_file(FileDatasetConfig(path=str(path), label_column=label_column))
     features = [str(f) for f in run.tree.constant_data["feature"].values]
     if names is not None and set(features) <= set(names):
@@ -50,7 +49,6 @@ def read_rows(run, path: Path, label_column: str | None) -> tuple[np.ndarray, np
 
 def run_label_column(run, path: Path) -> str | None:
     """The run's own label column, when it had one and ``path`` is a table that has it."""
-
     text = run.tree.attrs.get("dataset_config")
     column = getattr(dataset_config_from_yaml(text), "label_column", None) if text else None
     if column is None or path.suffix.lower() not in (".csv", ".parquet", ".npz"):
