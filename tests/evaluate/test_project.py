@@ -154,3 +154,86 @@ def test_bad_input_gives_one_line_and_exit_2(tmp_path, fitted, capsys, setup, me
     assert main([str(run_dir), str(tmp_path / "new.npy")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("gplvm-project: error:") and message in err and "\n" not in err
+
+
+@pytest.fixture(scope="module")
+def variational_fitted(tmp_path_factory):
+    """A Bayesian GPLVM (rbf ARD, Q = 2, M = 8) on the first 40 of 60 synthetic rows, saved."""
+    overrides = ["model=rbf_ard", "model.num_inducing=8", "inference=variational", "inference.draws=20"]
+    overrides += ["inference.maxiter=300"]
+    exp = fit_experiment(load_config(*DATA, *overrides, "inference.progress_seconds=0"))
+    path = tmp_path_factory.mktemp("variational")
+    save_experiment(exp, path, plot=False)
+    raw, _, _ = synthetic(load_config(*DATA).dataset)
+    return gplvm.load_run(path), raw
+
+
+def _gauss_hermite_2d(mean, variance, order=40):
+    """Points (P, 2) and weights (P,) that integrate against N(mean, diag variance), Q = 2."""
+    x, w = np.polynomial.hermite.hermgauss(order)
+    grid = np.stack(np.meshgrid(x, x, indexing="ij"), -1).reshape(-1, 2)
+    weights = np.outer(w, w).ravel() / np.pi
+    return mean + np.sqrt(2.0 * variance) * grid, weights
+
+
+def q_u_by_quadrature(run):
+    """The collapsed bound's optimal q(u_d) = N(m_d, S_u) from the training q(Z), by quadrature:
+    (K_uu, S_u, m, noise)."""
+    kernel, hyper = run.spec.kernel, run.hyperparameters
+    U, Y = hyper["inducing"], run.training_data()
+    q = run.tree["variational"]
+    K_uu = kernel.covariance_np(U, hyper)
+    K_uu += kernel.jitter * np.mean(np.diag(K_uu)) * np.eye(len(U))
+    noise = float(kernel.noise_variance(hyper))
+    Psi1, Psi2 = np.zeros((len(Y), len(U))), np.zeros((len(U), len(U)))
+    for n, (m_n, v_n) in enumerate(zip(q["Z_mean"].values, q["Z_var"].values, strict=True)):
+        points, weights = _gauss_hermite_2d(m_n, v_n)
+        k = kernel.cross_np(points, U, hyper)
+        Psi1[n] = weights @ k
+        Psi2 += (k * weights[:, None]).T @ k
+    middle = np.linalg.inv(K_uu + Psi2 / noise)
+    return K_uu, K_uu @ middle @ K_uu, K_uu @ middle @ Psi1.T @ Y / noise, noise
+
+
+def bound_by_quadrature(run, q_u, y, mu, s, order=40):
+    """A new row's bound under a variational run, in plain NumPy by quadrature, without psi statistics:
+    E over q(z*) of sum_d [log N(y_d | a^T m_d, noise) - a^T S_u a / (2 noise)]
+    - D (k** - a^T K_uu a) / (2 noise), a = K_uu^-1 k(U, z*), minus KL(q(z*) || N(0, s^2 I))."""
+    kernel, hyper, s2 = run.spec.kernel, run.hyperparameters, run.spec.prior_scale**2
+    K_uu, S_u, m, noise = q_u
+    points, weights = _gauss_hermite_2d(mu, s, order)
+    a = np.linalg.solve(K_uu, kernel.cross_np(hyper["inducing"], points, hyper))  # (M, P)
+    D = len(y)
+    log_lik = -0.5 * D * np.log(2 * np.pi * noise) - 0.5 * np.sum((y - a.T @ m) ** 2, axis=1) / noise
+    spread = np.einsum("mp,mk,kp->p", a, S_u - K_uu, a) + kernel.diag_np(points, hyper)
+    kl = 0.5 * np.sum(s / s2 + mu**2 / s2 - 1.0 - np.log(s / s2))
+    return weights @ (log_lik - 0.5 * D * spread / noise) - kl
+
+
+def test_a_variational_runs_new_row_gets_the_q_that_maximises_its_bound(variational_fitted):
+    """Each row's bound at its q(z*) equals the quadrature reference, and no mean on a grid (at the
+    row's optimal variance) gives a higher reference bound. In q's own frame (R = I)."""
+    from gplvm.evaluate.projection import project_variational
+
+    run, raw = variational_fitted
+    Y_new = run.to_fitted_units(raw[40:43])
+    q = run.tree["variational"]
+    mean, variance = q["Z_mean"].values, q["Z_var"].values
+    args = (run.hyperparameters, run.training_data(), Y_new, run.spec.prior_scale, np.eye(2))
+    projection = project_variational(run.spec.form, mean, variance, *args)
+    assert projection.method == "variational" and projection.n_draws == 1
+    q_u = q_u_by_quadrature(run)
+    lo, hi = mean.min(axis=0) - 1.0, mean.max(axis=0) + 1.0
+    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 31), np.linspace(lo[1], hi[1], 31))
+    grid = np.column_stack([gx.ravel(), gy.ravel()])
+    for i, y in enumerate(Y_new):
+        s = projection.Z_sd[i] ** 2
+        at_optimum = bound_by_quadrature(run, q_u, y, projection.Z[i], s)
+        np.testing.assert_allclose(projection.objective[i], at_optimum, rtol=1e-9)
+        # A coarser rule on the grid: its error (below 1e-12 here) is far inside the margin.
+        on_grid = max(bound_by_quadrature(run, q_u, y, g, s, order=20) for g in grid)
+        assert on_grid <= at_optimum + 1e-9 * abs(at_optimum)
+    # Through the run: the same q(z*), in the frame of the run's latents.
+    through_run = run.project(raw[40:43])
+    R = through_run.Z.T @ np.linalg.pinv(projection.Z.T)
+    np.testing.assert_allclose(R @ R.T, np.eye(2), atol=1e-6)

@@ -225,58 +225,92 @@ def test_compiled_graph_matches_numpy_for_pytensor_variables():
     )
 
 
+def _plain_coupling_sum(a, w, U, b):
+    """T written elementwise over rows in NumPy: sum_n exp(a_nm + a_nk - 1/2 sum_q w_nq U_mq U_kq + b_mk)."""
+    exponent = a[:, :, None] + a[:, None, :] - 0.5 * np.einsum("nq,mq,kq->nmk", w, U, U) + 0.5 * (b + b.T)
+    return np.exp(exponent).sum(axis=0)
+
+
 def test_coupling_sum_op_matches_the_elementwise_expression_and_its_gradient():
     from pytensor.gradient import verify_grad
 
     from gplvm.model.psi_ops import coupling_sum
 
     rng = np.random.default_rng(10)
-    e, w, U = rng.uniform(0.1, 1.0, (7, 4)), rng.uniform(0.2, 2.0, (7, 3)), rng.normal(size=(4, 3))
-    coupling = np.exp(-0.5 * np.einsum("nq,mq,kq->nmk", w, U, U))
-    expected = np.einsum("nm,nk,nmk->mk", e, e, coupling)
-    np.testing.assert_allclose(coupling_sum(e, w, U).eval(mode=TEST_MODE), expected, rtol=1e-12)
-    verify_grad(coupling_sum, [e, w, U], rng=rng, mode=TEST_MODE)
+    a, w, U = rng.uniform(-2.0, 0.0, (7, 4)), rng.uniform(0.2, 2.0, (7, 3)), rng.normal(size=(4, 3))
+    b = rng.uniform(-1.0, 0.0, (4, 4))  # not symmetric: the Op reads its symmetric part
+    expected = _plain_coupling_sum(a, w, U, b)
+    np.testing.assert_allclose(coupling_sum(a, w, U, b).eval(mode=TEST_MODE), expected, rtol=1e-12)
+    verify_grad(coupling_sum, [a, w, U, b], rng=rng, mode=TEST_MODE)
+
+
+@pytest.mark.parametrize("by_column", [False, True])
+def test_rbf_psi2_stays_finite_with_inducing_inputs_far_from_the_data(by_column):
+    """Two inducing inputs far out on opposite sides: each factor of a Psi2 term under- or
+    overflows on its own (0 x inf) though the term is tiny; the statistic and its gradient must
+    equal a direct NumPy evaluation of each term from its log."""
+    kernel = RBF(ard=True)
+    hyper = {"variance": np.array(1.3), "lengthscale": np.array([0.3, 0.8]), "bias": np.array(0.0)}
+    rng = np.random.default_rng(12)
+    mean, S = rng.normal(size=(6, 2)), rng.uniform(0.01, 0.2, (6, 2))
+    U = np.array([[-22.5, 0.3], [19.9, -0.4], [0.2, 0.1]])
+    ell2 = hyper["lengthscale"] ** 2
+    ubar = 0.5 * (U[:, None, :] + U[None, :, :])
+    log_terms = (
+        -0.5 * np.log1p(2 * S / ell2).sum(1)[:, None, None]
+        - ((U[:, None, :] - U[None, :, :]) ** 2 / (4 * ell2)).sum(-1)[None]
+        - ((mean[:, None, None, :] - ubar[None]) ** 2 / (ell2 + 2 * S)[:, None, None, :]).sum(-1)
+    )
+    expected = hyper["variance"] ** 2 * np.exp(log_terms).sum(0)
+    m, s, u = pt.matrix("mean"), pt.matrix("S"), pt.matrix("U")
+    expectations = expectations_of(kernel)
+    if by_column:
+        observed = np.ones((6, 1), dtype=bool)
+        Psi2 = expectations.psi_statistics_by_column(m, s, u, hyper, observed)[2][0]
+    else:
+        Psi2 = expectations.psi_statistics(m, s, u, hyper)[2]
+    fn = pytensor.function([m, s, u], [Psi2, pytensor.grad(Psi2.sum(), [m, s, u])[2]], mode=TEST_MODE)
+    got, grad_U = fn(mean, S, U)
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-300)
+    assert np.isfinite(grad_U).all()
 
 
 def test_one_coupling_sum_op_applied_twice_keeps_each_nodes_buffer():
-    """The Op keeps each node's exponentials between calls: two nodes of one Op instance in one
-    graph, called again with new values of the same shapes, give the plain expression's gradients."""
-    import pytensor
-    import pytensor.tensor as pt
-
+    """The Op keeps each node's terms between calls: two nodes of one Op instance in one graph,
+    called again with new values of the same shapes, give the plain expression's gradients."""
     from gplvm.model.psi_ops import CouplingSum
 
     op = CouplingSum()
     rng = np.random.default_rng(11)
-    e1, w1, e2, w2 = (pt.matrix(n) for n in ("e1", "w1", "e2", "w2"))
-    U = pt.matrix("U")
+    a1, w1, a2, w2 = (pt.matrix(n) for n in ("a1", "w1", "a2", "w2"))
+    U, b = pt.matrix("U"), pt.matrix("b")
     G = rng.normal(size=(4, 4))
-    total = pt.sum(G * op(e1, w1, U)[0]) + pt.sum(G.T * op(e2, w2, U)[0])
-    inputs = [e1, w1, e2, w2, U]
+    total = pt.sum(G * op(a1, w1, U, b)[0]) + pt.sum(G.T * op(a2, w2, U, b)[0])
+    inputs = [a1, w1, a2, w2, U, b]
     fn = pytensor.function(inputs, pytensor.grad(total, inputs), mode=TEST_MODE)
 
     reference = pytensor.function(inputs, pytensor.grad(_summed_plain(inputs, G), inputs), mode=TEST_MODE)
     for _ in range(3):  # new values each call: a stale buffer would show
         values = [
-            rng.uniform(0.1, 1.0, (6, 4)),
+            rng.uniform(-2.0, 0.0, (6, 4)),
             rng.uniform(0.2, 2.0, (6, 3)),
-            rng.uniform(0.1, 1.0, (6, 4)),
+            rng.uniform(-2.0, 0.0, (6, 4)),
             rng.uniform(0.2, 2.0, (6, 3)),
             rng.normal(size=(4, 3)),
+            rng.uniform(-1.0, 0.0, (4, 4)),
         ]
         for got, want in zip(fn(*values), reference(*values), strict=True):
             np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 
 
 def _summed_plain(inputs, G):
-    """sum(G * T(e1, w1)) + sum(G^T * T(e2, w2)) with T written elementwise over rows."""
-    import pytensor.tensor as pt
+    """sum(G * T(a1, w1)) + sum(G^T * T(a2, w2)) with T written elementwise over rows."""
+    a1, w1, a2, w2, U, b = inputs
 
-    e1, w1, e2, w2, U = inputs
+    def coupling(a, w):
+        # (n, M, M): exp(a_nm + a_nk - 1/2 sum_q w_nq U_mq U_kq + (b_mk + b_km) / 2), summed over n
+        coupled = pt.sum(w[:, None, None, :] * U[None, :, None, :] * U[None, None, :, :], axis=-1)
+        exponent = a[:, :, None] + a[:, None, :] - 0.5 * coupled + 0.5 * (b + b.T)[None]
+        return pt.sum(pt.exp(exponent), axis=0)
 
-    def coupling(e, w):
-        # (n, M, M): exp(-1/2 sum_q w_nq U_mq U_kq), times e_nm e_nk, summed over n
-        exps = pt.exp(-0.5 * pt.sum(w[:, None, None, :] * U[None, :, None, :] * U[None, None, :, :], axis=-1))
-        return pt.sum(e[:, :, None] * e[:, None, :] * exps, axis=0)
-
-    return pt.sum(G * coupling(e1, w1)) + pt.sum(G.T * coupling(e2, w2))
+    return pt.sum(G * coupling(a1, w1)) + pt.sum(G.T * coupling(a2, w2))

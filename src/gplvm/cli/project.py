@@ -40,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         projection = run.project(rows, args.max_draws)
         out = args.out or args.run_dir / "projections" / datetime.now().strftime("%Y-%m-%d_%H-%M-%S-%f")
         write_projection(out, run, projection, labels, args.data_file)
-        print(f"Projected {len(rows)} rows ({projection.n_draws} fit(s)); wrote {out / LATENTS}")
+        how = "each row's q(z*)" if projection.method == "variational" else f"{projection.n_draws} fit(s)"
+        print(f"Projected {len(rows)} rows ({how}); wrote {out / LATENTS}")
 
     return run_command("gplvm-project", body, (GPLVMError, ValueError))
 

@@ -34,8 +34,8 @@ def impute_point(
         missing_rows = np.setdiff1d(every_row, group.rows)
         if len(missing_rows) == 0:
             continue
-        predict = form.complete_predictor(Z[group.rows], Y[np.ix_(group.rows, group.cols)], hyper)
-        m, v = predict(Z[missing_rows])
+        factors = form.complete_factors(Z[group.rows], Y[np.ix_(group.rows, group.cols)], hyper)
+        m, v = factors.predict(form.kernel, Z[missing_rows], hyper)
         mean[np.ix_(missing_rows, group.cols)] = m
         var[np.ix_(missing_rows, group.cols)] = v[:, None]
     return mean, var

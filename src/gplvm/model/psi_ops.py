@@ -1,11 +1,13 @@
 """The one O(N M^2 Q) term of the rbf Psi2 statistic as a PyTensor Op with compiled loops.
 
-T[m, m'] = sum_n e[n, m] e[n, m'] exp(-1/2 sum_q w[n, q] u[m, q] u[m', q])
+T[m, m'] = sum_n exp(a[n, m] + a[n, m'] - 1/2 sum_q w[n, q] u[m, q] u[m', q] + b[m, m'])
 
+Each term is one exponential of its whole exponent, the log of a Psi2 term (at most 0): as a
+product of factors, inducing inputs far from the data gave 0 x inf = NaN where the term is tiny.
 Written as PyTensor elementwise graphs, T and its gradient pass about ten times over (N, M^2)
-temporaries (60 MB each on digits); here a loop over n keeps one M x M block in cache and its
-products go through BLAS, forward and backward, several times faster. The tests compare both
-directions with the plain PyTensor expression and with finite differences.
+temporaries (60 MB each on digits); here a loop over n keeps one M x M block in cache, forward
+and backward, several times faster. The tests compare both directions with the plain PyTensor
+expression and with finite differences.
 """
 
 from __future__ import annotations
@@ -16,20 +18,21 @@ import pytensor.tensor as pt
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
-# Reassociating sums lets LLVM vectorise the inner products; nothing here is near overflow.
+# Reassociating sums lets LLVM vectorise the inner products; every exponent is at most about 0.
 _SUMS = {"reassoc", "contract", "nsz"}
 
 
 @numba.njit(cache=True, fastmath=_SUMS)
-def _coupling_block(w_n: np.ndarray, U: np.ndarray, c: np.ndarray) -> None:  # pragma: no cover (compiled)
-    """c[k, j] = exp(-1/2 sum_q w_n[q] U[k, q] U[j, q]), filled by symmetry (half the exponentials)."""
+def _term_block(a_n, w_n, U, b, c) -> None:  # pragma: no cover (compiled)
+    """c[k, j] = exp(a_n[k] + a_n[j] - 1/2 sum_q w_n[q] U[k, q] U[j, q] + (b[k, j] + b[j, k]) / 2),
+    filled by symmetry (half the exponentials)."""
     n_inducing, latent_dim = U.shape
     for k in range(n_inducing):
         for j in range(k, n_inducing):
             s = 0.0
             for q in range(latent_dim):
                 s += w_n[q] * U[k, q] * U[j, q]
-            v = np.exp(-0.5 * s)
+            v = np.exp(a_n[k] + a_n[j] - 0.5 * s + 0.5 * (b[k, j] + b[j, k]))
             c[k, j] = v
             c[j, k] = v
 
@@ -50,140 +53,131 @@ def _chunks(n_obs: int, n_inducing: int) -> np.ndarray:  # pragma: no cover (com
 
 
 @numba.njit(cache=True, parallel=True, fastmath=_SUMS)
-def _coupling_sum(e, w, U, bounds, blocks):  # pragma: no cover (compiled)
-    """T, and each row's exponentials in ``blocks`` (N, M, M) when it has rows (else recomputed)."""
-    n_inducing = e.shape[1]
+def _coupling_sum(a, w, U, b, bounds, blocks):  # pragma: no cover (compiled)
+    """T, and each row's terms in ``blocks`` (N, M, M) when it has rows (else recomputed)."""
+    n_inducing = a.shape[1]
     keep = blocks.shape[0] > 0
     partial = np.zeros((len(bounds) - 1, n_inducing, n_inducing))
     for chunk in numba.prange(len(bounds) - 1):
         scratch = np.empty((n_inducing, n_inducing))
         for n in range(bounds[chunk], bounds[chunk + 1]):
             c = blocks[n] if keep else scratch
-            _coupling_block(w[n], U, c)
+            _term_block(a[n], w[n], U, b, c)
             for k in range(n_inducing):
-                ek = e[n, k]
                 for j in range(n_inducing):
-                    partial[chunk, k, j] += ek * e[n, j] * c[k, j]
+                    partial[chunk, k, j] += c[k, j]
     return partial.sum(axis=0)
 
 
 @numba.njit(cache=True, parallel=True, fastmath=_SUMS)
-def _coupling_sum_grad(e, w, U, G, bounds, blocks):  # pragma: no cover (compiled)
-    n_inducing = e.shape[1]
+def _coupling_sum_grad(a, w, U, b, G, bounds, blocks):  # pragma: no cover (compiled)
+    n_inducing, latent_dim = U.shape
     keep = blocks.shape[0] > 0
-    latent_dim = U.shape[1]
     half = 0.5 * (G + G.T)
-    grad_e = np.empty_like(e)
+    grad_a = np.empty_like(a)
     grad_w = np.zeros_like(w)
     partial_U = np.zeros((len(bounds) - 1, n_inducing, latent_dim))
     for chunk in numba.prange(len(bounds) - 1):
         scratch = np.empty((n_inducing, n_inducing))
-        weighted = np.empty((latent_dim + 1, n_inducing))  # rows: e_n, then e_n * U[:, q]
         row = np.empty(n_inducing)
         for n in range(bounds[chunk], bounds[chunk + 1]):
             if keep:
                 c = blocks[n]
             else:
                 c = scratch
-                _coupling_block(w[n], U, c)
-            for j in range(n_inducing):
-                weighted[0, j] = e[n, j]
-                for q in range(latent_dim):
-                    weighted[q + 1, j] = e[n, j] * U[j, q]
+                _term_block(a[n], w[n], U, b, c)
             for k in range(n_inducing):
-                for j in range(n_inducing):
-                    row[j] = half[k, j] * c[k, j]
-                # Plain loops rather than a matmul: BLAS threads would compete with these.
                 r0 = 0.0
                 for j in range(n_inducing):
-                    r0 += row[j] * weighted[0, j]
-                grad_e[n, k] = 2.0 * r0
+                    row[j] = half[k, j] * c[k, j]
+                    r0 += row[j]
+                grad_a[n, k] = 2.0 * r0
+                # Plain loops rather than a matmul: BLAS threads would compete with these.
                 for q in range(latent_dim):
                     r = 0.0
                     for j in range(n_inducing):
-                        r += row[j] * weighted[q + 1, j]
-                    s = e[n, k] * r
-                    grad_w[n, q] -= 0.5 * U[k, q] * s
-                    partial_U[chunk, k, q] -= w[n, q] * s
-    return grad_e, grad_w, partial_U.sum(axis=0)
+                        r += row[j] * U[j, q]
+                    grad_w[n, q] -= 0.5 * U[k, q] * r
+                    partial_U[chunk, k, q] -= w[n, q] * r
+    return grad_a, grad_w, partial_U.sum(axis=0)
 
 
-# The forward pass keeps its exponentials for the backward pass up to this many bytes (half the
-# work of the gradient); above it (N > 8192 at M = 64) the backward pass recomputes them.
+# The forward pass keeps its terms for the backward pass up to this many bytes (half the work of
+# the gradient); above it (N > 8192 at M = 64) the backward pass recomputes them.
 KEEP_BLOCKS_BYTES = 2**28
 
 
-def _no_blocks(n_inducing: int) -> np.ndarray:
-    return np.empty((0, n_inducing, n_inducing))
-
-
 class CouplingSumGrad(Op):
-    """Gradients of :class:`CouplingSum` with respect to e, w and U, given that of T."""
+    """Gradients of :class:`CouplingSum` with respect to a, w and U, given that of T."""
 
     __props__ = ()
 
-    def make_node(self, e, w, U, G, blocks):
-        inputs = [pt.as_tensor(x).astype("float64") for x in (e, w, U, G)]
+    def make_node(self, a, w, U, b, G, blocks):
+        inputs = [pt.as_tensor(x).astype("float64") for x in (a, w, U, b, G)]
         return Apply(self, [*inputs, pt.as_tensor(blocks)], [x.type() for x in inputs[:3]])
 
     def perform(self, node, inputs, outputs):
-        e, w, U, G, blocks = (np.ascontiguousarray(x) for x in inputs)
-        grads = _coupling_sum_grad(e, w, U, G, _chunks(*e.shape), blocks)
+        a, w, U, b, G, blocks = (np.ascontiguousarray(x) for x in inputs)
+        grads = _coupling_sum_grad(a, w, U, b, G, _chunks(*a.shape), blocks)
         for slot, value in zip(outputs, grads, strict=True):
             slot[0] = value
 
 
 class CouplingSum(Op):
-    """T = sum_n (e_n e_n^T) * exp(-1/2 U diag(w_n) U^T), shape (M, M).
+    """T = sum_n exp(a_n 1^T + 1 a_n^T - 1/2 U diag(w_n) U^T + (b + b^T) / 2), shape (M, M).
 
-    A second output holds the exponentials, (N, M, M), for the gradient; it is empty when they
+    A second output holds each row's terms, (N, M, M), for the gradient; it is empty when they
     would take more than :data:`KEEP_BLOCKS_BYTES`.
     """
 
     __props__ = ()
 
     def __init__(self) -> None:
-        # The exponentials' buffer of each node, kept between calls: PyTensor frees an output's
-        # storage after its last use, and faulting in the fresh pages of a 59 MB buffer (digits,
-        # M = 64) cost more than the sum itself. A node's one reader, its gradient, runs before
-        # that node's next forward pass.
+        # The terms' buffer of each node, kept between calls: PyTensor frees an output's storage
+        # after its last use, and faulting in the fresh pages of a 59 MB buffer (digits, M = 64)
+        # cost more than the sum itself. A node's one reader, its gradient, runs before that
+        # node's next forward pass.
         self._blocks: dict[Apply, np.ndarray] = {}
 
-    def make_node(self, e, w, U):
-        inputs = [pt.as_tensor(x).astype("float64") for x in (e, w, U)]
+    def make_node(self, a, w, U, b):
+        inputs = [pt.as_tensor(x).astype("float64") for x in (a, w, U, b)]
         return Apply(self, inputs, [pt.matrix(dtype="float64"), pt.tensor3(dtype="float64")])
 
     def perform(self, node, inputs, outputs):
-        e, w, U = (np.ascontiguousarray(x) for x in inputs)
-        n_obs, n_inducing = e.shape
+        a, w, U, b = (np.ascontiguousarray(x) for x in inputs)
+        n_obs, n_inducing = a.shape
         keep = n_obs * n_inducing**2 * 8 <= KEEP_BLOCKS_BYTES
         shape = (n_obs if keep else 0, n_inducing, n_inducing)
         blocks = self._blocks.get(node)
         if blocks is None or blocks.shape != shape:
             blocks = self._blocks[node] = np.empty(shape)
-        outputs[0][0] = _coupling_sum(e, w, U, _chunks(n_obs, n_inducing), blocks)
+        outputs[0][0] = _coupling_sum(a, w, U, b, _chunks(n_obs, n_inducing), blocks)
         outputs[1][0] = blocks
 
     def pullback(self, inputs, outputs, cotangents):
-        return list(CouplingSumGrad()(*inputs, cotangents[0], outputs[1]))
+        G = cotangents[0]
+        grad_a, grad_w, grad_U = CouplingSumGrad()(*inputs, G, outputs[1])
+        # b enters each term as (b + b^T) / 2, and T is symmetric.
+        grad_b = 0.5 * (G + G.T) * outputs[0]
+        return [grad_a, grad_w, grad_U, grad_b]
 
 
-def coupling_sum(e, w, U) -> pt.TensorVariable:
+def coupling_sum(a, w, U, b) -> pt.TensorVariable:
     """T (M x M); see :class:`CouplingSum`."""
-    return CouplingSum()(e, w, U)[0]
+    return CouplingSum()(a, w, U, b)[0]
 
 
 @numba.njit
-def _coupling_sum_numba(e, w, U):  # pragma: no cover (compiled)
-    n_obs, n_inducing = e.shape
+def _coupling_sum_numba(a, w, U, b):  # pragma: no cover (compiled)
+    n_obs, n_inducing = a.shape
     keep = n_obs * n_inducing**2 * 8 <= KEEP_BLOCKS_BYTES
     blocks = np.empty((n_obs if keep else 0, n_inducing, n_inducing))
-    return _coupling_sum(e, w, U, _chunks(n_obs, n_inducing), blocks), blocks
+    return _coupling_sum(a, w, U, b, _chunks(n_obs, n_inducing), blocks), blocks
 
 
 @numba.njit
-def _coupling_sum_grad_numba(e, w, U, G, blocks):  # pragma: no cover (compiled)
-    return _coupling_sum_grad(e, w, U, G, _chunks(e.shape[0], e.shape[1]), blocks)
+def _coupling_sum_grad_numba(a, w, U, b, G, blocks):  # pragma: no cover (compiled)
+    return _coupling_sum_grad(a, w, U, b, G, _chunks(a.shape[0], a.shape[1]), blocks)
 
 
 def _register_numba() -> None:

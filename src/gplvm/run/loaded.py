@@ -16,7 +16,7 @@ from gplvm.config import model_config_from_yaml
 from gplvm.data.run_data import training_data
 from gplvm.errors import RunDirectoryError
 from gplvm.evaluate.align import procrustes_rotations
-from gplvm.evaluate.projection import Projection, project
+from gplvm.evaluate.projection import Projection, project, project_variational
 from gplvm.evaluate.record import RunMetrics
 from gplvm.model.spec import ModelSpec
 from gplvm.run import lifecycle, results
@@ -65,9 +65,12 @@ class Run:
             return self.tree["alignment"]["Z_reference"].values
         return self.tree.posterior["Z"].values[0, 0]
 
-    @property
+    @functools.cached_property
     def hyperparameters(self) -> dict[str, np.ndarray]:
-        """Fitted (MAP, or posterior-mean) and fixed hyperparameters, plus the sparse form's ``inducing``."""
+        """Fitted (MAP, or posterior-mean) and fixed hyperparameters, plus the sparse form's ``inducing``.
+
+        Read once: the posterior is read lazily from its file.
+        """
         posterior = self.tree.posterior.to_dataset()
         values = {**self.record.hyperparameters, **self.spec.form_values(posterior)}
         return {name: np.asarray(value, dtype=float) for name, value in values.items()}
@@ -99,8 +102,26 @@ class Run:
         ]
 
     def project(self, rows: np.ndarray, max_draws: int = 20) -> Projection:
-        """Latents for new raw rows (n, D) (see :mod:`gplvm.evaluate.projection`)."""
+        """Latents for new raw rows (n, D) (see :mod:`gplvm.evaluate.projection`).
+
+        A Bayesian GPLVM run gives each row its own q(z*); otherwise each of up to ``max_draws``
+        point fits (one for a MAP) gives its optimum and Laplace sd.
+        """
         Y_new = self.to_fitted_units(rows)
+        if "variational" in self.tree.children:
+            q = self.tree["variational"]
+            mean, variance = q["Z_mean"].values, q["Z_var"].values
+            R = procrustes_rotations(mean, self.latents)  # into the frame of the run's latents
+            return project_variational(
+                self.spec.form,
+                mean,
+                variance,
+                self.hyperparameters,
+                self.training_data(),
+                Y_new,
+                self.spec.prior_scale,
+                R,
+            )
         fits = self.projection_fits(max_draws)
         return project(self.spec.form, fits, self.training_data(), Y_new, self.spec.prior_scale)
 

@@ -72,7 +72,12 @@ def write_projection(out: Path, run, projection, labels, source: Path) -> None:
             "objective": ("new_obs", projection.objective),
         },
         coords={"new_obs": np.arange(n), "latent_dim": np.arange(q)},
-        attrs={"run": str(run.path), "data_file": str(source.resolve()), "n_draws": projection.n_draws},
+        attrs={
+            "run": str(run.path),
+            "data_file": str(source.resolve()),
+            "n_draws": projection.n_draws,
+            "method": projection.method,
+        },
     )
     if labels is not None:
         group = group.assign(label=("new_obs", np.asarray(labels, dtype=str)))

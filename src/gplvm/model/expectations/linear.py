@@ -20,6 +20,14 @@ class LinearExpectations(Expectations):
         second_moment = mean.T @ mean + pt.diag(pt.sum(variance, axis=0))  # sum_n E[z_n z_n^T]
         return psi0, mean @ U.T, U @ second_moment @ U.T
 
+    def psi_statistics_by_row(self, mean, variance, inducing, hyper):
+        mean, variance, U = pt.as_tensor(mean), pt.as_tensor(variance), pt.as_tensor(inducing)
+        Psi1 = mean @ U.T
+        # U E[z_n z_n^T] U^T = (U mu_n)(U mu_n)^T + U diag(S_n) U^T
+        scaled = U[None, :, :] * pt.sqrt(variance)[:, None, :]  # (N, M, Q)
+        Psi2 = Psi1[:, :, None] * Psi1[:, None, :] + scaled @ scaled.transpose(0, 2, 1)
+        return pt.sum(mean**2, axis=1) + pt.sum(variance, axis=1), Psi1, Psi2
+
     def psi_statistics_by_column(self, mean, variance, inducing, hyper, observed):
         mean, variance, U = pt.as_tensor(mean), pt.as_tensor(variance), pt.as_tensor(inducing)
         mask_T = pt.as_tensor(observed.T.astype(float))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import ClassVar
 
 import numpy as np
@@ -25,7 +26,8 @@ from scipy import linalg as sla
 
 from gplvm.data.missing import by_column_groups, column_groups, has_missing
 from gplvm.errors import ConfigError
-from gplvm.model.kernels import Hyper, Kernel, conditional_variance
+from gplvm.model.kernels import Hyper, Kernel
+from gplvm.model.predictive import PredictiveFactors, predict_groups
 
 FORMS: dict[str, type[LikelihoodForm]] = {}
 
@@ -102,38 +104,29 @@ class LikelihoodForm(ABC):
         When Y has missing cells each column is predicted from its observed rows, so the
         variance differs by column: shape (n*, D) instead of (n*,).
         """
+        groups = self.predictive_factors(Z, Y, hyper)
+        hyper = {k: np.asarray(v, dtype=float) for k, v in hyper.items()}
+        return lambda Z_new: predict_groups(groups, self.kernel, Z_new, hyper, Y.shape[1])
+
+    def predictive_factors(self, Z: np.ndarray, Y: np.ndarray, hyper: Hyper) -> list[PredictiveFactors]:
+        """The fit's predictive factors (:mod:`gplvm.model.predictive`): one set for a complete Y,
+        else one per group of columns that miss the same rows, each from its observed rows."""
         if not has_missing(Y):
-            return self.complete_predictor(Z, Y, hyper)
-        parts = [
-            (g.cols, self.complete_predictor(Z[g.rows], Y[np.ix_(g.rows, g.cols)], hyper))
+            return [self.complete_factors(Z, Y, hyper)]
+        return [
+            replace(self.complete_factors(Z[g.rows], Y[np.ix_(g.rows, g.cols)], hyper), columns=g.cols)
             for g in column_groups(~np.isnan(Y))
         ]
 
-        def predict(Z_new: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            mean = np.empty((len(Z_new), Y.shape[1]))
-            var = np.empty_like(mean)
-            for cols, part in parts:
-                mean[:, cols], var_part = part(Z_new)
-                var[:, cols] = var_part[:, None]
-            return mean, var
+    def complete_factors(self, Z: np.ndarray, Y: np.ndarray, hyper: Hyper) -> PredictiveFactors:
+        """:meth:`predictive_factors` for a Y without missing cells.
 
-        return predict
-
-    def complete_predictor(self, Z: np.ndarray, Y: np.ndarray, hyper: Hyper):
-        """:meth:`predictor` for a Y without missing cells.
-
-        This dense version factorises K once (O(N^3)); each call is a product and a triangular solve.
+        This dense version factorises K once (O(N^3)): X = Z, W = K^-1 Y and F_minus = L^-T.
         """
         L = np.linalg.cholesky(self.kernel.K_np(Z, hyper))
-        alpha = sla.cho_solve((L, True), Y)
+        L_inv = sla.solve_triangular(L, np.eye(len(L)), lower=True)
         noise = float(self.kernel.noise_variance(hyper))
-
-        def predict(Z_new: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            cross = self.kernel.cross_np(Z_new, Z, hyper)
-            var_f = conditional_variance(self.kernel.diag_np(Z_new, hyper), cross, L)
-            return cross @ alpha, var_f + noise
-
-        return predict
+        return PredictiveFactors(Z, sla.cho_solve((L, True), Y), L_inv.T, None, noise)
 
     @classmethod
     def supports(cls, kernel: Kernel) -> bool:

@@ -21,6 +21,7 @@ from gplvm.model.constants import LOG_2PI
 from gplvm.model.forms.base import LikelihoodForm, describe
 from gplvm.model.graph_ops import column_outer_sums
 from gplvm.model.kernels import Hyper, Kernel
+from gplvm.model.predictive import PredictiveFactors
 
 
 class Sparse(LikelihoodForm):
@@ -86,14 +87,25 @@ class Sparse(LikelihoodForm):
     def _factors(self, Z: np.ndarray, hyper: Hyper, where: str):
         """(Psi1, L, L_B, A A^T, noise) in NumPy, or a NumericalError naming the values."""
         U = np.asarray(hyper["inducing"], dtype=float)
+        Psi1 = self.kernel.cross_np(Z, U, hyper)
+        return (Psi1, *self._statistics_factors(Psi1.T, hyper, where, outer=False))
+
+    def _statistics_factors(self, psi: np.ndarray, hyper: Hyper, where: str, outer: bool):
+        """(L, L_B, A A^T, noise), A A^T = L^-1 Psi2 L^-T / noise, from ``psi`` = Psi2 (``outer``)
+        or Psi1^T, whose outer product is then formed through A (better conditioned)."""
+        U = np.asarray(hyper["inducing"], dtype=float)
         K_uu = self.kernel.covariance_np(U, hyper)
         K_uu[np.diag_indices_from(K_uu)] += self.kernel.jitter * np.mean(np.diag(K_uu))
         noise = float(self.kernel.noise_variance(hyper))
-        Psi1 = self.kernel.cross_np(Z, U, hyper)
         try:
             L = np.linalg.cholesky(K_uu)
-            A = sla.solve_triangular(L, Psi1.T, lower=True) / np.sqrt(noise)
-            AAT = A @ A.T
+            if outer:
+                half = sla.solve_triangular(L, psi, lower=True)
+                AAT = sla.solve_triangular(L, half.T, lower=True) / noise
+                AAT = 0.5 * (AAT + AAT.T)
+            else:
+                A = sla.solve_triangular(L, psi, lower=True) / np.sqrt(noise)
+                AAT = A @ A.T
             L_B = np.linalg.cholesky(np.eye(len(U)) + AAT)
         except np.linalg.LinAlgError:
             values = describe({k: v for k, v in hyper.items() if k != "inducing"}, self.kernel.jitter)
@@ -101,7 +113,7 @@ class Sparse(LikelihoodForm):
                 f"K_uu of the {len(U)} inducing inputs is not positive definite {where} ({values}):"
                 " raise model.jitter (e.g. 1e-4) or lower model.num_inducing"
             ) from None
-        return Psi1, L, L_B, AAT, noise
+        return L, L_B, AAT, noise
 
     def complete_column_log_likelihoods(self, Z, Y, hyper, where="at the fitted point"):
         Psi1, L, L_B, AAT, noise = self._factors(Z, hyper, where)
@@ -118,35 +130,43 @@ class Sparse(LikelihoodForm):
     def check_factorisable(self, Z, hyper, where):
         self._factors(Z, hyper, where)
 
-    def _at(self, Z_new, L, L_B, hyper):
-        """(L_B^-1 L^-1 k(U, Z*), variance of f at Z*) under the bound's optimal q(u):
-        k** - k*u K_uu^-1 k_u* + k*u (K_uu + Psi2 / noise)^-1 k_u*."""
-        A = sla.solve_triangular(L, self.kernel.cross_np(hyper["inducing"], Z_new, hyper), lower=True)
-        kept = sla.solve_triangular(L_B, A, lower=True)
-        var_f = self.kernel.diag_np(Z_new, hyper) - np.sum(A**2, 0) + np.sum(kept**2, 0)
-        return kept, np.maximum(var_f, 0.0)
+    def complete_factors(self, Z, Y, hyper):
+        """The bound's optimal q(u) (see :meth:`statistics_factors`), from Psi1 = k(Z, U)."""
+        Psi1 = self.kernel.cross_np(Z, np.asarray(hyper["inducing"], dtype=float), hyper)
+        return self._q_u_factors(
+            Psi1.T @ Y, *self._statistics_factors(Psi1.T, hyper, "for prediction", False), hyper
+        )
 
-    def complete_predictor(self, Z, Y, hyper):
-        """The bound's optimal q(u): mean k(z*, U) (K_uu + Psi2 / noise)^-1 Psi1^T Y / noise, and the
-        variance of :meth:`predictive_variance` plus the noise. O(N M^2 + N M D) once, O(M^2) a point.
+    def statistics_factors(self, psi1_Y: np.ndarray, Psi2: np.ndarray, hyper: Hyper) -> PredictiveFactors:
+        """Predictive factors of the bound's optimal q(u), given Psi1^T Y (M, D) and Psi2 (M, M).
+
+        The mean is k(z*, U) (K_uu + Psi2 / noise)^-1 Psi1^T Y / noise; the variance of f is
+        k** - k*u K_uu^-1 k_u* + k*u (K_uu + Psi2 / noise)^-1 k_u*. With Z integrated over q(Z),
+        Psi1 and Psi2 are expectations under q (the Bayesian GPLVM's q(u)). O(M^2 D + M^3) once,
+        O(M^2) a point.
         """
-        Psi1, L, L_B, _, noise = self._factors(Z, hyper, "for prediction")
-        c = sla.solve_triangular(L_B, sla.solve_triangular(L, Psi1.T @ Y, lower=True), lower=True) / noise
-        hyper = {**hyper, "inducing": np.asarray(hyper["inducing"], dtype=float)}
+        return self._q_u_factors(
+            psi1_Y, *self._statistics_factors(Psi2, hyper, "for prediction", True), hyper
+        )
 
-        def predict(Z_new):
-            kept, var_f = self._at(Z_new, L, L_B, hyper)
-            return kept.T @ c, var_f + noise
-
-        return predict
+    def _q_u_factors(self, psi1_Y, L, L_B, AAT, noise, hyper) -> PredictiveFactors:
+        # (K_uu + Psi2 / noise)^-1 = (L_B^-1 L^-1)^T (L_B^-1 L^-1)
+        L_inv = sla.solve_triangular(L, np.eye(len(L)), lower=True)
+        kept = sla.solve_triangular(L_B, L_inv, lower=True)
+        weights = kept.T @ (kept @ psi1_Y) / noise
+        U = np.asarray(hyper["inducing"], dtype=float)
+        return PredictiveFactors(U, weights, L_inv.T, kept.T, noise)
 
     def predictive_variance(self, Z_new, Z, hyper, chunk: int = 4096):
-        """The variance of f under the bound's optimal q(u) (see :meth:`_at`).
+        """The variance of f under the bound's optimal q(u) (see :meth:`statistics_factors`).
 
         O(N M^2) to factorise, then O(M^2) per point; no N x N matrix.
         """
-        _, L, L_B, _, _ = self._factors(Z, hyper, "for the predictive variance")
-        hyper = {**hyper, "inducing": np.asarray(hyper["inducing"], dtype=float)}
+        factors = self.complete_factors(Z, np.zeros((len(Z), 0)), hyper)
+        hyper = {k: np.asarray(v, dtype=float) for k, v in hyper.items()}
         return np.concatenate(
-            [self._at(Z_new[s : s + chunk], L, L_B, hyper)[1] for s in range(0, len(Z_new), chunk)]
+            [
+                factors.f_variance(self.kernel, Z_new[s : s + chunk], hyper)
+                for s in range(0, len(Z_new), chunk)
+            ]
         )

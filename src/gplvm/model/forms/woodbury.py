@@ -16,6 +16,7 @@ from gplvm.model.forms.base import LikelihoodForm
 from gplvm.model.graph_ops import stacked_logdet, stacked_quadratic
 from gplvm.model.kernels import Kernel
 from gplvm.model.kernels.linear import Linear
+from gplvm.model.predictive import PredictiveFactors
 
 
 def woodbury_log_likelihood(
@@ -93,17 +94,15 @@ class Woodbury(LikelihoodForm):
     def missing_log_likelihood(self, Z, Y, hyper, observed):
         return masked_woodbury_log_likelihood(Z, Y, hyper["beta"], observed)
 
-    def complete_predictor(self, Z, Y, hyper):
-        """O(N Q^2 + N Q D) once: with P = Z^T Z + I / beta, the mean is Z* P^-1 Z^T Y and the
-        variance of f is z*^T P^-1 z* / beta (push-through identity), plus the noise 1 / beta."""
+    def complete_factors(self, Z, Y, hyper):
+        """O(N Q^2 + N Q D) once: with P = Z^T Z + I / beta, the mean is z* P^-1 Z^T Y and the
+        variance of f is z*^T P^-1 z* / beta (push-through identity). For k(z*, X) to be z* the
+        points are the latent axes, X = I_Q."""
         noise = 1.0 / float(hyper["beta"])
-        P_inv = np.linalg.inv(Z.T @ Z + noise * np.eye(Z.shape[1]))
-        weights = P_inv @ (Z.T @ Y)
-
-        def predict(Z_new):
-            return Z_new @ weights, noise * np.einsum("nq,nq->n", Z_new @ P_inv, Z_new) + noise
-
-        return predict
+        latent_dim = Z.shape[1]
+        P_inv = np.linalg.inv(Z.T @ Z + noise * np.eye(latent_dim))
+        plus = np.linalg.cholesky(noise * P_inv)
+        return PredictiveFactors(np.eye(latent_dim), P_inv @ (Z.T @ Y), None, plus, noise)
 
     def complete_column_log_likelihoods(self, Z, Y, hyper, where="at the fitted point"):
         beta = float(hyper["beta"])
