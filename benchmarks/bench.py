@@ -18,10 +18,13 @@ Every comparison is measured in the same run, so the ratios hold for this machin
    the sparse rbf MAP at N = 10,000, and GPy's SparseGPLVM and BayesianGPLVM beside ours on digits
    (when the ``bench`` extra, GPy, is installed);
 8. missing cells (``bench_missing.py``): one value + gradient of each form with 20% of digits-sized
-   data missing, against the same data complete.
+   data missing, against the same data complete;
+9. projection (``bench_projection.py``): ``gplvm-project`` as a whole process, 50 rows into a
+   Bayesian GPLVM (Q = 10) and 10,000 rows into a sparse MAP (Q = 2) on digits.
 
-Usage: ``python benchmarks/bench.py [--quick] [--out DIR]`` (``make bench``). ``--quick`` drops the
-slowest cases. It lives outside the package: the wheel does not ship it.
+Usage: ``python benchmarks/bench.py [--quick] [--only NAME,...] [--out DIR]`` (``make bench``).
+``--quick`` drops the slowest cases; ``--only`` runs the named sections (the JSON keys, such as
+``gpy,projection``). It lives outside the package: the wheel does not ship it.
 """
 
 from __future__ import annotations
@@ -444,7 +447,9 @@ def main(argv: list[str] | None = None) -> int:
         "--quick", action="store_true", help="smaller sizes, fewer draws, no 10^5 or 10^6 rows"
     )
     parser.add_argument("--out", type=Path, default=Path("outputs/bench"), help="where to write the JSON")
+    parser.add_argument("--only", default="", help="comma-separated sections to run (JSON keys); default all")
     args = parser.parse_args(argv)
+    only = set(filter(None, args.only.split(",")))
 
     sizes = [500, 1797] if args.quick else [500, 1797, 5000, 100_000]
     dense_max = 1797 if args.quick else 5000
@@ -459,72 +464,77 @@ def main(argv: list[str] | None = None) -> int:
         "date": datetime.now().isoformat(timespec="seconds"),
     }
     sections = []
-
-    evals = bench_evaluations(sizes, dense_max, backend_list)
-    figures["evaluations"] = evals
-    summary = evaluation_summary(evals)
-    sections.append(("One value + gradient evaluation (D = 64, Q = 2)", _table(summary)))
-
-    figures["map_digits"] = bench_map_digits(backend_list)
-    sections.append(
-        ("MAP on digits (1797 x 64, Q = 2), against the analytic solution", _table(figures["map_digits"]))
-    )
-
-    figures["startup"] = bench_startup(3 if args.quick else 7)
-    sections.append(("Start-up: warm whole processes against importing PyMC", _table(figures["startup"])))
-
-    figures["process"] = bench_process(backend_list)
-    sections.append(("Whole process: gplvm dataset=digits inference=map", _table(figures["process"])))
-
-    figures["nuts"] = bench_nuts(200 if args.quick else 1000)
-    sections.append(("NUTS on synthetic data (100 x 10, Q = 2, 2 chains)", _table(figures["nuts"])))
-
-    rbf_sizes = [300] if args.quick else [300, 1000]
-    figures["rbf_evaluations"] = bench_rbf_evaluations(rbf_sizes, backend_list)
-    sections.append(
-        (
-            "rbf: one value + gradient (Z, beta, variance, lengthscale), D = 64, Q = 2",
-            _table(figures["rbf_evaluations"]),
-        )
-    )
-    figures["curve_maps"] = bench_curve_maps()
-    sections.append(("MAP on the curve dataset (100 x 10, Q = 1)", _table(figures["curve_maps"])))
-
+    import bench_missing
+    import bench_projection
     import bench_sparse
 
+    def run(key: str, title: str, measure: Callable[[], list[dict]], table=None) -> None:
+        if only and key not in only:
+            return
+        figures[key] = measure()
+        sections.append((title, _table(table(figures[key]) if table else figures[key])))
+
+    run(
+        "evaluations",
+        "One value + gradient evaluation (D = 64, Q = 2)",
+        lambda: bench_evaluations(sizes, dense_max, backend_list),
+        evaluation_summary,
+    )
+    run(
+        "map_digits",
+        "MAP on digits (1797 x 64, Q = 2), against the analytic solution",
+        lambda: bench_map_digits(backend_list),
+    )
+    run(
+        "startup",
+        "Start-up: warm whole processes against importing PyMC",
+        lambda: bench_startup(3 if args.quick else 7),
+    )
+    run("process", "Whole process: gplvm dataset=digits inference=map", lambda: bench_process(backend_list))
+    run(
+        "nuts",
+        "NUTS on synthetic data (100 x 10, Q = 2, 2 chains)",
+        lambda: bench_nuts(200 if args.quick else 1000),
+    )
+    rbf_sizes = [300] if args.quick else [300, 1000]
+    run(
+        "rbf_evaluations",
+        "rbf: one value + gradient (Z, beta, variance, lengthscale), D = 64, Q = 2",
+        lambda: bench_rbf_evaluations(rbf_sizes, backend_list),
+    )
+    run("curve_maps", "MAP on the curve dataset (100 x 10, Q = 1)", bench_curve_maps)
     bound_sizes = [1000, 4000] if args.quick else [1000, 4000, 16000]
-    figures["bound_evaluations"] = bench_sparse.bench_bound_evaluations(bound_sizes, 1000, time_call)
-    sections.append(
-        (
-            f"Sparse and variational bounds: one value + gradient, M = {bench_sparse.M}, D = 64,"
-            f" Q = {bench_sparse.Q_VARIATIONAL} (python backend)",
-            _table(figures["bound_evaluations"]),
-        )
+    run(
+        "bound_evaluations",
+        f"Sparse and variational bounds: one value + gradient, M = {bench_sparse.M}, D = 64,"
+        f" Q = {bench_sparse.Q_VARIATIONAL} (python backend)",
+        lambda: bench_sparse.bench_bound_evaluations(bound_sizes, 1000, time_call),
     )
-    import bench_missing
-
-    figures["missing_evaluations"] = bench_missing.bench_missing_evaluations(time_call)
-    sections.append(
-        (
-            f"Missing cells: one value + gradient, N = {bench_missing.N}, D = {bench_missing.D},"
-            " complete against 20% missing (python backend)",
-            _table(figures["missing_evaluations"]),
-        )
+    run(
+        "missing_evaluations",
+        f"Missing cells: one value + gradient, N = {bench_missing.N}, D = {bench_missing.D},"
+        " complete against 20% missing (python backend)",
+        lambda: bench_missing.bench_missing_evaluations(time_call),
     )
+    run("projection", "gplvm-project on digits runs, whole process", bench_projection.bench_projection)
     if bench_sparse.gpy_available():
-        figures["gpy"] = bench_sparse.bench_gpy(_run_gplvm, 500 if args.quick else None)
-        sections.append(("GPy beside gplvm on digits (RBF-ARD, M = 64, PCA start)", _table(figures["gpy"])))
-    else:
-        sections.append(("GPy beside gplvm", "GPy is not installed: `pip install -e '.[bench]'`"))
-
-    if not args.quick:
-        figures["sparse_large"] = bench_sparse.bench_sparse_large(_run_gplvm)
-        sections.append(
-            ("Sparse rbf MAP on 10,000 curve points, whole process", _table(figures["sparse_large"]))
+        run(
+            "gpy",
+            "GPy beside gplvm on digits (RBF-ARD, M = 64, PCA start)",
+            lambda: bench_sparse.bench_gpy(_run_gplvm, 500 if args.quick else None),
         )
-        figures["large"] = bench_large([100_000, 1_000_000])
-        sections.append(
-            ("Linear MAP at N = 10^5 and 10^6 (D = 64, Q = 2), whole process", _table(figures["large"]))
+    elif not only or "gpy" in only:
+        sections.append(("GPy beside gplvm", "GPy is not installed: `pip install -e '.[bench]'`"))
+    if not args.quick:
+        run(
+            "sparse_large",
+            "Sparse rbf MAP on 10,000 curve points, whole process",
+            lambda: bench_sparse.bench_sparse_large(_run_gplvm),
+        )
+        run(
+            "large",
+            "Linear MAP at N = 10^5 and 10^6 (D = 64, Q = 2), whole process",
+            lambda: bench_large([100_000, 1_000_000]),
         )
 
     figures["total_seconds"] = time.perf_counter() - started
