@@ -161,3 +161,29 @@ def test_map_with_a_small_history_still_reaches_the_analytic_optimum():
     m = exp.metrics
     assert m["lbfgs_maxcor"] == 4 and m["converged"]
     assert m["gram_rel_error"] < 1e-6 and abs(m["analytic_gap_relative"]) < 1e-12
+
+
+def test_the_tolerance_stops_l_bfgs_b_once_the_gain_over_the_window_is_small():
+    """On a Rosenbrock valley the optimiser stops at the first iteration whose objective is within
+    tol x |f| of the one ``window`` iterations back (recomputed here from every iterate), and the
+    fit then reports that verdict; tol = 0 never stops it."""
+    from scipy.optimize import rosen, rosen_der
+
+    from gplvm.inference.map import Progress
+
+    seen: list[float] = []
+    progress = Progress(objective=None, every=0, tol=1e-3, window=5)
+
+    def callback(intermediate_result):
+        seen.append(float(intermediate_result.fun))
+        progress(intermediate_result)
+
+    start = np.full(6, -1.2)
+    result = minimize(rosen, start, jac=rosen_der, method="L-BFGS-B", callback=callback)
+    assert "StopIteration" in result.message
+    stop = len(seen) - 1
+    gains = [seen[k - 5] - seen[k] for k in range(5, len(seen))]
+    first = next(k for k in range(5, len(seen)) if seen[k - 5] - seen[k] <= 1e-3 * max(1.0, abs(seen[k])))
+    assert stop == first and min(gains[:-1]) > 0
+    never = Progress(objective=None, every=0, tol=0.0, window=5)
+    assert minimize(rosen, start, jac=rosen_der, method="L-BFGS-B", callback=never).success

@@ -26,7 +26,12 @@ from gplvm.model.spec import ModelSpec
 STALL_RTOL = 1e-8
 MAX_RESTARTS = 3
 RESTART_RTOL = 1e-12
-CONVERGED_VERDICTS = ("converged", "newton decrement below tolerance", "restart made no progress")
+CONVERGED_VERDICTS = (
+    "converged",
+    "gain below tol",
+    "newton decrement below tolerance",
+    "restart made no progress",
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +79,16 @@ def fit_map(model: pm.Model, start: dict[str, np.ndarray], cfg: MapConfig, seed:
         verdict = _map_verdict(result)
     message = str(result["message"].values)
     converged = verdict in CONVERGED_VERDICTS
+    if verdict == "not converged":
+        log.warning(
+            "%s stopped after %d iterations without converging (%s): raise inference.maxiter"
+            " (now %d) to go further, or inference.tol (now %g) to stop sooner",
+            cfg.method.upper(),
+            iterations,
+            message,
+            cfg.maxiter,
+            cfg.tol,
+        )
     ignored = ["could not link to a BLAS"] + (["did not converge: ABNORMAL"] if converged else [])
     info = {
         "iterations": iterations,
@@ -194,21 +209,34 @@ def _tree(model: pm.Model, point: dict[str, np.ndarray], result, maxcor: int) ->
 
 
 class Progress:
-    """An L-BFGS-B callback that logs iteration, objective, gradient and elapsed time every few seconds.
+    """An L-BFGS-B callback that logs iteration, objective, gradient and elapsed time every few seconds,
+    and stops the optimiser once the objective has gained less than ``tol`` x |objective| over the
+    last ``window`` iterations (``tol`` = 0: never).
 
     Logged to ``gplvm.inference.map`` at INFO: the terminal and ``gplvm.log`` of a run show it,
     tests capture it. ``every`` = 0 keeps it quiet.
     """
 
-    def __init__(self, objective: _Objective, every: float, label: str = "MAP") -> None:
+    def __init__(
+        self, objective: _Objective, every: float, label: str = "MAP", tol: float = 0.0, window: int = 100
+    ) -> None:
         self.objective = objective
         self.every = every
         self.label = label
+        self.tol = tol
+        self.window = window
+        self.values: list[float] = []
         self.iteration = 0
         self.start = self.last = time.perf_counter()
 
     def __call__(self, intermediate_result) -> None:
         self.iteration += 1
+        value = float(intermediate_result.fun)
+        if self.tol > 0:
+            self.values = [*self.values[-self.window :], value]
+            gain = self.values[0] - value
+            if len(self.values) > self.window and gain <= self.tol * max(1.0, abs(value)):
+                raise StopIteration  # L-BFGS-B then returns the current point
         now = time.perf_counter()
         if self.every <= 0 or now - self.last < self.every:
             return
@@ -261,7 +289,7 @@ def _find_map(
             "gtol": cfg.gtol,
             "maxcor": history_length(cfg, x0.size),
         }
-        progress = Progress(objective, cfg.progress_seconds, cfg.method.upper())
+        progress = Progress(objective, cfg.progress_seconds, cfg.method.upper(), cfg.tol, cfg.tol_window)
         result = minimize(objective, x0, jac=True, method="L-BFGS-B", options=options, callback=progress)
         if not np.isfinite(result.fun):
             # A line search that ends on a non-finite trial value reports that value with the last
@@ -273,10 +301,13 @@ def _find_map(
 
 
 def _map_verdict(result) -> str:
-    """How L-BFGS-B ended: ``converged``, ``newton decrement below tolerance`` or ``stalled``."""
+    """How L-BFGS-B ended: ``converged``, ``gain below tol``, ``newton decrement below tolerance``,
+    ``stalled`` or ``not converged``."""
     message = str(result["message"].values)
     if bool(result["success"].values):
         return "converged"
+    if "StopIteration" in message:
+        return "gain below tol"
     if _stalled_at_optimum(result, message):
         return "newton decrement below tolerance"
     return "stalled" if message.startswith("ABNORMAL") else "not converged"
