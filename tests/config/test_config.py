@@ -36,7 +36,7 @@ def test_default_config_composes_to_digits_map():
     assert isinstance(cfg, Config)
     assert isinstance(cfg.dataset, DigitsDatasetConfig)
     assert isinstance(cfg.inference, MapConfig)
-    assert cfg.inference.init == Init.pca
+    assert cfg.inference.init == Init.auto
     assert cfg.model.likelihood == "woodbury"
 
 

@@ -187,3 +187,23 @@ def test_the_tolerance_stops_l_bfgs_b_once_the_gain_over_the_window_is_small():
     assert stop == first and min(gains[:-1]) > 0
     never = Progress(objective=None, every=0, tol=0.0, window=5)
     assert minimize(rosen, start, jac=rosen_der, method="L-BFGS-B", callback=never).success
+
+
+def test_a_dense_rbf_map_starts_from_a_sparse_map_when_it_pays():
+    """init=auto on an rbf dense likelihood with N > 2 M: the sparse MAP's latents and
+    hyperparameters start the dense fit, whose optimum is at least as good as the one from PCA;
+    the linear kernel, or few rows, start from PCA; init=sparse on a sparse model is refused."""
+    from gplvm.config import load_config
+    from gplvm.errors import ConfigError
+    from gplvm.run.pipeline import fit_experiment
+
+    data = ["dataset=synthetic", "dataset.n_obs=60", "dataset.n_features=6", "inference.progress_seconds=0"]
+    auto = fit_experiment(load_config(*data, "model=rbf", "model.num_inducing=8"))
+    assert auto.fit.info["init"] == "sparse" and auto.fit.info["sparse_start"]["iterations"] > 0
+    pca = fit_experiment(load_config(*data, "model=rbf", "inference.init=pca"))
+    auto_f, pca_f = (float(e.fit.idata["optimizer_result"]["fun"]) for e in (auto, pca))
+    assert auto_f <= pca_f + 1e-6 * abs(pca_f), (auto_f, pca_f)
+    assert fit_experiment(load_config(*data, "model=linear")).fit.info["init"] == "pca"
+    assert fit_experiment(load_config(*data, "model=rbf", "model.num_inducing=30")).fit.info["init"] == "pca"
+    with pytest.raises(ConfigError, match=r"inference\.init=sparse starts a dense fit"):
+        fit_experiment(load_config(*data, "model=rbf", "model.likelihood=sparse", "inference.init=sparse"))

@@ -69,13 +69,15 @@ def test_eq4_with_a_missing_factor_is_rejected(value_and_grad, factor):
 
 @pytest.mark.parametrize("shape", SHAPES[:4])
 def test_gradient_wrt_K_is_eq3_symmetrised(grad_wrt_K, shape):
-    """Cholesky reads only the lower triangle, so PyTensor returns G lower-triangular with
-    (G + G^T)/2 = eq. 3. Chained through dK = Z dZ^T + dZ Z^T, (G + G^T) Z gives eq. 4."""
+    """The dense Op's gradient is eq. 3 itself, symmetric (a graph through a Cholesky factor,
+    which reads one triangle, gives a triangular G with the same symmetric part). Chained through
+    dK = Z dZ^T + dZ Z^T, (G + G^T) Z gives eq. 4."""
     Z, Y = random_problem(*shape, seed=5)
     beta = 3.0
     G = grad_wrt_K(cf.kernel_matrix(Z, beta), Y)
     eq3 = cf.grad_K(Z, Y, beta)
     np.testing.assert_allclose((G + G.T) / 2, eq3, rtol=1e-8, atol=1e-10 * np.abs(eq3).max())
+    np.testing.assert_allclose(G, eq3, rtol=1e-8, atol=1e-10 * np.abs(eq3).max())
     np.testing.assert_allclose(cf.chain_through_K(G, Z), cf.grad_Z_dense(Z, Y, beta), rtol=1e-8)
     # Eq. 3 without its 1/2 (as printed in the book) is twice too large.
     assert not np.allclose((G + G.T) / 2, 2 * eq3, rtol=1e-3)
@@ -118,3 +120,34 @@ def test_every_registered_form_has_a_docs_line(name):
     """Adding a form is its module and a line in docs/model.md."""
     text = (Path(__file__).resolve().parents[2] / "docs" / "model.md").read_text()
     assert f"`model.likelihood={name}`" in text
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_the_dense_op_equals_the_cholesky_graph_in_value_and_gradient(backend):
+    """gplvm.model.dense_ops (eq. 3 as its gradient) against PyTensor's own differentiation of a
+    Cholesky graph, for an rbf K of Z; and a K that does not factorise gives NaN, not an error."""
+    import pytensor
+    import pytensor.tensor as pt
+
+    from gplvm.inference.base import compile_mode
+    from gplvm.model.forms.dense import cholesky_graph_log_likelihood, dense_log_likelihood_from_K
+    from gplvm.model.kernels.rbf import RBF
+
+    Z_in, Y_in = pt.matrix("Z"), pt.matrix("Y")
+    hyper = {"beta": 4.0, "variance": 1.3, "lengthscale": 0.7, "bias": 0.0}
+    K = RBF(jitter=1e-6).K(Z_in, hyper)
+    Z, Y = random_problem(30, 5, 2, seed=3)
+    outputs = {}
+    for name, ll in [
+        ("op", dense_log_likelihood_from_K(K, Y_in)),
+        ("graph", cholesky_graph_log_likelihood(K, Y_in)),
+    ]:
+        fn = pytensor.function([Z_in, Y_in], [ll, pytensor.grad(ll, Z_in)], mode=compile_mode(backend))
+        outputs[name] = fn(Z, Y)
+    np.testing.assert_allclose(outputs["op"][0], outputs["graph"][0], rtol=1e-12)
+    np.testing.assert_allclose(outputs["op"][1], outputs["graph"][1], rtol=1e-8, atol=1e-10)
+    K_in = pt.matrix("K")
+    value = pytensor.function(
+        [K_in, Y_in], dense_log_likelihood_from_K(K_in, Y_in), mode=compile_mode("python")
+    )
+    assert np.isnan(value(-np.eye(3), Y[:3]))

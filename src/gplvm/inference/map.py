@@ -13,11 +13,14 @@ import xarray as xr
 from scipy.optimize import LbfgsInvHessProduct
 from xarray import DataTree
 
-from gplvm.config import MapConfig
+from gplvm.config import Init, MapConfig
 from gplvm.data.dataset import Dataset
-from gplvm.errors import NumericalError
+from gplvm.errors import ConfigError, NumericalError
 from gplvm.inference.base import Fit, FitMethod, compile_mode, starting_point
 from gplvm.model.forms import describe
+from gplvm.model.forms.dense import Dense
+from gplvm.model.kernels.linear import Linear
+from gplvm.model.pymc_model import build_model
 from gplvm.model.spec import ModelSpec
 
 # A stalled line search counts as converged when a quasi-Newton step would still gain less than
@@ -340,6 +343,31 @@ def check_point(fit: Fit, data: Dataset, spec: ModelSpec) -> None:
     spec.log_likelihood(Z, data.Y, hyper, where="at the MAP")
 
 
+def resolve_init(init: Init, data: Dataset, spec: ModelSpec) -> Init:
+    """``auto`` as ``sparse`` for a non-linear kernel's dense likelihood on more than twice M
+    rows (where a sparse fit is much cheaper than a dense one and lands near its optimum), else
+    ``pca``; any other value as given."""
+    if init != Init.auto:
+        return init
+    dense = isinstance(spec.form, Dense) and not isinstance(spec.kernel, Linear)
+    return Init.sparse if dense and data.n_obs > 2 * spec.num_inducing else Init.pca
+
+
+def sparse_start(data: Dataset, spec: ModelSpec, cfg: MapConfig, seed: int) -> tuple[dict, Fit]:
+    """A dense fit's start: the latents and learned hyperparameters of a sparse MAP of the same model."""
+    if not isinstance(spec.form, Dense):
+        raise ConfigError(
+            f"inference.init=sparse starts a dense fit from a sparse one; this model's likelihood is"
+            f" {spec.form.name}: use inference.init=pca"
+        )
+    sparse = spec.as_sparse()
+    log.info("Starting from a sparse MAP (M = %d inducing inputs)", sparse.form.inducing_count(data.n_obs))
+    fit = fit_map(build_model(data, sparse), starting_point(data, sparse, Init.pca, seed), cfg, seed)
+    posterior = fit.idata.posterior
+    start = {"Z": fit.point_estimate(), **{name: posterior[name].values[0, 0] for name in spec.learned}}
+    return start, fit
+
+
 class MapMethod(FitMethod):
     """``inference=map``: the joint mode of Z and the learned hyperparameters."""
 
@@ -349,6 +377,21 @@ class MapMethod(FitMethod):
         self.cfg = cfg
 
     def fit(self, model: pm.Model, data: Dataset, spec: ModelSpec, seed: int) -> Fit:
-        fit = fit_map(model, starting_point(data, spec, self.cfg.init, seed), self.cfg, seed)
+        init = resolve_init(self.cfg.init, data, spec)
+        first = None
+        if init == Init.sparse:
+            start, first = sparse_start(data, spec, self.cfg, seed)
+        else:
+            start = starting_point(data, spec, init, seed)
+        fit = fit_map(model, start, self.cfg, seed)
         check_point(fit, data, spec)
+        fit.info["init"] = init.value
+        if first is not None:
+            fit.info["sparse_start"] = {
+                "iterations": first.info["iterations"],
+                "converged": first.info["converged"],
+                "seconds": first.compile_seconds + first.fit_seconds,
+            }
+            fit.compile_seconds += first.compile_seconds
+            fit.fit_seconds += first.fit_seconds
         return fit

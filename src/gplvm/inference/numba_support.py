@@ -1,4 +1,5 @@
-"""A graph rewrite that gplvm's graphs need for PyTensor's numba backend, registered on demand.
+"""What gplvm's graphs need for PyTensor's numba backend, registered on demand: numba versions of
+gplvm's own Ops, and a graph rewrite.
 
 The stacked per-column factorisations of data with missing cells differentiate a stacked
 Cholesky (PyTensor and PyMC rewrite a positive definite ``slogdet`` and ``solve`` into one), whose
@@ -10,14 +11,17 @@ rewrite below replaces the ``Blockwise`` by one batched ``AllocDiag``, which num
 
 from __future__ import annotations
 
+from gplvm.model import dense_ops
+
 _registered = False
 
 
 def register_numba_ops() -> None:
-    """Register the rewrite (once; later calls do nothing)."""
+    """Register the Ops' numba versions and the rewrite (once; later calls do nothing)."""
     global _registered
     if _registered:
         return
+    dense_ops.register_numba()
     from pytensor.graph.rewriting.basic import node_rewriter
     from pytensor.tensor.basic import AllocDiag, alloc_diag
     from pytensor.tensor.blockwise import Blockwise

@@ -8,7 +8,7 @@ graph that was fitted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import xarray as xr
@@ -18,6 +18,7 @@ from gplvm.model.analytic import AnalyticOptimum
 from gplvm.model.checks import check_model
 from gplvm.model.constants import LOG_2PI
 from gplvm.model.forms import LikelihoodForm, make_form
+from gplvm.model.forms.sparse import Sparse
 from gplvm.model.kernels import Hyper, Kernel, make_kernel
 
 Values = dict[str, float | np.ndarray]
@@ -50,6 +51,9 @@ class ModelSpec:
         The learned hyperparameters, ``beta`` first, then the kernel's in its order.
     priors : dict
         The prior of each learned hyperparameter.
+    num_inducing, inducing_init : int, str
+        The inducing inputs of the sparse form: this model's own, or that of a sparse fit that
+        starts a dense one (``inference.init=sparse``).
     """
 
     kernel: Kernel
@@ -59,6 +63,8 @@ class ModelSpec:
     configured: Values
     learned: tuple[str, ...]
     priors: dict[str, PriorConfig]
+    num_inducing: int = 64
+    inducing_init: str = "random"
 
     @classmethod
     def from_config(cls, cfg: ModelConfig) -> ModelSpec:
@@ -78,7 +84,13 @@ class ModelSpec:
             configured=configured,
             learned=learned,
             priors={name: getattr(cfg.priors, name) for name in learned},
+            num_inducing=cfg.num_inducing,
+            inducing_init=str(cfg.inducing_init),
         )
+
+    def as_sparse(self) -> ModelSpec:
+        """The same model with the sparse likelihood (its inducing inputs as configured)."""
+        return replace(self, form=Sparse(self.kernel, self.num_inducing, self.inducing_init))
 
     @property
     def names(self) -> tuple[str, ...]:

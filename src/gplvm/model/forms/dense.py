@@ -12,15 +12,23 @@ from scipy import linalg as sla
 
 from gplvm.errors import NumericalError
 from gplvm.model.constants import LOG_2PI
+from gplvm.model.dense_ops import gaussian_columns_log_density
 from gplvm.model.forms.base import LikelihoodForm, describe
 from gplvm.model.kernels import Hyper
 
 
 def dense_log_likelihood_from_K(K: pt.TensorLike, Y: pt.TensorLike) -> pt.TensorVariable:
-    """Eq. 1 with its constant for a given covariance K (N x N), by its Cholesky factor.
+    """Eq. 1 with its constant for a given covariance K (N x N), by its Cholesky factor, with eq. 3
+    as its gradient (:mod:`gplvm.model.dense_ops`).
 
     Exposed so that tests can take PyTensor's gradient with respect to K itself (eq. 3).
     """
+    return gaussian_columns_log_density(K, Y)
+
+
+def cholesky_graph_log_likelihood(K: pt.TensorLike, Y: pt.TensorLike) -> pt.TensorVariable:
+    """Eq. 1 as a plain PyTensor graph through the Cholesky factor: the reference that
+    :func:`dense_log_likelihood_from_K` is tested against."""
     K, Y = pt.as_tensor(K), pt.as_tensor(Y)
     n_obs, n_features = Y.shape[0], Y.shape[1]
     L = cholesky(K, lower=True)
