@@ -135,7 +135,7 @@ def test_heldout_score_for_rbf_sums_to_the_likelihood_of_the_columns():
     rng = np.random.default_rng(2)
     Z, Y = rng.standard_normal((60, 1)), rng.standard_normal((60, 3))
     hyper = _hyper(beta=5.0, variance=1.5, lengthscale=0.8)
-    score = heldout_metrics(Z[None], [hyper], Y, ModelSpec.from_config(cfg.model), ["a", "b", "c"])
+    score = heldout_metrics(Z[None], [hyper], Y, ModelSpec.from_config(cfg.model, 60), ["a", "b", "c"])
     K = RBF(jitter=cfg.model.jitter).K_np(Z, hyper)
     np.testing.assert_allclose(3 * score["heldout_log_lik_per_feature"], cf.log_likelihood_from_K(K, Y))
 

@@ -141,7 +141,7 @@ def learned(model: ModelConfig) -> list[str]:
 
 def test_kernel_presets_compose_with_priors_and_fixed_values():
     rbf = to_run_config(compose_cfg("model=rbf")).model
-    assert (rbf.kernel, rbf.likelihood, rbf.ard) == ("rbf", "dense", False)
+    assert (rbf.kernel, rbf.likelihood, rbf.ard) == ("rbf", "auto", False)
     # The isotropic length scale is fixed: learning it with Z leaves a flat valley (the prior sets the scale).
     assert learned(rbf) == ["beta", "variance"] and rbf.lengthscale == 0.5
     assert rbf.priors.bias.dist == PriorDist.halfnormal
@@ -217,4 +217,4 @@ def test_unknown_kernel_is_a_one_line_error():
     ):
         check_run_config(to_run_config(compose_cfg("model.kernel=periodic", "model.likelihood=dense")))
     matern = to_run_config(compose_cfg("model=matern52", "model.ard=true")).model
-    assert (matern.kernel, matern.ard, matern.likelihood) == ("matern52", True, "dense")
+    assert (matern.kernel, matern.ard, matern.likelihood) == ("matern52", True, "auto")

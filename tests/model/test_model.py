@@ -34,7 +34,7 @@ def case(request):
     """Model, data, config and compiled logp/dlogp (no Jacobian) for one kernel setting."""
     cfg = tiny_config("dataset.n_obs=12", "dataset.n_features=5", *CASES[request.param])
     data = load_dataset(cfg.dataset)
-    spec = ModelSpec.from_config(cfg.model)
+    spec = ModelSpec.from_config(cfg.model, data.n_obs)
     model = build_model(data, spec)
     logp = model.compile_logp(jacobian=False, mode=TEST_MODE)
     dlogp = model.compile_dlogp(jacobian=False, mode=TEST_MODE)

@@ -82,6 +82,7 @@ class RunMetrics:
     converged: bool | None = _f("the optimiser's or the sampler's verdict", summary=True, report=True)
     iterations: int | None = _f("MAP: L-BFGS-B iterations, summed over restarts")
     restarts: int | None = _f("MAP: restarts after a stalled line search")
+    likelihood_choice: str | None = _f("model.likelihood=auto: the form chosen and why")
     init: str | None = _f("MAP: where it started (pca, random, or sparse: from a sparse MAP)")
     sparse_start: dict | None = _f("MAP from a sparse MAP: that fit's iterations, converged, seconds")
     lbfgs_maxcor: int | None = _f("MAP: L-BFGS correction pairs kept (maxcor, lowered to fit history_mb)")

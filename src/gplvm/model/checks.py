@@ -11,6 +11,7 @@ from gplvm.config import HYPERPARAMETER_NAMES, Config, ModelConfig, VariationalC
 from gplvm.config.validation import require
 from gplvm.model.expectations import has_psi_statistics
 from gplvm.model.forms import FORMS
+from gplvm.model.forms.auto import AUTO
 from gplvm.model.kernels import KERNELS
 
 
@@ -18,10 +19,10 @@ def check_model(cfg: ModelConfig) -> None:
     """The kernel and form exist and fit together, and learned hyperparameters are the kernel's."""
     require(cfg.kernel in KERNELS, "model.kernel", cfg.kernel, f"choose one of {', '.join(sorted(KERNELS))}")
     require(
-        cfg.likelihood in FORMS,
+        cfg.likelihood in FORMS or cfg.likelihood == AUTO,
         "model.likelihood",
         cfg.likelihood,
-        f"choose one of {', '.join(sorted(FORMS))}",
+        f"choose one of {', '.join(sorted([*FORMS, AUTO]))}",
     )
     kernel = KERNELS[cfg.kernel]
     allowed = ("beta", *kernel.hyperparameters)
@@ -48,6 +49,8 @@ def check_model(cfg: ModelConfig) -> None:
         cfg.ard,
         f"ARD needs a kernel with length scales ({', '.join(ard_kernels)})",
     )
+    if cfg.likelihood == AUTO:
+        return
     form = FORMS[cfg.likelihood]
     require(
         form.supports(kernel()),

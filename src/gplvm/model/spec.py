@@ -14,10 +14,12 @@ import numpy as np
 import xarray as xr
 
 from gplvm.config import ModelConfig, PriorConfig, PriorDist
+from gplvm.errors import ConfigError
 from gplvm.model.analytic import AnalyticOptimum
 from gplvm.model.checks import check_model
 from gplvm.model.constants import LOG_2PI
 from gplvm.model.forms import LikelihoodForm, make_form
+from gplvm.model.forms.auto import AUTO, choose_likelihood
 from gplvm.model.forms.sparse import Sparse
 from gplvm.model.kernels import Hyper, Kernel, make_kernel
 
@@ -67,9 +69,17 @@ class ModelSpec:
     inducing_init: str = "random"
 
     @classmethod
-    def from_config(cls, cfg: ModelConfig) -> ModelSpec:
-        """Build the spec of a model config, checked against the registered kernels and forms."""
+    def from_config(cls, cfg: ModelConfig, n_obs: int | None = None) -> ModelSpec:
+        """Build the spec of a model config, checked against the registered kernels and forms.
+
+        ``model.likelihood=auto`` needs ``n_obs``, the number of rows it is chosen for
+        (:mod:`gplvm.model.forms.auto`).
+        """
         check_model(cfg)
+        if cfg.likelihood == AUTO:
+            if n_obs is None:
+                raise ConfigError("model.likelihood=auto is chosen by the data's size: pass n_obs")
+            cfg = replace(cfg, likelihood=choose_likelihood(cfg.kernel, n_obs)[0])
         kernel = make_kernel(cfg.kernel, ard=cfg.ard, jitter=cfg.jitter)
         names = ("beta", *kernel.hyperparameters)
         configured: Values = {name: float(getattr(cfg, name)) for name in names}

@@ -7,7 +7,8 @@ wrapper around the latter.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,9 +31,12 @@ from gplvm.evaluate.record import RunMetrics
 from gplvm.evaluate.shading import latent_shading
 from gplvm.inference import Fit, method_for
 from gplvm.model.checks import check_run_config
+from gplvm.model.forms.auto import AUTO, choose_likelihood
 from gplvm.model.spec import ModelSpec
 from gplvm.plots.worker import PlotWorker, draw_here
 from gplvm.run import lifecycle, results
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -191,9 +195,14 @@ def fit_experiment(cfg: Config, config_yaml: str = "") -> Experiment:
     """
     config_yaml = config_yaml or OmegaConf.to_yaml(OmegaConf.structured(cfg))
     check_run_config(cfg)
-    spec = ModelSpec.from_config(cfg.model)
     full = load_dataset(cfg.dataset)
     data, Y_heldout, heldout_names = split_features(full, cfg.heldout.fraction, cfg.heldout.seed)
+    choice = None
+    if cfg.model.likelihood == AUTO:
+        name, choice = choose_likelihood(cfg.model.kernel, data.n_obs)
+        log.info("model.likelihood=%s (%s)", name, choice)
+        cfg = replace(cfg, model=replace(cfg.model, likelihood=name))
+    spec = ModelSpec.from_config(cfg.model, data.n_obs)
     check_config(cfg, data, spec)
     method = method_for(cfg.inference)
     fit = method.fit(method.build_model(data, spec), data, spec, cfg.seed)
@@ -207,7 +216,9 @@ def fit_experiment(cfg: Config, config_yaml: str = "") -> Experiment:
         tree["imputed"] = imputation(tree, full, spec)
     if cfg.kfold.folds:
         tree["kfold"] = kfold_over_features(fit, tree, data, spec, method, cfg)
-    record = fit_metrics(fit, tree, data, cfg, spec, Y_heldout, heldout_names)
+    record = replace(
+        fit_metrics(fit, tree, data, cfg, spec, Y_heldout, heldout_names), likelihood_choice=choice
+    )
     return Experiment(data, fit, record, tree, cfg, spec)
 
 
