@@ -517,10 +517,15 @@ def main(argv: list[str] | None = None) -> int:
         lambda: bench_missing.bench_missing_evaluations(time_call),
     )
     run("projection", "gplvm-project on digits runs, whole process", bench_projection.bench_projection)
+    run(
+        "bound_floor",
+        "Bayesian GPLVM bound: one value + gradient on digits' shape against its flop floor",
+        lambda: bench_sparse.bench_bound_floor(time_call),
+    )
     if bench_sparse.gpy_available():
         run(
             "gpy",
-            "GPy beside gplvm on digits (RBF-ARD, M = 64, PCA start)",
+            "GPy beside gplvm on digits and breast cancer (RBF-ARD, M = 64, PCA start)",
             lambda: bench_sparse.bench_gpy(_run_gplvm, 500 if args.quick else None),
         )
     elif not only or "gpy" in only:
