@@ -20,7 +20,9 @@ Every comparison is measured in the same run, so the ratios hold for this machin
 8. missing cells (``bench_missing.py``): one value + gradient of each form with 20% of digits-sized
    data missing, against the same data complete;
 9. projection (``bench_projection.py``): ``gplvm-project`` as a whole process, 50 rows into a
-   Bayesian GPLVM (Q = 10) and 10,000 rows into a sparse MAP (Q = 2) on digits.
+   Bayesian GPLVM (Q = 10) and 10,000 rows into a sparse MAP (Q = 2) on digits;
+10. the dense rbf MAP from a sparse start against the sparse MAP at N = 500 and 1,000, and the
+    variational bound's per-evaluation time against its flop floor (``bench_sparse.py``).
 
 Usage: ``python benchmarks/bench.py [--quick] [--only NAME,...] [--out DIR]`` (``make bench``).
 ``--quick`` drops the slowest cases; ``--only`` runs the named sections (the JSON keys, such as
@@ -517,6 +519,11 @@ def main(argv: list[str] | None = None) -> int:
         lambda: bench_missing.bench_missing_evaluations(time_call),
     )
     run("projection", "gplvm-project on digits runs, whole process", bench_projection.bench_projection)
+    run(
+        "dense_crossover",
+        "model=rbf on digits: sparse against dense from a sparse start, whole process",
+        lambda: bench_sparse.bench_dense_crossover(_run_gplvm, (500,) if args.quick else (500, 1000)),
+    )
     run(
         "bound_floor",
         "Bayesian GPLVM bound: one value + gradient on digits' shape against its flop floor",

@@ -284,3 +284,31 @@ def bench_bound_floor(time_call) -> list[dict]:
             }
         )
     return rows
+
+
+def bench_dense_crossover(run_gplvm, sizes: tuple[int, ...] = (500, 1000)) -> list[dict]:
+    """``model=rbf`` on the first N digits, sparse against dense (started from the sparse MAP),
+    whole process: where ``model.likelihood=auto`` switches (dense up to 1,000 rows)."""
+    rows = []
+    for n_obs in sizes:
+        for likelihood in ("sparse", "dense"):
+            overrides = [
+                "dataset=digits",
+                f"dataset.max_obs={n_obs}",
+                "model=rbf",
+                f"model.likelihood={likelihood}",
+            ]
+            wall, _, m = run_gplvm([*overrides, "plot=false"], None)
+            start = m.get("sparse_start") or {}
+            rows.append(
+                {
+                    "n_obs": n_obs,
+                    "likelihood": likelihood,
+                    "whole_process_s": wall,
+                    "iterations": m["iterations"],
+                    "sparse_start_iterations": start.get("iterations"),
+                    "converged": m["converged"],
+                    "knn_error": m["knn_error"],
+                }
+            )
+    return rows
