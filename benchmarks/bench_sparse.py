@@ -113,7 +113,7 @@ def _gpy_fit(kind: str, Y: np.ndarray, latent_dim: int, max_iters: int) -> dict:
         "seconds": seconds,
         "X": X,
         "sensitivity": np.asarray(model.kern.input_sensitivity()),
-        "bound": float(model.log_likelihood()),
+        "bound": float(np.ravel(model.log_likelihood())[0]),
     }
 
 

@@ -53,6 +53,7 @@ def test_no_grid_point_beats_the_projection(fitted):
         np.testing.assert_allclose(projection.objective[i], at_optimum, rtol=1e-9)
         assert objective_on(grid, y, run).max() <= at_optimum + 1e-6 * abs(at_optimum)
     assert np.all(np.isfinite(projection.Z_sd)) and np.all(projection.Z_sd > 0)
+    assert projection.method == "laplace" and projection.converged.all()
 
 
 def test_a_new_row_with_missing_cells_is_projected_by_its_observed_columns(fitted):
@@ -221,7 +222,7 @@ def test_a_variational_runs_new_row_gets_the_q_that_maximises_its_bound(variatio
     mean, variance = q["Z_mean"].values, q["Z_var"].values
     args = (run.hyperparameters, run.training_data(), Y_new, run.spec.prior_scale, np.eye(2))
     projection = project_variational(run.spec.form, mean, variance, *args)
-    assert projection.method == "variational" and projection.n_draws == 1
+    assert projection.method == "variational" and projection.n_draws == 1 and projection.converged.all()
     q_u = q_u_by_quadrature(run)
     lo, hi = mean.min(axis=0) - 1.0, mean.max(axis=0) + 1.0
     gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 31), np.linspace(lo[1], hi[1], 31))

@@ -42,6 +42,12 @@ def main(argv: list[str] | None = None) -> int:
         write_projection(out, run, projection, labels, args.data_file)
         how = "each row's q(z*)" if projection.method == "variational" else f"{projection.n_draws} fit(s)"
         print(f"Projected {len(rows)} rows ({how}); wrote {out / LATENTS}")
+        stuck = int(len(rows) - projection.converged.sum())
+        if stuck:
+            print(
+                f"warning: {stuck} rows did not converge (see converged in projection.nc);"
+                " their latents are the best points found"
+            )
 
     return run_command("gplvm-project", body, (GPLVMError, ValueError))
 

@@ -57,6 +57,7 @@ class Projection:
     objective: np.ndarray
     n_draws: int
     method: str = "laplace"
+    converged: np.ndarray | None = None  # (n,): each row's optimiser converged (under every fit)
 
 
 def log_objective(scaled_sq_error, log_var_sum, z_sq, n_features, latent_dim: int, prior_scale: float):
@@ -138,20 +139,20 @@ def project_point(
     Y_new: np.ndarray,
     prior_scale: float,
     starts: int = STARTS,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(z*, Laplace sd, objective) for every new row, under one fit (latents and hyperparameters)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(z*, Laplace sd, objective, converged) for every new row, under one fit (latents and
+    hyperparameters)."""
     candidates = candidate_latents(Z_train)
-    Z, sd, value = (
-        np.empty((len(Y_new), Z_train.shape[1])),
-        np.empty((len(Y_new), Z_train.shape[1])),
-        np.empty(len(Y_new)),
-    )
-    for rows in _chunks(len(Y_new)):
+    n_rows, latent_dim = len(Y_new), Z_train.shape[1]
+    Z, sd = np.empty((n_rows, latent_dim)), np.empty((n_rows, latent_dim))
+    value, converged = np.empty(n_rows), np.empty(n_rows, dtype=bool)
+    for rows in _chunks(n_rows):
         Y_chunk = Y_new[rows]
         first = best_starts(predict, candidates, Y_chunk, prior_scale, starts)
         best = _best_of_starts(objective, Y_chunk, first, lambda Y: objective.use(Y, hyper, groups))
         Z[rows], sd[rows], value[rows] = best.x, _laplace_sd(best.hessian), best.value
-    return Z, sd, value
+        converged[rows] = best.converged
+    return Z, sd, value, converged
 
 
 def project(form, fits, Y_train: np.ndarray, Y_new: np.ndarray, prior_scale: float) -> Projection:
@@ -163,6 +164,7 @@ def project(form, fits, Y_train: np.ndarray, Y_new: np.ndarray, prior_scale: flo
     the optima and Z_sd^2 the mean Laplace variance plus the variance of the optima.
     """
     optima, variances, objectives = [], [], []
+    converged = np.ones(len(Y_new), dtype=bool)
     objective = None
     for Z, hyper, R in fits:
         groups = form.predictive_factors(Z, Y_train, hyper)
@@ -173,13 +175,14 @@ def project(form, fits, Y_train: np.ndarray, Y_new: np.ndarray, prior_scale: flo
         def predict(Z_new, groups=groups, hyper=hyper):
             return predict_groups(groups, form.kernel, Z_new, hyper, Y_train.shape[1])
 
-        z, sd, value = project_point(objective, predict, groups, hyper, Z, Y_new, prior_scale)
+        z, sd, value, done = project_point(objective, predict, groups, hyper, Z, Y_new, prior_scale)
+        converged &= done
         optima.append(z @ R)
         variances.append((sd**2) @ (R**2))  # a diagonal covariance turned by R, its diagonal kept
         objectives.append(value)
     optima = np.stack(optima)
     Z_sd = np.sqrt(np.mean(variances, axis=0) + optima.var(axis=0))
-    return Projection(optima.mean(axis=0), Z_sd, np.mean(objectives, axis=0), len(fits))
+    return Projection(optima.mean(axis=0), Z_sd, np.mean(objectives, axis=0), len(fits), converged=converged)
 
 
 def project_variational(
@@ -206,12 +209,13 @@ def project_variational(
     def predict(Z_new):
         return predict_groups(groups, form.kernel, Z_new, hyper, n_features)
 
-    start, _, _ = project_point(point, predict, groups, hyper, q_mean, Y_new, prior_scale)
+    start = project_point(point, predict, groups, hyper, q_mean, Y_new, prior_scale)[0]
     objective = VariationalObjective(form.kernel, hyper, prior_scale, n_features, latent_dim)
     log_variance = np.broadcast_to(np.log(np.median(q_variance, axis=0)), start.shape)
     x0 = np.concatenate([start, log_variance], axis=1)[None]
     mean = np.empty((len(Y_new), latent_dim))
     variance, value = np.empty_like(mean), np.empty(len(Y_new))
+    converged = np.empty(len(Y_new), dtype=bool)
     for rows in _chunks(len(Y_new)):
         use = lambda Y: objective.use(Y, hyper, groups, n_features)  # noqa: E731
         best = _best_of_starts(objective, Y_new[rows], x0[:, rows], use)
@@ -220,4 +224,5 @@ def project_variational(
             np.exp(best.x[:, latent_dim:]),
             best.value,
         )
-    return Projection(mean @ R, np.sqrt(variance @ R**2), value, 1, method="variational")
+        converged[rows] = best.converged
+    return Projection(mean @ R, np.sqrt(variance @ R**2), value, 1, "variational", converged)

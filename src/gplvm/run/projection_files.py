@@ -70,6 +70,7 @@ def write_projection(out: Path, run, projection, labels, source: Path) -> None:
             "Z": (dims, projection.Z),
             "Z_sd": (dims, projection.Z_sd),
             "objective": ("new_obs", projection.objective),
+            "converged": ("new_obs", projection.converged),
         },
         coords={"new_obs": np.arange(n), "latent_dim": np.arange(q)},
         attrs={
