@@ -6,7 +6,9 @@ in one batched call, takes for each row the step -(|H| + lambda I)^-1 g with |H|
 eigenvalues made positive (a saddle-free Newton step, which also climbs out of saddles and
 minima), and keeps it only where it raised that row's objective; lambda shrinks after a kept
 step and grows after a refused one (Levenberg-Marquardt). A row stops when the gain its next
-step predicts is below ``tol`` relative to its objective.
+step predicts is below ``tol`` relative to its objective and its Hessian is negative definite;
+where the gradient vanishes at a minimum or a saddle, it steps along the direction of upward
+curvature instead.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ import numpy as np
 ValueGradHess = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
 Value = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
+START_DAMPING = 1e-6  # lambda, relative to the largest |eigenvalue| of the row's Hessian
 MAX_DAMPING = 1e10  # a row whose steps are all refused up to this damping has stalled
+ESCAPE_STEP = 1e-2  # first step out of a flat non-maximum, relative to max(1, |x|); shrinks when refused
 
 
 @dataclass
@@ -45,7 +49,7 @@ def maximise_rows(
     x = np.array(x0, dtype=float)
     every = np.arange(len(x))
     f, g, H = value_grad_hess(x, every)
-    damping = np.full(len(x), 1e-6)
+    damping = np.full(len(x), START_DAMPING)
     converged = np.zeros(len(x), dtype=bool)
     active = np.isfinite(f)  # a row that starts at a non-finite value cannot be improved
     iterations = 0
@@ -58,7 +62,18 @@ def maximise_rows(
         along = np.einsum("npk,np->nk", vectors, g[rows]) / scale
         step = np.einsum("npk,nk->np", vectors, along)
         predicted = 0.5 * np.einsum("np,np->n", step, g[rows])
-        done = predicted <= tol * np.maximum(1.0, np.abs(f[rows]))
+        flat = predicted <= tol * np.maximum(1.0, np.abs(f[rows]))
+        # Flat and concave is a maximum; flat with a direction of upward curvature (a minimum or
+        # a saddle, where the gradient vanishes too) is left along that direction.
+        concave = eigenvalues[:, -1] < 0
+        done = flat & concave
+        escape = flat & ~concave
+        if escape.any():
+            up = vectors[escape, :, -1]
+            sign = np.where(np.einsum("np,np->n", up, g[rows][escape]) >= 0, 1.0, -1.0)
+            size = np.maximum(1.0, np.linalg.norm(x[rows][escape], axis=1))
+            length = ESCAPE_STEP * size * np.minimum(1.0, START_DAMPING / damping[rows][escape])
+            step[escape] = (sign * length)[:, None] * up
         converged[rows[done]] = True
         active[rows[done]] = False
         rows, step = rows[~done], step[~done]
