@@ -24,15 +24,15 @@ _SUMS = {"reassoc", "contract", "nsz"}
 
 @numba.njit(cache=True, fastmath=_SUMS)
 def _term_block(a_n, w_n, U, b, c) -> None:  # pragma: no cover (compiled)
-    """c[k, j] = exp(a_n[k] + a_n[j] - 1/2 sum_q w_n[q] U[k, q] U[j, q] + (b[k, j] + b[j, k]) / 2),
-    filled by symmetry (half the exponentials)."""
+    """c[k, j] = exp(a_n[k] + a_n[j] - 1/2 sum_q w_n[q] U[k, q] U[j, q] + b[k, j]) for a symmetric
+    b, filled by symmetry (half the exponentials)."""
     n_inducing, latent_dim = U.shape
     for k in range(n_inducing):
         for j in range(k, n_inducing):
             s = 0.0
             for q in range(latent_dim):
                 s += w_n[q] * U[k, q] * U[j, q]
-            v = np.exp(a_n[k] + a_n[j] - 0.5 * s + 0.5 * (b[k, j] + b[j, k]))
+            v = np.exp(a_n[k] + a_n[j] - 0.5 * s + b[k, j])
             c[k, j] = v
             c[j, k] = v
 
@@ -56,6 +56,7 @@ def _chunks(n_obs: int, n_inducing: int) -> np.ndarray:  # pragma: no cover (com
 def _coupling_sum(a, w, U, b, bounds, blocks):  # pragma: no cover (compiled)
     """T, and each row's terms in ``blocks`` (N, M, M) when it has rows (else recomputed)."""
     n_inducing = a.shape[1]
+    b = 0.5 * (b + b.T)
     keep = blocks.shape[0] > 0
     partial = np.zeros((len(bounds) - 1, n_inducing, n_inducing))
     for chunk in numba.prange(len(bounds) - 1):
@@ -74,6 +75,8 @@ def _coupling_sum_grad(a, w, U, b, G, bounds, blocks):  # pragma: no cover (comp
     n_inducing, latent_dim = U.shape
     keep = blocks.shape[0] > 0
     half = 0.5 * (G + G.T)
+    b = 0.5 * (b + b.T)
+    U_T = np.ascontiguousarray(U.T)  # the inner loops run over inducing points: contiguous
     grad_a = np.empty_like(a)
     grad_w = np.zeros_like(w)
     partial_U = np.zeros((len(bounds) - 1, n_inducing, latent_dim))
@@ -96,7 +99,7 @@ def _coupling_sum_grad(a, w, U, b, G, bounds, blocks):  # pragma: no cover (comp
                 for q in range(latent_dim):
                     r = 0.0
                     for j in range(n_inducing):
-                        r += row[j] * U[j, q]
+                        r += row[j] * U_T[q, j]
                     grad_w[n, q] -= 0.5 * U[k, q] * r
                     partial_U[chunk, k, q] -= w[n, q] * r
     return grad_a, grad_w, partial_U.sum(axis=0)
