@@ -81,6 +81,8 @@ def fit_map(model: pm.Model, start: dict[str, np.ndarray], cfg: MapConfig, seed:
         idata, result = new, new_result
         verdict = _map_verdict(result)
     message = str(result["message"].values)
+    if verdict == "gain below tol":
+        message = f"gained less than {cfg.tol:g} x |objective| over the last {cfg.tol_window} iterations"
     converged = verdict in CONVERGED_VERDICTS
     if verdict == "not converged":
         log.warning(

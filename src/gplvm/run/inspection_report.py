@@ -134,6 +134,11 @@ def point_report(run: Run) -> str:
             f"  leave-one-out 1-NN error {_fmt(m.knn_error)} (PCA {_fmt(m.pca_knn_error)})",
             f"  optimiser: {m.iterations} iterations, {m.optimizer_message};"
             f" compile {m.compile_seconds:.1f} s, fit {m.fit_seconds:.2f} s",
+            *(
+                [f"  started from a sparse MAP: {m.sparse_start['iterations']} iterations"]
+                if m.sparse_start
+                else []
+            ),
             f"Verdict: {'converged' if m.converged else 'NOT converged: see optimizer_message'}.",
         ]
     )
