@@ -190,3 +190,12 @@ def test_ard_switches_off_the_latent_dims_the_data_do_not_need(data, latent_dim,
     relevance /= relevance[0]
     margin("smallest relevance of the true dims", relevance[:kept].min(), above=0.1)
     margin("largest relevance of the extra dims", relevance[kept:].max(), below=1e-2)
+
+
+def test_q_variances_start_at_seeded_distinct_values_in_range():
+    from gplvm.inference.variational import initial_variances
+
+    S = initial_variances((50, 3), 0.1, 2.0, seed=4)
+    assert np.all(S > 0) and np.all(S <= 0.1 * 2.0**2) and len(np.unique(S)) == S.size
+    np.testing.assert_array_equal(S, initial_variances((50, 3), 0.1, 2.0, seed=4))
+    assert not np.array_equal(S, initial_variances((50, 3), 0.1, 2.0, seed=5))

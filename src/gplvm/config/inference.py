@@ -150,7 +150,7 @@ class VariationalConfig(MapConfig):
     # below where L-BFGS-B stalls 2,000 and 1,300 iterations later.
     maxiter: int = 5000
     tol: float = 1e-6
-    init_variance: float = 0.1  # the start of every S_nq, relative to prior_scale^2
+    init_variance: float = 0.1  # S_nq start uniform in (0, init_variance] x prior_scale^2
     draws: int = 250  # draws from q per chain
     chains: int = 2
 
