@@ -216,8 +216,11 @@ def project_variational(
     mean = np.empty((len(Y_new), latent_dim))
     variance, value = np.empty_like(mean), np.empty(len(Y_new))
     converged = np.empty(len(Y_new), dtype=bool)
+
+    def use(Y: np.ndarray) -> None:
+        objective.use(Y, hyper, groups, n_features)
+
     for rows in _chunks(len(Y_new)):
-        use = lambda Y: objective.use(Y, hyper, groups, n_features)  # noqa: E731
         best = _best_of_starts(objective, Y_new[rows], x0[:, rows], use)
         mean[rows], variance[rows], value[rows] = (
             best.x[:, :latent_dim],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+from collections import deque
 from datetime import UTC, datetime
 
 import numpy as np
@@ -230,7 +231,7 @@ class Progress:
         self.label = label
         self.tol = tol
         self.window = window
-        self.values: list[float] = []
+        self.values: deque[float] = deque(maxlen=window + 1)  # the objective over the window
         self.iteration = 0
         self.start = self.last = time.perf_counter()
 
@@ -238,7 +239,7 @@ class Progress:
         self.iteration += 1
         value = float(intermediate_result.fun)
         if self.tol > 0:
-            self.values = [*self.values[-self.window :], value]
+            self.values.append(value)
             gain = self.values[0] - value
             if len(self.values) > self.window and gain <= self.tol * max(1.0, abs(value)):
                 raise StopIteration  # L-BFGS-B then returns the current point

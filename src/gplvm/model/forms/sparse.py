@@ -132,10 +132,8 @@ class Sparse(LikelihoodForm):
 
     def complete_factors(self, Z, Y, hyper):
         """The bound's optimal q(u) (see :meth:`statistics_factors`), from Psi1 = k(Z, U)."""
-        Psi1 = self.kernel.cross_np(Z, np.asarray(hyper["inducing"], dtype=float), hyper)
-        return self._q_u_factors(
-            Psi1.T @ Y, *self._statistics_factors(Psi1.T, hyper, "for prediction", False), hyper
-        )
+        Psi1, L, L_B, _, noise = self._factors(Z, hyper, "for prediction")
+        return self._q_u_factors(Psi1.T @ Y, L, L_B, noise, hyper)
 
     def statistics_factors(self, psi1_Y: np.ndarray, Psi2: np.ndarray, hyper: Hyper) -> PredictiveFactors:
         """Predictive factors of the bound's optimal q(u), given Psi1^T Y (M, D) and Psi2 (M, M).
@@ -145,11 +143,10 @@ class Sparse(LikelihoodForm):
         Psi1 and Psi2 are expectations under q (the Bayesian GPLVM's q(u)). O(M^2 D + M^3) once,
         O(M^2) a point.
         """
-        return self._q_u_factors(
-            psi1_Y, *self._statistics_factors(Psi2, hyper, "for prediction", True), hyper
-        )
+        L, L_B, _, noise = self._statistics_factors(Psi2, hyper, "for prediction", outer=True)
+        return self._q_u_factors(psi1_Y, L, L_B, noise, hyper)
 
-    def _q_u_factors(self, psi1_Y, L, L_B, AAT, noise, hyper) -> PredictiveFactors:
+    def _q_u_factors(self, psi1_Y, L, L_B, noise, hyper) -> PredictiveFactors:
         # (K_uu + Psi2 / noise)^-1 = (L_B^-1 L^-1)^T (L_B^-1 L^-1)
         L_inv = sla.solve_triangular(L, np.eye(len(L)), lower=True)
         kept = sla.solve_triangular(L_B, L_inv, lower=True)
