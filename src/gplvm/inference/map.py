@@ -346,14 +346,23 @@ def check_point(fit: Fit, data: Dataset, spec: ModelSpec) -> None:
     spec.log_likelihood(Z, data.Y, hyper, where="at the MAP")
 
 
+# inference.init=auto starts a dense fit from a sparse one above this many rows per inducing input.
+SPARSE_START_ROWS_PER_INDUCING = 4
+
+
 def resolve_init(init: Init, data: Dataset, spec: ModelSpec) -> Init:
-    """``auto`` as ``sparse`` for a non-linear kernel's dense likelihood on more than twice M
-    rows (where a sparse fit is much cheaper than a dense one and lands near its optimum), else
-    ``pca``; any other value as given."""
+    """``auto`` as ``sparse`` for a non-linear kernel's dense likelihood on more than 4 M rows
+    (where a sparse fit is much cheaper than a dense one and lands near its optimum), else
+    ``pca``; any other value as given.
+
+    On fewer rows the sparse fit costs about as much as the dense one: iris (150 rows, M = 64)
+    took 17 s from a sparse start, to a lower optimum, and 5.8 s from PCA.
+    """
     if init != Init.auto:
         return init
     dense = isinstance(spec.form, Dense) and not isinstance(spec.kernel, Linear)
-    return Init.sparse if dense and data.n_obs > 2 * spec.num_inducing else Init.pca
+    many_rows = data.n_obs > SPARSE_START_ROWS_PER_INDUCING * spec.num_inducing
+    return Init.sparse if dense and many_rows else Init.pca
 
 
 def sparse_start(data: Dataset, spec: ModelSpec, cfg: MapConfig, seed: int) -> tuple[dict, Fit]:

@@ -18,6 +18,7 @@ from gplvm.errors import RunDirectoryError
 from gplvm.evaluate.align import procrustes_rotations
 from gplvm.evaluate.projection import Projection, project, project_variational
 from gplvm.evaluate.record import RunMetrics
+from gplvm.inference.blas_threads import one_blas_thread
 from gplvm.model.spec import ModelSpec
 from gplvm.run import lifecycle, results
 
@@ -101,6 +102,7 @@ class Run:
             (Z, hyper, procrustes_rotations(Z, aligned[i])) for i, Z, hyper in self.spec.fits(post, max_draws)
         ]
 
+    @one_blas_thread
     def project(self, rows: np.ndarray, max_draws: int = 20) -> Projection:
         """Latents for new raw rows (n, D) (see :mod:`gplvm.evaluate.projection`).
 
@@ -125,6 +127,7 @@ class Run:
         fits = self.projection_fits(max_draws)
         return project(self.spec.form, fits, self.training_data(), Y_new, self.spec.prior_scale)
 
+    @one_blas_thread
     def reconstruct(
         self, Z: np.ndarray | None = None, original_units: bool = False
     ) -> tuple[np.ndarray, np.ndarray]:

@@ -30,6 +30,7 @@ from gplvm.evaluate.metrics import fit_metrics
 from gplvm.evaluate.record import RunMetrics
 from gplvm.evaluate.shading import latent_shading
 from gplvm.inference import Fit, method_for
+from gplvm.inference.blas_threads import one_blas_thread
 from gplvm.model.checks import check_run_config
 from gplvm.model.forms.auto import AUTO, choose_likelihood
 from gplvm.model.spec import ModelSpec
@@ -188,6 +189,7 @@ def kfold_over_features(fit: Fit, tree: DataTree, data: Dataset, spec: ModelSpec
     return elpd.kfold_group(result, fold, cfg.kfold.seed)
 
 
+@one_blas_thread
 def fit_experiment(cfg: Config, config_yaml: str = "") -> Experiment:
     """Load the data, build the model, fit it and compute the metrics; write nothing.
 
