@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
+
 from threadpoolctl import threadpool_limits
 
 # A BLAS thread count the user set in the environment is theirs to choose.
