@@ -20,6 +20,7 @@ from gplvm.config import (
     SyntheticDatasetConfig,
     check_against_data,
     compose,
+    load_config,
     to_run_config,
 )
 from gplvm.errors import ConfigError
@@ -218,3 +219,46 @@ def test_unknown_kernel_is_a_one_line_error():
         check_run_config(to_run_config(compose_cfg("model.kernel=periodic", "model.likelihood=dense")))
     matern = to_run_config(compose_cfg("model=matern52", "model.ard=true")).model
     assert (matern.kernel, matern.ard, matern.likelihood) == ("matern52", True, "auto")
+
+
+@pytest.mark.parametrize("preset", ["rbf", "matern52"])
+def test_ard_learns_one_length_scale_per_dim_or_is_refused(preset):
+    """ARD with the length scales fixed at one common value would be the isotropic kernel."""
+    model = to_run_config(compose_cfg(f"model={preset}", "model.ard=true")).model
+    assert model.ard and "lengthscale" in learned(model)
+    fixed = to_run_config(compose_cfg(f"model={preset}", "model.ard=true", "model.learn.lengthscale=false"))
+    with pytest.raises(ConfigError, match=r"model.learn.lengthscale=False is invalid: model.ard=true learns"):
+        check_run_config(fixed)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["model.latnet_dim=2"], "model.latnet_dim is not a config key; did you mean model.latent_dim?"),
+        (["+model.latnet_dim=2"], "model.latnet_dim is not a config key; did you mean model.latent_dim?"),
+        (["datset=iris"], "datset is not a config key; did you mean dataset?"),
+        (["model.priors.beta.sigmaa=2"], "did you mean model.priors.beta.sigma?"),
+        (["model.zzz=1"], "model.zzz is not a config key; the keys under model are latent_dim, kernel"),
+        (["model=rbff"], "model=rbff is not an option; choose one of linear, matern52, rbf, rbf_ard"),
+        (["model.beta=abc"], "model.beta=abc is invalid: Value 'abc'"),
+        (["model.latent_dim=1,2,bad"], None),  # a sweep is checked at its first value
+        (["model.latnet_dim=1,2"], "model.latnet_dim is not a config key"),
+        (["+search=optuna", "model.beta=interval(0.1,10)"], None),
+    ],
+)
+def test_overrides_are_checked_with_the_closest_valid_key(overrides, message):
+    from gplvm.config.hydra import check_overrides
+
+    if message is None:
+        check_overrides(overrides)
+        return
+    with pytest.raises(ConfigError) as info:
+        check_overrides(overrides)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_keys_added_with_plus_are_refused_when_loading():
+    with pytest.raises(
+        ConfigError, match=r"model\.latnet_dim is not a config key; did you mean model\.latent_dim"
+    ):
+        load_config("+model.latnet_dim=2")

@@ -119,7 +119,7 @@ def test_dense_likelihood_refuses_large_n():
     from gplvm.model.spec import ModelSpec
     from gplvm.run.pipeline import check_config
 
-    big = Dataset("big", np.zeros((Dense.max_obs + 1, 1)), ["x0"])
+    big = Dataset("big", np.zeros((Dense.max_obs + 1, 3)), ["x0", "x1", "x2"])
     for likelihood in ("dense", "woodbury"):
         cfg = tiny_config(f"model.likelihood={likelihood}")
         if likelihood == "dense":

@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from gplvm.cli.common import EXIT_BAD_INPUT, EXIT_SWEEP_FAILED
 from gplvm.config import CONFIG_MODULE, register_configs, to_run_config
+from gplvm.config.hydra import check_overrides
 from gplvm.errors import GPLVMError
 from gplvm.evaluate.record import RunMetrics, field_names
 from gplvm.run import lifecycle, results
@@ -89,7 +90,17 @@ def main(cfg: DictConfig) -> float:
 
 
 def entry() -> None:
-    """The ``gplvm`` command: Hydra's CLI, then exit 1 if a multirun had jobs that did not complete."""
+    """The ``gplvm`` command: Hydra's CLI, then exit 1 if a multirun had jobs that did not complete.
+
+    Overrides are checked first, so that a mistyped key or option is one line and exit 2.
+    """
+    args = sys.argv[1:]
+    if not any(a.startswith("-") and a not in ("-m", "--multirun") for a in args):  # not --help etc.
+        try:
+            check_overrides([a for a in args if not a.startswith("-")])
+        except GPLVMError as exc:
+            print(f"gplvm: error: {exc}", file=sys.stderr)
+            sys.exit(EXIT_BAD_INPUT)
     main()
     if FAILED_JOBS:
         print(

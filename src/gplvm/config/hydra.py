@@ -7,17 +7,21 @@ need the data in :func:`check_against_data`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from hydra import compose as hydra_compose
 from hydra import initialize_config_module
 from hydra.core.config_store import ConfigStore
-from omegaconf import DictConfig, OmegaConf
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import ConfigCompositionException, MissingConfigException
+from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from gplvm.config.dataset import DATASETS, DatasetConfig
 from gplvm.config.inference import InferenceConfig, VariationalConfig
 from gplvm.config.model import ModelConfig
+from gplvm.config.overrides import extra_keys, key_hint
 from gplvm.config.root import SCHEMAS, Config
 from gplvm.errors import ConfigError
 
@@ -62,10 +66,19 @@ def to_run_config(cfg: DictConfig) -> Config:
         raise ConfigError(str(exc).splitlines()[0]) from None
     if not isinstance(run_cfg, Config):
         raise ConfigError("the config was not composed from the gplvm schema (schema_config)")
+    refuse_extra_keys(cfg, run_cfg)
     if isinstance(run_cfg.inference, VariationalConfig):
         # The Bayesian GPLVM integrates Z out of the sparse bound; no other form applies.
         run_cfg.model.likelihood = "sparse"
     return run_cfg
+
+
+def refuse_extra_keys(cfg: DictConfig, run_cfg: object) -> None:
+    """A key added with ``+key=value`` that the schema does not have is refused, not ignored."""
+    schema = OmegaConf.structured(run_cfg)
+    extra = extra_keys(cfg, schema)
+    if extra:
+        raise ConfigError(key_hint(extra[0], schema))
 
 
 def dataset_config_from_yaml(text: str) -> DatasetConfig:
@@ -93,3 +106,67 @@ def model_config_from_yaml(text: str) -> ModelConfig:
     """The ModelConfig stored as YAML in a run's attrs (``model_config``)."""
     merged = OmegaConf.merge(OmegaConf.structured(ModelConfig), OmegaConf.create(text))
     return OmegaConf.to_object(merged)
+
+
+def _first_values(overrides: Sequence[str]) -> list[str] | None:
+    """Each override with a sweep replaced by its first value; None if Hydra cannot parse them.
+
+    Interval sweeps (Optuna's) have no first value; they are left out.
+    """
+    try:
+        parsed = OverridesParser.create().parse_overrides(list(overrides))
+    except Exception:  # Hydra reports its own syntax errors
+        return None
+    single = []
+    for override in parsed:
+        if not override.is_sweep_override():
+            single.append(override.input_line)
+            continue
+        try:
+            first = next(iter(override.sweep_string_iterator()))
+        except Exception:
+            continue
+        single.append(f"{override.get_key_element()}={first}")
+    return single
+
+
+def check_overrides(overrides: Sequence[str]) -> None:
+    """Compose ``overrides`` (each sweep at its first value) and raise a one-line ConfigError for a
+    key that does not exist, a group option that does not exist, or a value of the wrong type.
+
+    Hydra's own report of these is several lines, and its hint for an unknown key (``+key=value``)
+    adds a key that the schema would ignore.
+    """
+    single = _first_values(overrides)
+    if single is None:
+        return
+    try:
+        composed = compose(single, return_hydra_config=True)
+    except MissingConfigException as exc:
+        text = str(exc)
+        found = re.search(r"Could not find '([^']+)/([^']+)'", text)
+        options = re.findall(r"^\t(\S+)$", text.split("Config search path")[0], flags=re.MULTILINE)
+        if found and options:
+            group, option = found.groups()
+            raise ConfigError(
+                f"{group}={option} is not an option; choose one of {', '.join(options)}"
+            ) from None
+        raise ConfigError(text.splitlines()[0]) from None
+    except ConfigCompositionException as exc:
+        text = str(exc)
+        bad = re.match(r"Could not override '([^']+)'", text)
+        if bad:
+            rest = [o for o in single if not o.lstrip("+~").startswith(f"{bad.group(1)}=")]
+            raise ConfigError(key_hint(bad.group(1), compose(rest, return_hydra_config=True))) from None
+        cause = str(exc.__cause__).splitlines()[0] if exc.__cause__ else ""
+        merging = re.match(r"Error merging override (\S+)", text)
+        if merging and cause:
+            raise ConfigError(f"{merging.group(1)} is invalid: {cause}") from None
+        raise ConfigError(text.splitlines()[0]) from None
+    with open_dict(composed):
+        del composed["hydra"]
+    try:
+        run_cfg = OmegaConf.to_object(composed)
+    except (OmegaConfBaseException, ConfigError):
+        return  # refused by to_run_config once Hydra has made the run directory, which records it
+    refuse_extra_keys(composed, run_cfg)

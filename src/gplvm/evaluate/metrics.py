@@ -6,6 +6,8 @@ works at any N that form does. The dense form factorises K once per point (once 
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 from xarray import DataTree
 
@@ -15,11 +17,14 @@ from gplvm.data.missing import filled
 from gplvm.evaluate import diagnostics, elpd
 from gplvm.evaluate.baselines import pca_scores
 from gplvm.evaluate.elpd import heldout_lpd
+from gplvm.evaluate.guards import runaway_hyperparameters
 from gplvm.evaluate.record import RunMetrics
 from gplvm.evaluate.shading import top_two
 from gplvm.inference import Fit
 from gplvm.model.analytic import gram_relative_error
 from gplvm.model.spec import ModelSpec
+
+log = logging.getLogger(__name__)
 
 ANALYTIC_KEYS = ("analytic_log_posterior", "analytic_gap", "analytic_gap_relative", "gram_rel_error")
 
@@ -203,4 +208,11 @@ def fit_metrics(
         out.update(elpd.loo_summary(elpd.loo(tree)))
     if "kfold" in tree:
         out.update(elpd.kfold_summary(elpd.kfold_from_group(tree["kfold"].to_dataset())))
+    problems = runaway_hyperparameters(fitted, list(spec.learned), data.Y)
+    if problems:
+        for problem in problems:
+            log.warning("NOT converged: %s", problem)
+        out["converged"] = False
+        out["convergence"] = "hyperparameter ran away"
+        out["diagnostic_problems"] = [*(out.get("diagnostic_problems") or []), *problems]
     return RunMetrics(status="completed", **out)

@@ -109,7 +109,9 @@ class RunMetrics:
     ess_bulk_min_raw: float | None = _f("NUTS: smallest bulk ESS of raw Z")
     ess_tail_min_raw: float | None = _f("NUTS: smallest tail ESS of raw Z")
     alignment_residual_mean: float | None = _f("NUTS: mean ||Z R - Z_reference|| / ||Z_reference||")
-    diagnostic_problems: list | None = _f("NUTS: each failed check with a remedy")
+    diagnostic_problems: list | None = _f(
+        "each failed check with a remedy (NUTS diagnostics, runaway hyperparameters)"
+    )
     elbo: float | None = _f("variational: the evidence lower bound at the optimum", summary=True, report=True)
     map_log_likelihood: float | None = _f("NUTS: log_likelihood at the MAP the chains started from")
     map_log_posterior: float | None = _f("NUTS: log_posterior at that MAP")

@@ -17,6 +17,7 @@ from threadpoolctl import threadpool_limits
 # A BLAS thread count the user set in the environment is theirs to choose.
 _USER_SETTINGS = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS")
 
+
 def one_blas_thread[**P, R](func: Callable[P, R]) -> Callable[P, R]:
     """Run ``func`` with one BLAS thread, unless the environment sets a BLAS thread count.
 

@@ -49,6 +49,13 @@ def check_model(cfg: ModelConfig) -> None:
         cfg.ard,
         f"ARD needs a kernel with length scales ({', '.join(ard_kernels)})",
     )
+    require(
+        not cfg.ard or cfg.learn.lengthscale,
+        "model.learn.lengthscale",
+        False,
+        "model.ard=true learns one length scale per latent dim; drop model.learn.lengthscale=false"
+        " or set model.ard=false",
+    )
     if cfg.likelihood == AUTO:
         return
     form = FORMS[cfg.likelihood]

@@ -98,7 +98,12 @@ def variational_report(run: Run) -> str:
         "",
         f"Verdict: {'converged' if m.converged else 'NOT converged'}"
         f" ({m.convergence}: {m.optimizer_message})"
-        + ("." if m.converged else "; raise inference.maxiter to continue further up the bound."),
+        + (
+            "."
+            if m.converged or m.diagnostic_problems
+            else "; raise inference.maxiter to continue further up the bound."
+        ),
+        *[f"  - {p}" for p in m.diagnostic_problems or []],
     ]
     return "\n".join(lines)
 
@@ -139,7 +144,10 @@ def point_report(run: Run) -> str:
                 if m.sparse_start
                 else []
             ),
-            f"Verdict: {'converged' if m.converged else 'NOT converged: see optimizer_message'}.",
+            f"Verdict: {'converged' if m.converged else 'NOT converged: see optimizer_message'}."
+            if not m.diagnostic_problems
+            else "Verdict: NOT converged:",
+            *[f"  - {p}" for p in m.diagnostic_problems or []],
         ]
     )
 

@@ -33,6 +33,7 @@ from gplvm.inference import Fit, method_for
 from gplvm.inference.blas_threads import one_blas_thread
 from gplvm.model.checks import check_run_config
 from gplvm.model.forms.auto import AUTO, choose_likelihood
+from gplvm.model.kernels.linear import Linear
 from gplvm.model.spec import ModelSpec
 from gplvm.plots.worker import PlotWorker, draw_here
 from gplvm.run import lifecycle, results
@@ -65,6 +66,18 @@ def check_config(cfg: Config, data: Dataset, spec: ModelSpec) -> None:
         raise ConfigError(
             f"kfold.folds={cfg.kfold.folds} is invalid: it must lie in [2, {data.n_features}]"
             f" (the {data.n_features} fitted feature columns)"
+        )
+    q, d = cfg.model.latent_dim, data.n_features
+    if isinstance(spec.kernel, Linear) and q > d:
+        raise ConfigError(
+            f"model.latent_dim={q} is invalid with the linear kernel on {d} feature columns: it must lie"
+            f" in [1, {d}] (Z Z^T has rank at most D, so the other {q - d} dims are unidentified)"
+        )
+    if isinstance(spec.kernel, Linear) and q == d:
+        log.warning(
+            "model.latent_dim=%d equals the number of feature columns: the linear GPLVM then models the"
+            " full covariance, with no reduction; choose a smaller model.latent_dim to reduce",
+            q,
         )
 
 
