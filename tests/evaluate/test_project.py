@@ -125,12 +125,41 @@ def test_gplvm_project_writes_latents_in_row_order(tmp_path, fitted):
     np.testing.assert_allclose(tree["projection"]["Z_sd"].values, expected.Z_sd, rtol=1e-9)
 
 
+def test_unlabelled_and_headerless_rows_are_projected(tmp_path, fitted):
+    """A run fitted with a label column projects rows without it (the usual case), and a CSV without
+    a header row by position; a headerless file with the wrong column count is refused."""
+    run, raw, _ = fitted
+    names = [f"x{j}" for j in range(6)]
+    expected = run.project(raw[40:45])
+    pd.DataFrame(raw[40:45], columns=names).to_csv(tmp_path / "named.csv", index=False)
+    pd.DataFrame(raw[40:45]).to_csv(tmp_path / "bare.csv", index=False, header=False)
+    for name in ("named", "bare"):
+        out = tmp_path / f"out_{name}"
+        assert main([str(run.path), str(tmp_path / f"{name}.csv"), "--out", str(out)]) == 0
+        latents = pd.read_csv(out / "latents.csv")
+        assert list(latents.columns) == ["z0", "z1", "z0_sd", "z1_sd"]
+        np.testing.assert_allclose(latents[["z0", "z1"]].to_numpy(), expected.Z, rtol=1e-9)
+    pd.DataFrame(raw[40:45, :5]).to_csv(tmp_path / "short.csv", index=False, header=False)
+    assert main([str(run.path), str(tmp_path / "short.csv")]) == 2
+
+
+def test_the_runs_label_column_is_used_only_when_the_file_has_it(tmp_path, fitted):
+    from gplvm.run.projection_files import label_column_for
+
+    run, raw, _ = fitted
+    path = tmp_path / "rows.csv"
+    pd.DataFrame(raw[40:42], columns=[f"x{j}" for j in range(6)]).to_csv(path, index=False)
+    assert label_column_for(run, path, None) is None  # the synthetic run has no label column
+    assert label_column_for(run, path, "") is None  # --label-column '': none
+    assert label_column_for(run, path, "kind") == "kind"  # asked for: must be there
+
+
 @pytest.mark.parametrize(
     ("setup", "message"),
     [
         ("columns", "has 3 data columns; the run was fitted on 6 (x0, x1, x2, x3, x4, x5)"),
-        ("inf", "infinite value at row 1, column 2"),
-        ("empty_row", "row 1 has no observed value (1 such); drop it"),
+        ("inf", "infinite value at row 1, column 2 (counting from 0)"),
+        ("empty_row", "row 1 (counting from 0) has no observed value (1 such); drop it"),
         ("no_run", "no such directory"),
         ("running", "the run is stale"),
     ],

@@ -245,7 +245,12 @@ def test_a_run_on_data_with_missing_cells_writes_the_imputed_table(linear_missin
     imputed = pd.read_csv(run_dir / "imputed.csv")
     sd = pd.read_csv(run_dir / "imputed_sd.csv")
     assert list(imputed.columns) == list(sd.columns) == [f"f{j}" for j in range(8)]
-    np.testing.assert_allclose(imputed.to_numpy()[~missing], raw[~missing], rtol=1e-12)
+    # One row per input row, in order; observed cells exactly as read, in value and in text.
+    np.testing.assert_array_equal(imputed.to_numpy()[~missing], raw[~missing])
+    given = pd.read_csv(run_dir.parent / "data.csv", dtype=str, keep_default_na=False).drop(columns="label")
+    written = pd.read_csv(run_dir / "imputed.csv", dtype=str, keep_default_na=False)
+    assert written.shape == given.shape
+    np.testing.assert_array_equal(written.to_numpy()[~missing], given.to_numpy()[~missing])
     assert np.all(sd.to_numpy()[~missing] == 0) and np.all(sd.to_numpy()[missing] > 0)
     # The fitted low-rank model predicts the removed cells far better than the column means.
     rmse = np.sqrt(np.mean((imputed.to_numpy()[missing] - truth[missing]) ** 2))

@@ -14,7 +14,7 @@ from pathlib import Path
 from gplvm.cli.common import run_command
 from gplvm.errors import GPLVMError
 from gplvm.run.loaded import load_run
-from gplvm.run.projection_files import LATENTS, read_rows, run_label_column, write_projection
+from gplvm.run.projection_files import LATENTS, label_column_for, read_rows, write_projection
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,7 +25,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, default=None, help="output folder (default RUN_DIR/projections/<time>)"
     )
-    parser.add_argument("--label-column", default=None, help="a label column to take out and keep")
+    parser.add_argument(
+        "--label-column",
+        default=None,
+        help="a label column to take out and keep (default: the run's, when the file has it; '' for none)",
+    )
     parser.add_argument(
         "--max-draws", type=int, default=20, help="draws projected for NUTS or variational runs"
     )
@@ -35,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.max_draws < 1:
             raise ValueError(f"--max-draws={args.max_draws} is invalid: it must be >= 1")
         run = load_run(args.run_dir)
-        label_column = args.label_column or run_label_column(run, args.data_file)
+        label_column = label_column_for(run, args.data_file, args.label_column)
         rows, labels = read_rows(run, args.data_file, label_column)
         projection = run.project(rows, args.max_draws)
         out = args.out or args.run_dir / "projections" / datetime.now().strftime("%Y-%m-%d_%H-%M-%S-%f")

@@ -33,6 +33,9 @@ class Dataset:
     offset, scale : ndarray, shape (D,), or None
         How ``Y`` was made from the raw columns: Y = (raw - offset) / scale (scale 1 unless
         standardised). None when unknown.
+    raw : ndarray, shape (N, D), or None
+        The values as read, kept when some cells are missing, so that imputed files repeat the
+        observed cells exactly rather than through the centring and back.
     """
 
     name: str
@@ -43,6 +46,7 @@ class Dataset:
     attrs: dict[str, str | int | float] = field(default_factory=dict)
     offset: np.ndarray | None = None
     scale: np.ndarray | None = None
+    raw: np.ndarray | None = None
 
     def to_original_units(self, values: np.ndarray) -> np.ndarray:
         """Rows in the fitted units (centred, maybe scaled) back in the raw columns' units."""
@@ -58,6 +62,7 @@ class Dataset:
             feature_names=[self.feature_names[j] for j in columns],
             offset=None if self.offset is None else self.offset[columns],
             scale=None if self.scale is None else self.scale[columns],
+            raw=None if self.raw is None else self.raw[:, columns],
         )
 
     @property
@@ -81,7 +86,8 @@ def _check_missing(missing: np.ndarray, source: str, allow: bool, names: list[st
     if not allow:
         i, j = np.argwhere(missing)[0]
         raise DataError(
-            f"{source}: {int(missing.sum())} missing (NaN) value(s), first at row {i}, column {j};"
+            f"{source}: {int(missing.sum())} missing (NaN) value(s), first at row {i}, column {j}"
+            " (counting from 0);"
             " set dataset.missing=allow to model and impute them, or remove them"
         )
     empty_cols = np.flatnonzero(missing.all(axis=0))
@@ -92,7 +98,8 @@ def _check_missing(missing: np.ndarray, source: str, allow: bool, names: list[st
     empty_rows = np.flatnonzero(missing.all(axis=1))
     if len(empty_rows):
         raise DataError(
-            f"{source}: row {int(empty_rows[0])} has no observed value ({len(empty_rows)} such); drop it"
+            f"{source}: row {int(empty_rows[0])} (counting from 0) has no observed value"
+            f" ({len(empty_rows)} such); drop it"
         )
 
 

@@ -38,17 +38,65 @@ def _ragged_row(path: Path) -> str | None:
     return None
 
 
-def _read_csv(path: Path, label_column: str | None) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
-    """A CSV with a header row, parsed by pyarrow (through pandas) as text, then checked and converted."""
+def _is_number(text: str) -> bool:
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, engine="pyarrow")
+        float(text)
+    except ValueError:
+        return False
+    return text.strip().lower() not in _NAN_WORDS
+
+
+def first_line_is_data(path: Path) -> bool:
+    """Whether a CSV's first line is all numbers: a file without a header row."""
+    with path.open(newline="") as fh:
+        first = next(csv.reader(fh), [])
+    return bool(first) and all(_is_number(cell) for cell in first)
+
+
+def column_names(path: Path) -> list[str] | None:
+    """A table's column names (CSV header, Parquet schema, npz arrays); None without a header row."""
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        if first_line_is_data(path):
+            return None
+        with path.open(newline="") as fh:
+            return [cell.strip() for cell in next(csv.reader(fh), [])]
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    if suffix == ".npz":
+        with np.load(path, allow_pickle=False) as arrays:
+            return list(arrays.files)
+    return None
+
+
+def _read_csv(
+    path: Path, label_column: str | None, headerless: bool = False
+) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
+    """A CSV with a header row, parsed by pyarrow (through pandas) as text, then checked and converted.
+
+    A first line of numbers is refused (it would be taken as column names, losing a row), unless
+    ``headerless``: then the columns are read by position and no names are returned.
+    """
+    no_header = first_line_is_data(path) if path.stat().st_size else False
+    if no_header and not headerless:
+        raise DataError(
+            f"{path} line 1 is all numbers, not a header row of column names; add one"
+            " (e.g. x0,x1,...), since a first line is read as the names"
+        )
+    if no_header and label_column is not None:
+        raise DataError(f"{path} has no header row, so it has no label column {label_column!r}")
+    try:
+        frame = pd.read_csv(
+            path, dtype=str, keep_default_na=False, engine="pyarrow", header=None if no_header else "infer"
+        )
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} is empty; expected a header row and at least two data rows") from None
     except pd.errors.ParserError as exc:
         raise DataError(_ragged_row(path) or f"cannot read {path}: {str(exc).strip()}") from None
     frame.columns = [str(c).strip() for c in frame.columns]
-    filled = frame.fillna("")
-    frame = frame[(filled.apply(lambda col: col.str.strip()) != "").any(axis=1)]  # blank rows
+    line_offset = 1 if no_header else 2
     if frame.empty:
         raise DataError(f"{path} has a header but no data rows")
     frame, labels = _split_label(frame, path, label_column)
@@ -59,11 +107,17 @@ def _read_csv(path: Path, label_column: str | None) -> tuple[np.ndarray, np.ndar
     if bad.any():
         i, j = np.argwhere(bad)[0]
         raise DataError(
-            f"{path} line {frame.index[i] + 2}, column {frame.columns[j]!r}:"
+            f"{path} line {frame.index[i] + line_offset}, column {frame.columns[j]!r}:"
             f" {str(text[i, j])!r} is not a number"
             " (set dataset.label_column for a label column)"
         )
-    return Y, labels, list(frame.columns)
+    empty = np.flatnonzero(np.isnan(Y).all(axis=1)) if Y.shape[1] else np.array([], int)
+    if len(empty):  # a row of empty cells: refused, not dropped, so that outputs keep the file's rows
+        raise DataError(
+            f"{path} line {frame.index[empty[0]] + line_offset} has no observed value"
+            f" ({len(empty)} such rows); drop it, or give it at least one value"
+        )
+    return Y, labels, None if no_header else list(frame.columns)
 
 
 def _read_parquet(path: Path, label_column: str | None) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
@@ -96,8 +150,13 @@ def _read_npz(path: Path, array: str, label_column: str | None) -> tuple[np.ndar
     return Y, labels
 
 
-def read_file(cfg: FileDatasetConfig) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
-    """Read a ``.csv`` (header row), ``.parquet``, ``.npy`` or ``.npz`` file: raw data, labels, names."""
+def read_file(
+    cfg: FileDatasetConfig, headerless: bool = False
+) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
+    """Read a ``.csv`` (header row), ``.parquet``, ``.npy`` or ``.npz`` file: raw data, labels, names.
+
+    ``headerless`` accepts a CSV without a header row (names None); otherwise it is refused.
+    """
     path = Path(cfg.path).expanduser()
     if not path.is_file():
         raise DataError(f"dataset.path={cfg.path!r}: no such file")
@@ -105,7 +164,7 @@ def read_file(cfg: FileDatasetConfig) -> tuple[np.ndarray, np.ndarray | None, li
     names = None
     try:
         if suffix == ".csv":
-            Y, labels, names = _read_csv(path, cfg.label_column)
+            Y, labels, names = _read_csv(path, cfg.label_column, headerless)
         elif suffix == ".parquet":
             Y, labels, names = _read_parquet(path, cfg.label_column)
         elif suffix == ".npz":

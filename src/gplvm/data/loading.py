@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from gplvm.config import (
     CurveDatasetConfig,
     DatasetConfig,
@@ -50,6 +52,7 @@ def load_dataset(cfg: DatasetConfig) -> Dataset:
         labels = None if labels is None else labels[: cfg.max_obs]
         Z_true = None if Z_true is None else Z_true[: cfg.max_obs]
     allow = cfg.missing == MissingCells.allow
+    raw = np.array(Y, dtype=float) if allow and np.isnan(Y).any() else None  # prepare() works in place
     Y, offset, scale = prepare(Y, f"dataset {cfg.name}", cfg.standardize, allow, names)
     names = names or [f"x{j}" for j in range(Y.shape[1])]
-    return Dataset(cfg.name, Y, list(names), labels, Z_true, attrs, offset, scale)
+    return Dataset(cfg.name, Y, list(names), labels, Z_true, attrs, offset, scale, raw)

@@ -188,7 +188,10 @@ def imputation(tree: DataTree, full: Dataset, spec: ModelSpec) -> xr.Dataset:
     :mod:`gplvm.evaluate.impute`)."""
     fits = [(Z, hyper) for _, Z, hyper in spec.fits(tree.posterior.to_dataset(), MAX_DRAWS)]
     mean, sd = impute(spec.form, fits, full.Y)
-    return imputed_group(full.to_original_units(mean), sd * full.scale, full.feature_names, len(fits))
+    original = full.to_original_units(mean)
+    if full.raw is not None:  # observed cells exactly as read
+        original = np.where(np.isnan(full.Y), original, full.raw)
+    return imputed_group(original, sd * full.scale, full.feature_names, len(fits))
 
 
 def kfold_over_features(fit: Fit, tree: DataTree, data: Dataset, spec: ModelSpec, method, cfg: Config):

@@ -1,10 +1,11 @@
 """The files of ``gplvm-project``: new rows read in the run's columns and units, and the
 projection written as ``projection.nc``, ``projection.png`` and, last, ``latents.csv``.
 
-DATA_FILE may be in any format ``dataset=file`` takes (.csv, .parquet, .npy, .npz); the run's
-feature columns are kept (by name when the file has them) and a label column taken out (the run's
-own, or ``--label-column``). ``latents.csv`` holds one row per new row, in order, with columns
-``z0, z1, ...``, ``z0_sd, z1_sd, ...`` and the label when there is one.
+DATA_FILE may be in any format ``dataset=file`` takes (.csv, .parquet, .npy, .npz). The run's
+feature columns are kept, by name when the file has them, else by position (a CSV may lack a
+header row); a label column is taken out: ``--label-column``, or the run's own when the file has
+it. ``latents.csv`` holds one row per new row, in order, with columns ``z0, z1, ...``,
+``z0_sd, z1_sd, ...`` and the label when there is one.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from gplvm.config import FileDatasetConfig, dataset_config_from_yaml
-from gplvm.data.files import read_file
+from gplvm.data.files import column_names, read_file
 from gplvm.errors import DataError
 from gplvm.plots import figures as plots
 from gplvm.run import results
@@ -25,35 +26,50 @@ PROJECTION_PLOT = "projection.png"
 
 
 def read_rows(run, path: Path, label_column: str | None) -> tuple[np.ndarray, np.ndarray | None]:
-    """New raw rows with the run's feature columns in the run's order, and their labels if any."""
-    rows, labels, names = read_file(FileDatasetConfig(path=str(path), label_column=label_column))
+    """New raw rows with the run's feature columns in the run's order, and their labels if any.
+
+    Columns are matched by name when the file has a header row naming them all, else by position
+    when the counts match. A CSV without a header row is read by position.
+    """
+    rows, labels, names = read_file(
+        FileDatasetConfig(path=str(path), label_column=label_column), headerless=True
+    )
     features = [str(f) for f in run.tree.constant_data["feature"].values]
     if names is not None and set(features) <= set(names):
         rows = rows[:, [names.index(f) for f in features]]
     elif rows.shape[1] != len(features):
         shown = ", ".join(features[:6]) + (", ..." if len(features) > 6 else "")
+        header = " (no header row, so read by position)" if names is None and path.suffix == ".csv" else ""
         raise DataError(
-            f"{path} has {rows.shape[1]} data columns; the run was fitted on {len(features)} ({shown})"
+            f"{path} has {rows.shape[1]} data columns{header}; the run was fitted on {len(features)}"
+            f" ({shown})"
         )
     if len(rows) == 0:
         raise DataError(f"{path} has no rows")
     infinite = np.isinf(rows)
     if infinite.any():
         i, j = np.argwhere(infinite)[0]
-        raise DataError(f"{path}: infinite value at row {i}, column {j}; remove or replace it first")
+        raise DataError(
+            f"{path}: infinite value at row {i}, column {j} (counting from 0); remove or replace it first"
+        )
     empty = np.flatnonzero(np.isnan(rows).all(axis=1))
     if len(empty):
-        raise DataError(f"{path}: row {empty[0]} has no observed value ({len(empty)} such); drop it")
+        raise DataError(
+            f"{path}: row {empty[0]} (counting from 0) has no observed value ({len(empty)} such); drop it"
+        )
     return rows, labels
 
 
-def run_label_column(run, path: Path) -> str | None:
-    """The run's own label column, when it had one and ``path`` is a table that has it."""
+def label_column_for(run, path: Path, asked: str | None) -> str | None:
+    """The label column to take out of ``path``: ``asked`` (``--label-column``; '' for none), else
+    the run's own label column when ``path`` has it. Unlabelled rows are the usual case."""
+    if asked is not None:
+        return asked or None
     text = run.tree.attrs.get("dataset_config")
     column = getattr(dataset_config_from_yaml(text), "label_column", None) if text else None
     if column is None or path.suffix.lower() not in (".csv", ".parquet", ".npz"):
         return None
-    return column
+    return column if column in (column_names(path) or []) else None
 
 
 def write_projection(out: Path, run, projection, labels, source: Path) -> None:
