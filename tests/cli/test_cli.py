@@ -104,7 +104,10 @@ BAD_INPUTS = {
 
 
 BAD_FILES = {
-    "nan.csv": ("a,b\n1,2\nnan,3\n2,2\n", "first at row 1, column 0 (counting from 0); set dataset.missing=allow"),
+    "nan.csv": (
+        "a,b\n1,2\nnan,3\n2,2\n",
+        "first at row 1, column 0 (counting from 0); set dataset.missing=allow",
+    ),
     "text.csv": ("a,b\n1,2\n3,x\n", "'x' is not a number"),
     "empty.csv": ("", "is empty"),
     # With dataset.missing=allow (the name says so): a column or a row with no observed cell.

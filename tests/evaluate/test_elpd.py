@@ -165,7 +165,7 @@ def test_compare_refuses_a_map_run_without_kfold(map_runs, capsys):
     code, out = run_compare(capsys, map_runs / "q1", map_runs / "q2_kfold")
     assert code == 2
     assert out.err.strip().count("\n") == 0
-    assert "a point estimate without K-fold results has no elpd" in out.err and "--kfold 10" in out.err
+    assert "a point estimate without K-fold results has no elpd" in out.err and "--kfold 6" in out.err
 
 
 def test_compare_refuses_runs_of_different_data(map_runs, capsys):
@@ -186,9 +186,10 @@ def test_compare_with_kfold_ranks_runs_and_writes_its_files(map_runs, tmp_path, 
     table = pd.read_csv(tmp_path / "compare.csv", index_col="model")
     sources = table["elpd_from"].to_dict()
     # The run fitted with kfold.folds=3 has those very folds (same seed): reused, not refitted.
+    # Runs are named by the settings that differ, and by how their elpd was estimated.
     assert sources == {
-        str(map_runs / "q1"): "3-fold (refitted now)",
-        str(map_runs / "q2_kfold"): "3-fold (from the run)",
+        "model.latent_dim=1 kfold.folds=0 [3-fold]": "3-fold (refitted now)",
+        "model.latent_dim=2 kfold.folds=3 [3-fold]": "3-fold (from the run)",
     }
     assert (tmp_path / "compare.md").read_text().startswith("| model |")
     assert (tmp_path / "compare.png").stat().st_size > 0
@@ -263,7 +264,7 @@ def test_compare_in_a_map_only_sweep_without_kfold_says_what_to_do(tmp_path, cap
         (tmp_path / job / ".hydra" / "overrides.yaml").write_text(f"- seed={job}\n")
     code, out = run_compare(capsys, tmp_path)
     assert code == 2 and out.err.strip().count("\n") == 0
-    assert "0 of 2 completed jobs have draws or K-fold results" in out.err and "--kfold 10" in out.err
+    assert "0 of 2 completed jobs have draws or K-fold results" in out.err and "--kfold 4" in out.err
 
 
 def test_stacking_weights_match_arviz_where_it_is_accurate_and_survive_large_log_densities():

@@ -157,6 +157,38 @@ def test_report_on_a_hand_made_sweep(tmp_path):
     assert "5 jobs, 4 completed, 1 not completed." in text
 
 
+def test_report_does_not_rank_a_q_sweep_by_training_log_likelihood(tmp_path):
+    for q in (1, 2, 3):
+        metrics = {"status": "completed", "method": "map", "log_likelihood": 10.0 * q, "n_features": 4}
+        _fake_job(tmp_path, q, [f"model.latent_dim={q}"], metrics)
+    text = write_report(tmp_path)
+    assert "Best by" not in text
+    assert (
+        "No ranking: the training log-likelihood favours the larger model whenever model.latent_dim" in text
+    )
+    assert "kfold.folds=4" in text  # K <= D = 4
+
+
+def test_report_flags_unreliable_loo_in_the_table_and_the_verdict(tmp_path):
+    for q, bad in ((1, 0), (2, 42)):
+        metrics = {
+            "status": "completed",
+            "method": "nuts",
+            "log_likelihood": 10.0 * q,
+            "elpd_loo": -100.0 + q,
+            "n_pareto_k_bad": bad,
+            "pareto_k_threshold": 0.7,
+            "n_features": 64,
+        }
+        _fake_job(tmp_path, q, [f"model.latent_dim={q}"], metrics)
+    text = write_report(tmp_path)
+    assert "Best by elpd_loo = -98: model.latent_dim=2" in text
+    assert "PSIS-LOO is unreliable (UNRELIABLE: 42 features with Pareto k > 0.70)" in text
+    assert "kfold.folds=10" in text
+    table = pd.read_csv(tmp_path / "report.csv", keep_default_na=False)
+    assert list(table["loo_check"]) == ["", "UNRELIABLE: 42 features with Pareto k > 0.70"]
+
+
 def test_report_on_a_missing_directory_is_a_one_line_error(tmp_path, capsys):
     assert report_main([str(tmp_path / "nope")]) == 2
     assert capsys.readouterr().err.strip() == f"gplvm-report: error: {tmp_path / 'nope'}: no such directory"

@@ -50,7 +50,7 @@ def print_summary(table, sources: dict[str, str], out: Path) -> None:
     if unreliable:
         print(
             f"\nPSIS-LOO is unreliable for {len(unreliable)} run(s) (high Pareto k): rerun the comparison"
-            " with --kfold 10, or fit them with kfold.folds=10"
+            " with the --kfold that elpd_from names (K <= D), or fit them with that kfold.folds"
         )
     print(f"\nWrote {out / TABLE}, {out / MARKDOWN} and {out / PLOT}")
 

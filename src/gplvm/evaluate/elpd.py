@@ -63,9 +63,14 @@ def loo_summary(result) -> dict:
         out["loo_warning"] = (
             f"PSIS-LOO is unreliable: {bad} of {k.size} features have Pareto k > {result.good_k:.2f}"
             f" (largest {np.max(k):.2f}); use K-fold over features instead"
-            " (kfold.folds=10, or gplvm-compare --kfold 10)"
+            f" (kfold.folds={suggested_folds(k.size)}, or gplvm-compare --kfold {suggested_folds(k.size)})"
         )
     return out
+
+
+def suggested_folds(n_features: int) -> int:
+    """The K to suggest for K-fold over features: 10, or D when there are fewer features."""
+    return max(2, min(10, n_features))
 
 
 def stacking_weights(pointwise: np.ndarray, tol: float = 1e-12, max_iter: int = 100_000) -> np.ndarray:

@@ -27,7 +27,7 @@ class RunMetrics:
     method: str | None = _f("the fit method: map, nuts or variational", summary=True, report=True)
     dataset: str | None = _f("the dataset's name")
     n_obs: int | None = _f("N, rows fitted", summary=True)
-    n_features: int | None = _f("D, columns fitted (held-out ones excluded)", summary=True)
+    n_features: int | None = _f("D, columns fitted (held-out ones excluded)", summary=True, report=True)
     n_missing: int | None = _f("missing cells in the fitted columns (dataset.missing=allow)", summary=True)
     latent_dim: int | None = _f("Q", summary=True)
     kernel: str | None = _f("the kernel's name", summary=True)
@@ -58,7 +58,9 @@ class RunMetrics:
     elpd_loo_se: float | None = _f("draws: its standard error", report=True)
     p_loo: float | None = _f("draws: PSIS-LOO's effective number of parameters")
     pareto_k_max: float | None = _f("draws: the largest Pareto k over the features")
-    pareto_k_threshold: float | None = _f("draws: ArviZ's threshold for a good k, min(1 - 1/log10(S), 0.7)")
+    pareto_k_threshold: float | None = _f(
+        "draws: ArviZ's threshold for a good k, min(1 - 1/log10(S), 0.7)", report=True
+    )
     n_pareto_k_bad: int | None = _f("draws: features with k above it (LOO unreliable when > 0)", report=True)
     loo_warning: str | None = _f("draws: the warning and remedy when some k are high")
     elpd_kfold: float | None = _f("kfold.folds >= 2: exact K-fold elpd over the feature columns", report=True)

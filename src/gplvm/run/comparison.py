@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from omegaconf import OmegaConf
 
 from gplvm.errors import GPLVMError
 from gplvm.evaluate import elpd
@@ -53,17 +54,36 @@ def run_dirs(paths: list[Path]) -> tuple[list[Path], Path | None]:
     return paths, None
 
 
+def _flat(config, prefix: str = "") -> dict[str, str]:
+    """A composed config as dotted keys and their values as text."""
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = str(value)
+    return out
+
+
+def _differing(settings: list[dict]) -> list[str] | None:
+    """``key=value`` of the keys whose values differ, one name per run; None unless they tell all apart."""
+    keys = dict.fromkeys(k for s in settings for k in s)
+    swept = [k for k in keys if len({str(s.get(k)) for s in settings}) > 1]
+    names = [" ".join(f"{k}={s.get(k)}" for k in swept) for s in settings]
+    return names if swept and len(set(names)) == len(names) else None
+
+
 def run_names(runs: list, sweep_dir: Path | None) -> list[str]:
-    """Sweep jobs by the overrides that differ between them (``model.latent_dim=3``), else by directory."""
+    """Runs by what differs between them (``model.latent_dim=3``): a sweep's overrides, else the
+    composed configs (seed and run paths aside); by directory when that does not tell them apart."""
     if sweep_dir is not None:
-        overrides = [read_overrides(run.path) for run in runs]
-        keys = dict.fromkeys(k for o in overrides for k in o)
-        swept = [k for k in keys if len({str(o.get(k)) for o in overrides}) > 1]
-        names = [" ".join(f"{k}={o.get(k)}" for k in swept) for o in overrides]
-        if swept and len(set(names)) == len(names):
-            return names
-        return [str(run.path.relative_to(sweep_dir)) for run in runs]
-    return [str(run.path) for run in runs]
+        names = _differing([read_overrides(run.path) for run in runs])
+        return names or [str(run.path.relative_to(sweep_dir)) for run in runs]
+    configs = []
+    for run in runs:
+        flat = _flat(OmegaConf.to_container(run.config, resolve=False))
+        configs.append({k: v for k, v in flat.items() if not k.startswith("hydra")})
+    return _differing(configs) or [str(run.path) for run in runs]
 
 
 def data_identity(run) -> tuple[str, tuple[str, ...]]:
@@ -114,10 +134,14 @@ def elpd_of(run, folds: int | None, seed: int, refit: Refit | None = None) -> tu
     if recorded is not None:
         return recorded, f"{recorded.n_folds}-fold (from the run)"
     if loo is not None:
-        return loo, f"PSIS-LOO, UNRELIABLE ({bad} of {loo.n_data_points} features with k > {loo.good_k:.2f})"
+        return loo, (
+            f"PSIS-LOO, UNRELIABLE ({bad} of {loo.n_data_points} features with k > {loo.good_k:.2f};"
+            f" use --kfold {elpd.suggested_folds(loo.n_data_points)})"
+        )
+    folds = elpd.suggested_folds(run.record.n_features)
     raise CompareError(
         f"{run.path}: a point estimate without K-fold results has no elpd;"
-        " rerun it with kfold.folds=10, or compare with --kfold 10"
+        f" rerun it with kfold.folds={folds}, or compare with --kfold {folds}"
     )
 
 
@@ -151,9 +175,11 @@ def compare(paths: list[Path], folds: int | None = None, seed: int = 0, refit: R
     if sweep_dir is not None and not folds:
         kept = [run for run in runs if has_elpd(run)]
         if len(kept) < 2:
+            folds = elpd.suggested_folds(min(r.record.n_features for r in runs))
             raise CompareError(
                 f"{sweep_dir}: {len(kept)} of {len(runs)} completed jobs have draws or K-fold results;"
-                " compare with --kfold 10 (refits every job), or rerun the sweep with kfold.folds=10"
+                f" compare with --kfold {folds} (refits every job), or rerun the sweep with"
+                f" kfold.folds={folds}"
             )
         runs = kept
     names = run_names(runs, sweep_dir)
@@ -171,7 +197,17 @@ def compare(paths: list[Path], folds: int | None = None, seed: int = 0, refit: R
         table = az.compare(elpds, round_to="none")
         table["weight"] = stacking_weights(elpds)[table.index].values
     table["elpd_from"] = [sources[name] for name in table.index]
-    return table, sources, sweep_dir
+    # The plot shows only the index: each name says how its elpd was estimated.
+    tags = {name: f"{name} [{_short_source(sources[name])}]" for name in table.index}
+    table = table.rename(index=tags)
+    return table, {tags[name]: how for name, how in sources.items()}, sweep_dir
+
+
+def _short_source(how: str) -> str:
+    """``LOO``, ``LOO, unreliable`` or ``K-fold``-style short names of an elpd's source."""
+    if how.startswith("PSIS-LOO"):
+        return "LOO, unreliable" if "UNRELIABLE" in how else "LOO"
+    return how.split(" ")[0]
 
 
 def write_outputs(table, out: Path) -> None:

@@ -21,6 +21,7 @@ import pandas as pd
 import yaml
 
 from gplvm.errors import GPLVMError
+from gplvm.evaluate.elpd import suggested_folds
 from gplvm.evaluate.record import field_names
 from gplvm.run import markdown, results
 from gplvm.run.sweep import job_dirs, job_metrics, job_status
@@ -87,6 +88,38 @@ def best_row(table: pd.DataFrame) -> pd.Series | None:
     return None if done.empty else done.loc[done[score_column(table)].astype(float).idxmax()]
 
 
+def loo_flags(table: pd.DataFrame) -> pd.Series:
+    """Per job: '' when its PSIS-LOO is reliable or absent, else how many features have a bad k."""
+
+    def flag(row) -> str:
+        bad = row.get("n_pareto_k_bad")
+        if row.get("elpd_loo") is None or pd.isna(row.get("elpd_loo")) or not bad or pd.isna(bad):
+            return ""
+        return f"UNRELIABLE: {int(bad)} features with Pareto k > {row.get('pareto_k_threshold', 0.7):.2f}"
+
+    return table.apply(flag, axis=1) if len(table) else pd.Series(dtype=str)
+
+
+def ranking_problem(table: pd.DataFrame, swept: list[str], best: pd.Series) -> str | None:
+    """Why the best row cannot be trusted as a ranking, with what would fix it; None when it can."""
+    score = score_column(table)
+    sizes = table["n_features"].dropna() if "n_features" in table else pd.Series(dtype=float)
+    folds = suggested_folds(int(sizes.min())) if len(sizes) else 10
+    model_keys = [k for k in swept if k.lstrip("+").startswith(("model", "inference"))]
+    if score == "log_likelihood" and model_keys:
+        return (
+            f"No ranking: the training log-likelihood favours the larger model whenever"
+            f" {', '.join(model_keys)} vary. Rerun the sweep with heldout.fraction=0.2 (a held-out score)"
+            f" or kfold.folds={folds} (K-fold over features), or compare the jobs with gplvm-compare"
+        )
+    if score == "elpd_loo" and best.get("loo_check"):
+        return (
+            f"The best job's PSIS-LOO is unreliable ({best['loo_check']}): rank with K-fold instead"
+            f" (gplvm-compare --kfold {folds}, or rerun with kfold.folds={folds})"
+        )
+    return None
+
+
 def _cell(value) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
@@ -140,6 +173,7 @@ def plot_scores(table: pd.DataFrame, swept: list[str], path: Path) -> bool:
 def write_report(sweep_dir: Path) -> str:
     """Write report.csv, report.md and report.png; return the text to print."""
     table, swept = collect(sweep_dir)
+    table["loo_check"] = loo_flags(table)
     ordered = ["job", *swept, *[c for c in table.columns if c not in ("job", *swept)]]
     table = table[ordered]
     results.write_atomic(sweep_dir / REPORT_CSV, lambda p: table.to_csv(p, index=False))
@@ -150,9 +184,14 @@ def write_report(sweep_dir: Path) -> str:
         summary.append("No job completed, so there is no best configuration.")
     else:
         setting = " ".join(f"{k}={best[k]}" for k in swept) or "(nothing was swept)"
-        summary.append(
-            f"Best by {score_column(table)} = {best[score_column(table)]:.6g}: {setting} (job {best['job']})"
-        )
+        problem = ranking_problem(table, swept, best)
+        if problem is None or not problem.startswith("No ranking"):
+            summary.append(
+                f"Best by {score_column(table)} = {best[score_column(table)]:.6g}: {setting}"
+                f" (job {best['job']})"
+            )
+        if problem is not None:
+            summary.append(problem)
     text = "\n".join(summary)
     markdown = f"# Sweep report: {sweep_dir}\n\n{text}\n\n{to_markdown(table)}\n"
     written = [sweep_dir / REPORT_CSV, sweep_dir / REPORT_MD]
