@@ -471,10 +471,16 @@ def main(argv: list[str] | None = None) -> int:
     import bench_sparse
 
     def run(key: str, title: str, measure: Callable[[], list[dict]], table=None) -> None:
+        """Measure one section, showing its start, and its table and time as soon as it ends."""
         if only and key not in only:
             return
+        t0 = time.perf_counter()
+        print(f"[{time.perf_counter() - started:6.0f} s] {key}: {title} ...", flush=True)
         figures[key] = measure()
         sections.append((title, _table(table(figures[key]) if table else figures[key])))
+        print(
+            f"\n### {title}\n\n{sections[-1][1]}\n\n({key}: {time.perf_counter() - t0:.0f} s)\n", flush=True
+        )
 
     run(
         "evaluations",
@@ -551,13 +557,15 @@ def main(argv: list[str] | None = None) -> int:
 
     figures["total_seconds"] = time.perf_counter() - started
     text = "\n\n".join(f"### {title}\n\n{table}" for title, table in sections)
-    print(text)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     for name in (f"bench-{stamp}.json", "latest.json"):
         (args.out / name).write_text(json.dumps(figures, indent=2) + "\n")
     (args.out / "latest.md").write_text(text + "\n")
-    print(f"\nWrote {args.out / f'bench-{stamp}.json'} and {args.out / 'latest.md'}")
+    print(
+        f"{len(sections)} sections in {figures['total_seconds']:.0f} s;"
+        f" wrote {args.out / f'bench-{stamp}.json'} and {args.out / 'latest.md'}"
+    )
     return 0
 
 

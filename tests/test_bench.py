@@ -55,3 +55,20 @@ def test_missing_evaluations_time_each_form_complete_and_with_missing_cells():
     rows = bench_missing_evaluations(lambda fn, **kw: time_call(fn, min_seconds=0.0), n_obs=80)
     assert [r["form"] for r in rows] == list(CASES)
     assert all(r["ratio"] == pytest.approx(r["missing_20pct_ms"] / r["complete_ms"]) for r in rows)
+
+
+def test_bench_shows_each_section_as_it_starts_and_ends(tmp_path, capsys, monkeypatch):
+    """``make bench`` ran for minutes before printing anything; now each section says it started,
+    then prints its table and time as soon as it ends."""
+    from pathlib import Path
+
+    from benchmarks.bench import main
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "benchmarks"))  # as make bench runs it
+
+    assert main(["--only", "curve_maps", "--out", str(tmp_path)]) in (0, None)
+    out = capsys.readouterr().out
+    started = out.index("curve_maps: MAP on the curve dataset")
+    table = out.index("### MAP on the curve dataset")
+    assert started < table < out.index("(curve_maps: ") < out.index("1 sections in")
+    assert (tmp_path / "latest.json").is_file() and (tmp_path / "latest.md").is_file()
