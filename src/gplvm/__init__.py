@@ -1,7 +1,8 @@
 """Gaussian Process Latent Variable Models in PyMC, run as configurable Hydra experiments.
 
 The library's front door: ``gplvm.load_config(*overrides)``, ``gplvm.fit_experiment(cfg)``,
-``gplvm.save_experiment(exp, run_dir)`` and ``gplvm.load_run(run_dir)``. They are imported on
+``gplvm.save_experiment(exp, run_dir)``, ``gplvm.load_run(run_dir)``, and the array-in estimator
+``gplvm.GPLVM``. They are imported on
 first use (PEP 562), so that ``import gplvm`` stays light.
 """
 
@@ -18,6 +19,7 @@ _PUBLIC = {
     "fit_experiment": "gplvm.run.pipeline",
     "save_experiment": "gplvm.run.pipeline",
     "load_run": "gplvm.run.loaded",
+    "GPLVM": "gplvm.run.estimator",
 }
 __all__ = ["__version__", *_PUBLIC]
 

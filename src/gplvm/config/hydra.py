@@ -50,8 +50,15 @@ def compose(overrides: Sequence[str] = (), return_hydra_config: bool = False) ->
 
 
 def load_config(*overrides: str) -> Config:
-    """Compose and validate: the :class:`Config` that ``gplvm <overrides>`` would run."""
-    return to_run_config(compose(overrides))
+    """Compose and validate: the :class:`Config` that ``gplvm <overrides>`` would run.
+
+    An override that Hydra cannot apply is a one-line ConfigError naming the closest valid key.
+    """
+    try:
+        composed = compose(overrides)
+    except (MissingConfigException, ConfigCompositionException) as exc:
+        raise composition_error(exc, overrides) from None
+    return to_run_config(composed)
 
 
 def to_run_config(cfg: DictConfig) -> Config:
@@ -130,6 +137,28 @@ def _first_values(overrides: Sequence[str]) -> list[str] | None:
     return single
 
 
+def composition_error(exc: Exception, overrides: Sequence[str]) -> ConfigError:
+    """Hydra's report of an override it could not apply, as one line naming the closest valid key
+    or the valid options."""
+    text = str(exc)
+    if isinstance(exc, MissingConfigException):
+        found = re.search(r"Could not find '([^']+)/([^']+)'", text)
+        options = re.findall(r"^\t(\S+)$", text.split("Config search path")[0], flags=re.MULTILINE)
+        if found and options:
+            group, option = found.groups()
+            return ConfigError(f"{group}={option} is not an option; choose one of {', '.join(options)}")
+        return ConfigError(text.splitlines()[0])
+    bad = re.match(r"Could not override '([^']+)'", text)
+    if bad:
+        rest = [o for o in overrides if not o.lstrip("+~").startswith(f"{bad.group(1)}=")]
+        return ConfigError(key_hint(bad.group(1), compose(rest, return_hydra_config=True)))
+    cause = str(exc.__cause__).splitlines()[0] if exc.__cause__ else ""
+    merging = re.match(r"Error merging override (\S+)", text)
+    if merging and cause:
+        return ConfigError(f"{merging.group(1)} is invalid: {cause}")
+    return ConfigError(text.splitlines()[0])
+
+
 def check_overrides(overrides: Sequence[str]) -> None:
     """Compose ``overrides`` (each sweep at its first value) and raise a one-line ConfigError for a
     key that does not exist, a group option that does not exist, or a value of the wrong type.
@@ -142,27 +171,8 @@ def check_overrides(overrides: Sequence[str]) -> None:
         return
     try:
         composed = compose(single, return_hydra_config=True)
-    except MissingConfigException as exc:
-        text = str(exc)
-        found = re.search(r"Could not find '([^']+)/([^']+)'", text)
-        options = re.findall(r"^\t(\S+)$", text.split("Config search path")[0], flags=re.MULTILINE)
-        if found and options:
-            group, option = found.groups()
-            raise ConfigError(
-                f"{group}={option} is not an option; choose one of {', '.join(options)}"
-            ) from None
-        raise ConfigError(text.splitlines()[0]) from None
-    except ConfigCompositionException as exc:
-        text = str(exc)
-        bad = re.match(r"Could not override '([^']+)'", text)
-        if bad:
-            rest = [o for o in single if not o.lstrip("+~").startswith(f"{bad.group(1)}=")]
-            raise ConfigError(key_hint(bad.group(1), compose(rest, return_hydra_config=True))) from None
-        cause = str(exc.__cause__).splitlines()[0] if exc.__cause__ else ""
-        merging = re.match(r"Error merging override (\S+)", text)
-        if merging and cause:
-            raise ConfigError(f"{merging.group(1)} is invalid: {cause}") from None
-        raise ConfigError(text.splitlines()[0]) from None
+    except (MissingConfigException, ConfigCompositionException) as exc:
+        raise composition_error(exc, single) from None
     with open_dict(composed):
         del composed["hydra"]
     try:

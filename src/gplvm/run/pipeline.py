@@ -206,14 +206,16 @@ def kfold_over_features(fit: Fit, tree: DataTree, data: Dataset, spec: ModelSpec
 
 
 @one_blas_thread
-def fit_experiment(cfg: Config, config_yaml: str = "") -> Experiment:
+def fit_experiment(cfg: Config, config_yaml: str = "", data: Dataset | None = None) -> Experiment:
     """Load the data, build the model, fit it and compute the metrics; write nothing.
 
     ``config_yaml`` is the composed config as the run records it; by default, ``cfg`` itself.
+    ``data``, when given, is fitted instead of the dataset that ``cfg.dataset`` describes (the
+    array-in estimator, :class:`gplvm.run.estimator.GPLVM`, passes its array this way).
     """
     config_yaml = config_yaml or OmegaConf.to_yaml(OmegaConf.structured(cfg))
     check_run_config(cfg)
-    full = load_dataset(cfg.dataset)
+    full = load_dataset(cfg.dataset) if data is None else data
     data, Y_heldout, heldout_names = split_features(full, cfg.heldout.fraction, cfg.heldout.seed)
     choice = None
     if cfg.model.likelihood == AUTO:
