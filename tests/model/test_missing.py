@@ -167,6 +167,89 @@ def test_imputation_over_draws_combines_their_means_and_variances():
     np.testing.assert_allclose(sd**2, (v1 + v2) / 2 + ((m1 - m2) / 2) ** 2)
 
 
+def test_latent_draws_combine_each_rows_predictions_by_total_variance():
+    """Missing cells predicted at S latent points per row: the mean of the S predictive means, and
+    the mean variance plus the variance of the means; the columns still condition on the fit's Z."""
+    form, hyper, Z, Y = problem("dense_rbf")
+    rng = np.random.default_rng(1)
+    at = Z[None] + 0.1 * rng.standard_normal((5, *Z.shape))
+    mean, var = impute_point(form, Z, Y, hyper, at)
+    singles = []
+    for points in at:  # each draw's prediction for the missing cells, as a single-point imputation
+        m = np.empty_like(Y)
+        v = np.empty_like(Y)
+        for d in range(Y.shape[1]):
+            rows, miss = ~np.isnan(Y[:, d]), np.isnan(Y[:, d])
+            K = form.kernel.K_np(Z[rows], hyper)
+            cross = form.kernel.cross_np(points[miss], Z[rows], hyper)
+            m[miss, d] = cross @ np.linalg.solve(K, Y[rows, d])
+            v[miss, d] = (
+                form.kernel.diag_np(points[miss], hyper)
+                - np.einsum("ij,ij->i", cross, np.linalg.solve(K, cross.T).T)
+                + float(form.kernel.noise_variance(hyper))
+            )
+        singles.append((m, v))
+    means = np.stack([m for m, _ in singles])
+    missing = np.isnan(Y)
+    np.testing.assert_allclose(mean[missing], means.mean(axis=0)[missing], rtol=1e-9)
+    expected = np.mean([v for _, v in singles], axis=0) + means.var(axis=0)
+    np.testing.assert_allclose(var[missing], expected[missing], rtol=1e-9)
+
+
+def test_laplace_draws_move_only_rows_with_missing_cells():
+    from gplvm.evaluate.impute import LAPLACE_DRAWS, laplace_latent_draws
+    from gplvm.evaluate.projection import project
+
+    form, hyper, Z, Y = problem("woodbury")
+    draws = laplace_latent_draws(form, Z, hyper, Y, 1.0, seed=0)
+    rows = np.isnan(Y).any(axis=1)
+    assert draws.shape == (LAPLACE_DRAWS, *Z.shape)
+    np.testing.assert_array_equal(draws[:, ~rows], np.broadcast_to(Z[~rows], draws[:, ~rows].shape))
+    # Centred on the fitted latents, spread as the projection's Laplace sd (64 draws: within 35%).
+    placed = project(form, [(Z, hyper, np.eye(Z.shape[1]))], Y, Y[rows], 1.0)
+    spread = draws[:, rows].std(axis=0)
+    assert np.median(spread / placed.Z_sd) == pytest.approx(1.0, abs=0.15)
+    np.testing.assert_array_equal(laplace_latent_draws(form, Z, hyper, Y, 1.0, seed=0), draws)
+
+
+def hidden_cells_coverage(tmp_path, seed: int) -> tuple[int, int, int]:
+    """(cells covered with latent uncertainty, covered with the latents held fixed, cells): 95%
+    intervals of 10% hidden cells of data drawn from the linear model (N = 200, D = 10, Q = 2,
+    beta = 10), fitted by MAP with beta learned."""
+    import pandas as pd
+
+    from gplvm.config import SyntheticDatasetConfig, load_config
+    from gplvm.data.bundled import synthetic
+    from gplvm.run.pipeline import fit_experiment
+
+    Y, _, _ = synthetic(SyntheticDatasetConfig(n_obs=200, n_features=10, latent_dim=2, beta=10.0, seed=seed))
+    hidden = np.random.default_rng(seed).random(Y.shape) < 0.1
+    path = tmp_path / f"holes{seed}.csv"
+    pd.DataFrame(np.where(hidden, np.nan, Y)).add_prefix("x").to_csv(path, index=False)
+    cfg = load_config(
+        "dataset=file", f"dataset.path={path}", "dataset.missing=allow", "model.learn.beta=true", "plot=false"
+    )
+    exp = fit_experiment(cfg)
+    imputed = exp.idata["imputed"]
+    z = np.abs(Y[hidden] - imputed["Y_imputed"].values[hidden]) / imputed["Y_imputed_sd"].values[hidden]
+    fits = [(Z, hyper) for _, Z, hyper in exp.spec.fits(exp.idata.posterior.to_dataset(), 1)]
+    mean, sd = impute(exp.spec.form, fits, exp.data.Y)
+    mean, sd = exp.data.to_original_units(mean), sd * exp.data.scale
+    fixed = np.abs(Y[hidden] - mean[hidden]) / sd[hidden]
+    return int(np.sum(z < 1.96)), int(np.sum(fixed < 1.96)), int(hidden.sum())
+
+
+def test_imputation_intervals_cover_hidden_cells_of_linear_data(tmp_path):
+    """Data from the model itself, so the nominal 95% is the reference. Measured (2026-11-29):
+    with each row's Laplace latent uncertainty 0.876, 0.931, 0.924 for seeds 0-2, pooled 0.909
+    of 584 cells (binomial sd 0.012), against 0.868 with the latents held fixed. The rest of the
+    shortfall from 0.95 is the MAP's noise estimate: beta 12.5-13 for a true 10."""
+    counts = np.array([hidden_cells_coverage(tmp_path, seed) for seed in (0, 1, 2)]).sum(axis=0)
+    with_latents, fixed = counts[0] / counts[2], counts[1] / counts[2]
+    assert with_latents > fixed, (with_latents, fixed)
+    assert 0.89 <= with_latents <= 0.98, (with_latents, fixed)
+
+
 @pytest.mark.parametrize(
     "fraction", [0.2, 0.8]
 )  # the sum of missing rows subtracted, or observed rows summed

@@ -27,13 +27,13 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 
+from gplvm.inference.python_mode import python_mode
 from gplvm.model.constants import LOG_2PI
 from gplvm.model.expectations import expectations_of
 from gplvm.model.kernels import Hyper, Kernel
 from gplvm.model.predictive import PredictiveFactors, predictive_graph
 
 FD_STEP = 1e-6  # difference step of the Hessian, in the parameters' units (latents, log s)
-MODE = "FAST_COMPILE"
 EVAL_ROWS = 1024  # rows per call: memory O(EVAL_ROWS M^2) for the variational objective
 
 
@@ -53,7 +53,7 @@ def _compile(inputs: list, value: pt.TensorVariable, params: pt.TensorVariable) 
     (seconds for the psi statistics' gradient) costs far more than it saves.
     """
     grad = pt.grad(pt.sum(value), params)
-    mode = MODE
+    mode = python_mode()
     with pytensor.config.change_flags(cxx=""):  # the python backend needs no C compiler
         return (
             pytensor.function(inputs, value, mode=mode, on_unused_input="ignore"),
@@ -130,13 +130,14 @@ class PointObjective(_RowObjective):
         Y0, observed = _cells(n_features)
         hyper_in = _hyper_inputs(hyper)
         factor_inputs = [g.symbolic_inputs() for g in groups]
-        value = _log_prior(z, prior_scale)
+        terms = [_log_prior(z, prior_scale)]
         for group, inputs in zip(groups, factor_inputs, strict=True):
             mean, var = predictive_graph(group, kernel, z, hyper_in, inputs)
             cols = slice(None) if group.columns is None else group.columns
             mask, residual = observed[:, cols], Y0[:, cols] - mean
             log_density = -0.5 * pt.sum(mask, axis=1) * (LOG_2PI + pt.log(var))
-            value = value + log_density - 0.5 * pt.sum(mask * residual**2, axis=1) / var
+            terms.append(log_density - 0.5 * pt.sum(mask * residual**2, axis=1) / var)
+        value = pt.add(*terms)
         inputs = [z, Y0, observed, *hyper_in.values(), *(x for xs in factor_inputs for x in xs)]
         super().__init__(_compile(inputs, value, z))
         self.hyper_names = list(hyper_in)

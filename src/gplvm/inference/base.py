@@ -14,6 +14,7 @@ from gplvm.config import Init
 from gplvm.data.dataset import Dataset
 from gplvm.data.missing import filled
 from gplvm.inference.numba_support import register_numba_ops
+from gplvm.inference.python_mode import python_mode
 from gplvm.model.analytic import top_singular
 from gplvm.model.pymc_model import build_model
 from gplvm.model.spec import ModelSpec
@@ -111,7 +112,9 @@ def compile_mode(backend: str):
 
     if backend == "numba":
         register_numba_ops()
-    return get_mode({"python": "FAST_COMPILE", "c": "CVM"}.get(backend, backend.upper()))
+    if backend == "python":
+        return python_mode()
+    return get_mode({"c": "CVM"}.get(backend, backend.upper()))
 
 
 def compile_options(backend: str) -> dict:
@@ -123,4 +126,4 @@ def compile_options(backend: str) -> dict:
     """
     if backend == "numba":
         register_numba_ops()
-    return {"compile_kwargs": {"mode": "FAST_COMPILE"}} if backend == "python" else {"backend": backend}
+    return {"compile_kwargs": {"mode": python_mode()}} if backend == "python" else {"backend": backend}

@@ -25,7 +25,7 @@ from gplvm.data.run_data import data_attrs
 from gplvm.errors import ConfigError
 from gplvm.evaluate import elpd
 from gplvm.evaluate.diagnostics import column_log_likelihoods, rotation_aware_posterior
-from gplvm.evaluate.impute import MAX_DRAWS, impute, imputed_group
+from gplvm.evaluate.impute import MAX_DRAWS, impute, imputed_group, laplace_latent_draws
 from gplvm.evaluate.metrics import fit_metrics
 from gplvm.evaluate.record import RunMetrics
 from gplvm.evaluate.shading import latent_shading
@@ -182,12 +182,17 @@ def build_tree(
     return tree
 
 
-def imputation(tree: DataTree, full: Dataset, spec: ModelSpec) -> xr.Dataset:
+def imputation(tree: DataTree, full: Dataset, data: Dataset, spec: ModelSpec, seed: int) -> xr.Dataset:
     """The ``imputed`` group: every column of the data file (held-out ones too), missing cells
     filled with their predictive means, and their sds, in the file's units (see
-    :mod:`gplvm.evaluate.impute`)."""
+    :mod:`gplvm.evaluate.impute`). A point fit's sds include each row's Laplace latent uncertainty,
+    from its cells in the fitted columns (``data``)."""
     fits = [(Z, hyper) for _, Z, hyper in spec.fits(tree.posterior.to_dataset(), MAX_DRAWS)]
-    mean, sd = impute(spec.form, fits, full.Y)
+    at = None
+    if len(fits) == 1 and "Z_aligned" not in tree.posterior:
+        Z, hyper = fits[0]
+        at = laplace_latent_draws(spec.form, Z, hyper, data.Y, spec.prior_scale, seed)
+    mean, sd = impute(spec.form, fits, full.Y, at)
     original = full.to_original_units(mean)
     if full.raw is not None:  # observed cells exactly as read
         original = np.where(np.isnan(full.Y), original, full.raw)
@@ -233,7 +238,7 @@ def fit_experiment(cfg: Config, config_yaml: str = "", data: Dataset | None = No
         )
     tree = build_tree(fit, data, cfg, spec, config_yaml, heldout)
     if full.n_missing:
-        tree["imputed"] = imputation(tree, full, spec)
+        tree["imputed"] = imputation(tree, full, data, spec, cfg.seed)
     if cfg.kfold.folds:
         tree["kfold"] = kfold_over_features(fit, tree, data, spec, method, cfg)
     record = replace(
