@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -72,6 +73,11 @@ def _legend(ax, labels: np.ndarray | None) -> None:
         ax.legend(fontsize="small", markerscale=2, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False)
 
 
+def _title(ax, text: str, width: int = 62) -> None:
+    """A title wrapped to the axes' width, so that long ones are not cut off."""
+    ax.set_title(textwrap.fill(text, width), fontsize="medium")
+
+
 def scatter_latents(
     ax, Z: np.ndarray, labels: np.ndarray | None, title: str, shading: Shading | None = None
 ) -> None:
@@ -84,7 +90,7 @@ def scatter_latents(
         sel = slice(None) if keep is None else keep
         ax.scatter(x[sel], y[sel], s=8, alpha=0.7, color=colour, label=name)
     _legend(ax, shown)
-    ax.set_title(title + note)
+    _title(ax, title + note)
     _axis_labels(ax, Z.shape[1], dims=dims)
 
 
@@ -145,7 +151,7 @@ def save_latent_posterior_plot(
         x, y = _xy(overlay[1], rows, dims)
         ax.scatter(x, y, s=10, marker="x", color="k", linewidths=0.6, label=overlay[0])
     ax.legend(fontsize="small", markerscale=1.5, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False)
-    ax.set_title(f"{title} ({len(cloud)} aligned draws per point){note}")
+    _title(ax, f"{title} ({len(cloud)} aligned draws per point){note}")
     _axis_labels(ax, latent_dim, " (aligned)", dims)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -153,31 +159,51 @@ def save_latent_posterior_plot(
 
 
 def save_projection_plot(
-    path: Path, Z_train: np.ndarray, labels: np.ndarray | None, Z_new: np.ndarray, Z_sd: np.ndarray
+    path: Path,
+    Z_train: np.ndarray,
+    labels: np.ndarray | None,
+    Z_new: np.ndarray,
+    Z_sd: np.ndarray,
+    new_labels: np.ndarray | None = None,
 ) -> None:
-    """New rows' latents (black crosses, with +-1 sd bars) over the training latents (by label)."""
+    """New rows' latents (crosses with +-1 sd bars, coloured by ``new_labels`` when given) over
+    the training latents (grey, or coloured by their labels)."""
     fig, ax = plt.subplots(figsize=(7.5, 5.5))
     rows, note = shown_rows(len(Z_train))
     x, y = _xy(Z_train[rows], rows)
     shown = None if labels is None else labels[rows]
+    colours = {}
     for keep, colour, name in _by_label(shown):
         sel = slice(None) if keep is None else keep
-        ax.scatter(x[sel], y[sel], s=6, alpha=0.35, color=colour, label=name)
+        training_colour = colour if new_labels is None else "0.75"
+        ax.scatter(
+            x[sel],
+            y[sel],
+            s=6,
+            alpha=0.35,
+            color=training_colour,
+            label=None if new_labels is not None else name,
+        )
+        colours[name] = colour
+    if new_labels is not None:
+        ax.scatter([], [], s=6, color="0.75", label="training rows")
     two_dims = Z_new.shape[1] >= 2  # else dim 0 against a row of crosses below the training points
     y = Z_new[:, 1] if two_dims else np.full(len(Z_new), -0.05 * len(Z_train))
-    ax.errorbar(
-        Z_new[:, 0],
-        y,
-        xerr=Z_sd[:, 0],
-        yerr=Z_sd[:, 1] if two_dims else None,
-        fmt="x",
-        color="k",
-        ms=5,
-        elinewidth=0.6,
-        label="new rows (+-1 sd)",
-    )
+    for keep, colour, name in _by_label(None if new_labels is None else np.asarray(new_labels, dtype=str)):
+        sel = slice(None) if keep is None else keep
+        ax.errorbar(
+            Z_new[sel, 0],
+            y[sel],
+            xerr=Z_sd[sel, 0],
+            yerr=Z_sd[sel, 1] if two_dims else None,
+            fmt="x",
+            color="k" if keep is None else colour,
+            ms=5,
+            elinewidth=0.6,
+            label="new rows (+-1 sd)" if keep is None else f"new: {name}",
+        )
     ax.legend(fontsize="small", markerscale=1.5, loc="center left", bbox_to_anchor=(1, 0.5), frameon=False)
-    ax.set_title(f"{len(Z_new)} new rows projected onto the latent space{note}")
+    _title(ax, f"{len(Z_new)} new rows projected onto the latent space{note}")
     _axis_labels(ax, Z_train.shape[1])
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -188,11 +214,11 @@ def save_relevance_plot(path: Path, sensitivity: list[float], title: str = "ARD 
     """Bar chart of each latent dim's ARD sensitivity (variance / lengthscale^2), most relevant marked."""
     values = np.asarray(sensitivity, dtype=float)
     top = set(top_two(values))
-    fig, ax = plt.subplots(figsize=(1.2 + 0.6 * len(values), 3.5))
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.2 + 0.6 * len(values)), 3.5))
     colours = ["C0" if i in top else "0.6" for i in range(len(values))]
     ax.bar(np.arange(len(values)), values, color=colours)
     ax.set_xticks(np.arange(len(values)))
-    ax.set_xlabel("latent dim (blue: the two plotted)")
+    ax.set_xlabel("latent dim\n(blue: the two plotted)")
     ax.set_ylabel("variance / lengthscale^2")
     ax.set_title(title)
     fig.tight_layout()
@@ -200,8 +226,40 @@ def save_relevance_plot(path: Path, sensitivity: list[float], title: str = "ARD 
     plt.close(fig)
 
 
-def save_arviz_plot(path: Path, plot: Callable, tree, var_names: list[str]) -> None:
-    """Draw an ArviZ plot (e.g. ``arviz.plot_trace_dist``) with matplotlib and save it as PNG."""
+def save_arviz_plot(path: Path, plot: Callable, tree, var_names: list[str], caption: str = "") -> None:
+    """Draw an ArviZ plot (e.g. ``arviz.plot_trace_dist``) with matplotlib and save it as PNG.
+
+    Every panel gets its variable's name on one line, the chains a legend, and the figure
+    ``caption`` as its title.
+    """
     collection = plot(tree, var_names=var_names, backend="matplotlib")
+    try:  # ArviZ calls its legend API experimental: a plot without one is still worth saving
+        collection.add_legend("chain")
+    except (ValueError, KeyError, TypeError):
+        pass
+    figure = collection.get_viz("figure")
+    figure = getattr(figure, "item", lambda: figure)()
+    _name_panels(figure)
+    if caption:
+        figure.suptitle(textwrap.fill(caption, 110), fontsize="medium")
     collection.savefig(path, dpi=90)
     plt.close("all")
+
+
+def _name_panels(figure) -> None:
+    """Titles on one line, and a title for each unnamed panel from its row's named one (the trace
+    plot names only its right-hand panels)."""
+    axes = [ax for ax in figure.axes if ax.get_visible() and ax.get_label() != "<colorbar>"]
+    for ax in axes:
+        ax.set_title(ax.get_title().replace("\n", " "), fontsize="small")
+    rows: dict[float, list] = {}
+    for ax in axes:
+        rows.setdefault(round(ax.get_position().y0, 3), []).append(ax)
+    for row in rows.values():
+        names = [ax.get_ylabel() or ax.get_title() for ax in row]
+        name = next((n for n in names if n), "")
+        for ax in row:
+            if not ax.get_title() and not ax.get_ylabel() and name:
+                ax.set_title(name, fontsize="small")
+            ax.tick_params(axis="x", labelsize="small")
+    figure.set_layout_engine("tight", rect=(0, 0, 0.94, 0.93))  # room for the legend and caption

@@ -24,6 +24,12 @@ from gplvm.run.loaded import Run, load_run
 INSPECT_DIR = "inspect"
 TRACE_PLOT = "trace_invariants.png"
 RANK_PLOT = "rank_invariants.png"
+ARVIZ_CAPTIONS = {
+    TRACE_PLOT: "Rotation-free figures by chain: each chain's density (left) and draws (right) should"
+    " agree and look like noise around a level.",
+    RANK_PLOT: "Rank plots: each chain's fractional-rank ECDF minus the uniform's; chains that mix stay"
+    " near zero (p: the test of uniform ranks; below alpha, the chains differ).",
+}
 LATENT_POSTERIOR_PLOT = "latent_posterior.png"
 LATENT_MAP_PLOT = "latent_map.png"
 RELEVANCE_PLOT = "ard_relevance.png"
@@ -73,8 +79,12 @@ def write_plots(run: Run) -> list[Path]:
         }
         varying = [n for n, s in spread.items() if float(s.min()) > 0]
         for name, plot in arviz_plots:
+            caption = ARVIZ_CAPTIONS[name]
             results.write_atomic(
-                out / name, lambda p, plot=plot: plots.save_arviz_plot(p, plot, run.tree, varying)
+                out / name,
+                lambda p, plot=plot, caption=caption: plots.save_arviz_plot(
+                    p, plot, run.tree, varying, caption
+                ),
             )
             written.append(out / name)
         reference = run.tree["alignment"]["Z_reference"].values

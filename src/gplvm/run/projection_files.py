@@ -103,7 +103,9 @@ def write_projection(out: Path, run, projection, labels, source: Path) -> None:
     train_labels = run.tree.constant_data["label"].values if "label" in run.tree.constant_data else None
     results.write_atomic(
         out / PROJECTION_PLOT,
-        lambda p: plots.save_projection_plot(p, run.latents, train_labels, projection.Z, projection.Z_sd),
+        lambda p: plots.save_projection_plot(
+            p, run.latents, train_labels, projection.Z, projection.Z_sd, labels
+        ),
     )
     table = pd.DataFrame(projection.Z, columns=[f"z{i}" for i in range(q)])
     for i in range(q):
