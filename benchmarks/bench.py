@@ -524,6 +524,11 @@ def main(argv: list[str] | None = None) -> int:
         " complete against 20% missing (python backend)",
         lambda: bench_missing.bench_missing_evaluations(time_call),
     )
+    run(
+        "imputation_coverage",
+        "Imputed cells: 95%-interval coverage of 10% hidden cells (seed 0)",
+        bench_missing.bench_imputation_coverage,
+    )
     run("projection", "gplvm-project on digits runs, whole process", bench_projection.bench_projection)
     run(
         "dense_crossover",

@@ -192,6 +192,13 @@ def imputation(tree: DataTree, full: Dataset, data: Dataset, spec: ModelSpec, se
     if len(fits) == 1 and "Z_aligned" not in tree.posterior:
         Z, hyper = fits[0]
         at = laplace_latent_draws(spec.form, Z, hyper, data.Y, spec.prior_scale, seed)
+        if not isinstance(spec.kernel, Linear):
+            log.warning(
+                "imputed sds of a MAP with the %s kernel can be overconfident: a row's latent may have"
+                " several modes, and a MAP may fit the noise too closely; inference=variational or"
+                " nuts integrates the latents (docs/model.md, Missing cells)",
+                spec.kernel.name,
+            )
     mean, sd = impute(spec.form, fits, full.Y, at)
     original = full.to_original_units(mean)
     if full.raw is not None:  # observed cells exactly as read
