@@ -23,7 +23,9 @@ def _f(doc: str, *, summary: bool = False, report: bool = False) -> Any:
 class RunMetrics:
     """What one run reports. See ``docs/outputs.md`` for each field's meaning."""
 
-    status: str | None = _f("running, completed or failed", report=True)
+    status: str | None = _f(
+        "running, completed, failed or interrupted (stale: a dead running job)", report=True
+    )
     method: str | None = _f("the fit method: map, nuts or variational", summary=True, report=True)
     dataset: str | None = _f("the dataset's name")
     n_obs: int | None = _f("N, rows fitted", summary=True)
