@@ -45,6 +45,12 @@ from gplvm.config.inference import (
     Sampler,
     VariationalConfig,
 )
+from gplvm.config.latent_prior import (
+    LATENT_PRIORS,
+    GPLatentPriorConfig,
+    IidLatentPriorConfig,
+    LatentPriorConfig,
+)
 from gplvm.config.model import InducingInit, ModelConfig
 from gplvm.config.root import SCHEMAS, Config, check_against_data
 
@@ -54,18 +60,22 @@ __all__ = [
     "DATASETS",
     "HYPERPARAMETERS",
     "HYPERPARAMETER_NAMES",
+    "LATENT_PRIORS",
     "SCHEMAS",
     "Config",
     "CurveDatasetConfig",
     "DatasetConfig",
     "DigitsDatasetConfig",
     "FileDatasetConfig",
+    "GPLatentPriorConfig",
     "HeldoutConfig",
+    "IidLatentPriorConfig",
     "InducingInit",
     "InferenceConfig",
     "Init",
     "IrisDatasetConfig",
     "KFoldConfig",
+    "LatentPriorConfig",
     "LearnConfig",
     "MapConfig",
     "MissingCells",

@@ -11,6 +11,7 @@ from omegaconf import MISSING
 from gplvm.config.dataset import DATASETS
 from gplvm.config.evaluation import HeldoutConfig, KFoldConfig
 from gplvm.config.inference import MapConfig, NutsConfig, VariationalConfig
+from gplvm.config.latent_prior import LATENT_PRIORS
 from gplvm.config.model import ModelConfig
 from gplvm.config.validation import require
 
@@ -22,6 +23,7 @@ class Config:
     dataset: Any = MISSING
     model: ModelConfig = field(default_factory=ModelConfig)
     inference: Any = MISSING
+    latent_prior: Any = MISSING
     heldout: HeldoutConfig = field(default_factory=HeldoutConfig)
     kfold: KFoldConfig = field(default_factory=KFoldConfig)
     seed: int = 0
@@ -53,4 +55,5 @@ SCHEMAS = {
     "schema_inference_map": MapConfig,
     "schema_inference_nuts": NutsConfig,
     "schema_inference_variational": VariationalConfig,
+    **{f"schema_latent_prior_{name}": schema for name, schema in LATENT_PRIORS.items()},
 }

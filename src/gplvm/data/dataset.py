@@ -36,6 +36,8 @@ class Dataset:
     raw : ndarray, shape (N, D), or None
         The values as read, kept when some cells are missing, so that imputed files repeat the
         observed cells exactly rather than through the centring and back.
+    covariates : dict of str to ndarray, or None
+        Columns of the data file kept out of Y, as text (the GP latent prior's inputs and group).
     """
 
     name: str
@@ -47,6 +49,7 @@ class Dataset:
     offset: np.ndarray | None = None
     scale: np.ndarray | None = None
     raw: np.ndarray | None = None
+    covariates: dict[str, np.ndarray] | None = None
 
     def to_original_units(self, values: np.ndarray) -> np.ndarray:
         """Rows in the fitted units (centred, maybe scaled) back in the raw columns' units."""

@@ -4,6 +4,7 @@ with an optional label column; every problem is one DataError line."""
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +16,12 @@ from gplvm.errors import DataError
 _NAN_WORDS = ("nan", "+nan", "-nan", "", "na", "n/a", "null")
 
 
-def _split_label(frame, path: Path, label_column: str | None):
-    """(frame without the label column, labels or None)."""
+def _split_label(frame, path: Path, label_column: str | None, exclude: Sequence[str] = ()):
+    """(frame without the label column and the ``exclude`` columns, labels or None)."""
+    for column in exclude:
+        if column not in frame.columns:
+            raise DataError(f"column {column!r} is not a column of {path}; columns are {list(frame.columns)}")
+    frame = frame.drop(columns=[c for c in exclude if c != label_column])
     if label_column is None:
         return frame, None
     if label_column not in frame.columns:
@@ -25,6 +30,22 @@ def _split_label(frame, path: Path, label_column: str | None):
         )
     labels = frame[label_column].astype(str).str.strip().to_numpy()
     return frame.drop(columns=label_column), labels
+
+
+def read_columns(path: Path, columns: Sequence[str]) -> dict[str, np.ndarray]:
+    """Named columns of a ``.csv`` or ``.parquet`` table as text (covariates, groups), stripped."""
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise DataError(f"{path}: covariate columns need a .csv or .parquet table with named columns")
+    if suffix == ".csv":
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, engine="pyarrow")
+        frame.columns = [str(c).strip() for c in frame.columns]
+    else:
+        frame = pd.read_parquet(path)
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataError(f"column {missing[0]!r} is not a column of {path}; columns are {list(frame.columns)}")
+    return {c: frame[c].astype(str).str.strip().to_numpy() for c in columns}
 
 
 def _ragged_row(path: Path) -> str | None:
@@ -72,7 +93,7 @@ def column_names(path: Path) -> list[str] | None:
 
 
 def _read_csv(
-    path: Path, label_column: str | None, headerless: bool = False
+    path: Path, label_column: str | None, headerless: bool = False, exclude: Sequence[str] = ()
 ) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
     """A CSV with a header row, parsed by pyarrow (through pandas) as text, then checked and converted.
 
@@ -99,7 +120,7 @@ def _read_csv(
     line_offset = 1 if no_header else 2
     if frame.empty:
         raise DataError(f"{path} has a header but no data rows")
-    frame, labels = _split_label(frame, path, label_column)
+    frame, labels = _split_label(frame, path, label_column, exclude)
     # A writable copy: pandas may hand out read-only views, and prepare() centres in place.
     Y = np.array(frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float))
     text = frame.to_numpy(dtype=str)
@@ -120,9 +141,11 @@ def _read_csv(
     return Y, labels, None if no_header else list(frame.columns)
 
 
-def _read_parquet(path: Path, label_column: str | None) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+def _read_parquet(
+    path: Path, label_column: str | None, exclude: Sequence[str] = ()
+) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
     """A Parquet table (pandas with pyarrow): numeric columns, plus an optional label column."""
-    frame, labels = _split_label(pd.read_parquet(path), path, label_column)
+    frame, labels = _split_label(pd.read_parquet(path), path, label_column, exclude)
     frame.columns = [str(c) for c in frame.columns]
     for name, dtype in frame.dtypes.items():
         if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
@@ -151,11 +174,12 @@ def _read_npz(path: Path, array: str, label_column: str | None) -> tuple[np.ndar
 
 
 def read_file(
-    cfg: FileDatasetConfig, headerless: bool = False
+    cfg: FileDatasetConfig, headerless: bool = False, exclude: Sequence[str] = ()
 ) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
     """Read a ``.csv`` (header row), ``.parquet``, ``.npy`` or ``.npz`` file: raw data, labels, names.
 
     ``headerless`` accepts a CSV without a header row (names None); otherwise it is refused.
+    ``exclude`` names columns kept out of the data (covariates; read by :func:`read_columns`).
     """
     path = Path(cfg.path).expanduser()
     if not path.is_file():
@@ -164,9 +188,9 @@ def read_file(
     names = None
     try:
         if suffix == ".csv":
-            Y, labels, names = _read_csv(path, cfg.label_column, headerless)
+            Y, labels, names = _read_csv(path, cfg.label_column, headerless, exclude)
         elif suffix == ".parquet":
-            Y, labels, names = _read_parquet(path, cfg.label_column)
+            Y, labels, names = _read_parquet(path, cfg.label_column, exclude)
         elif suffix == ".npz":
             Y, labels = _read_npz(path, cfg.array, cfg.label_column)
         elif suffix == ".npy":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,12 +18,15 @@ from gplvm.config import (
 )
 from gplvm.data.bundled import curve, load_digits_array, load_iris_array, synthetic
 from gplvm.data.dataset import Dataset, prepare
-from gplvm.data.files import read_file
+from gplvm.data.files import read_columns, read_file
 from gplvm.errors import DataError
 
 
-def load_dataset(cfg: DatasetConfig) -> Dataset:
+def load_dataset(cfg: DatasetConfig, covariates: Sequence[str] = ()) -> Dataset:
     """Load the dataset that ``cfg`` names and return it centred.
+
+    ``covariates`` names columns of a data file taken out of Y and kept, as text, in
+    ``Dataset.covariates`` (the GP latent prior's inputs and group).
 
     Raises
     ------
@@ -31,6 +35,12 @@ def load_dataset(cfg: DatasetConfig) -> Dataset:
     """
     Z_true = None
     names = None
+    extra = None
+    if covariates and not isinstance(cfg, FileDatasetConfig):
+        raise DataError(
+            f"covariate columns {list(covariates)} need dataset=file with those columns;"
+            f" the {cfg.name} dataset has none"
+        )
     attrs: dict[str, str | int | float] = {}
     if isinstance(cfg, SyntheticDatasetConfig):
         Y, Z_true, labels = synthetic(cfg)
@@ -43,16 +53,18 @@ def load_dataset(cfg: DatasetConfig) -> Dataset:
     elif isinstance(cfg, IrisDatasetConfig):
         Y, labels, names = load_iris_array()
     elif isinstance(cfg, FileDatasetConfig):
-        Y, labels, names = read_file(cfg)
+        Y, labels, names = read_file(cfg, exclude=covariates)
         attrs = {"path": str(Path(cfg.path).expanduser().resolve())}
+        extra = read_columns(Path(cfg.path).expanduser(), covariates) if covariates else None
     else:
         raise DataError(f"unknown dataset config {type(cfg).__name__}")
     if cfg.max_obs is not None:
         Y = Y[: cfg.max_obs]
         labels = None if labels is None else labels[: cfg.max_obs]
         Z_true = None if Z_true is None else Z_true[: cfg.max_obs]
+        extra = None if extra is None else {k: v[: cfg.max_obs] for k, v in extra.items()}
     allow = cfg.missing == MissingCells.allow
     raw = np.array(Y, dtype=float) if allow and np.isnan(Y).any() else None  # prepare() works in place
     Y, offset, scale = prepare(Y, f"dataset {cfg.name}", cfg.standardize, allow, names)
     names = names or [f"x{j}" for j in range(Y.shape[1])]
-    return Dataset(cfg.name, Y, list(names), labels, Z_true, attrs, offset, scale, raw)
+    return Dataset(cfg.name, Y, list(names), labels, Z_true, attrs, offset, scale, raw, extra)

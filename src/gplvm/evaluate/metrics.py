@@ -22,6 +22,7 @@ from gplvm.evaluate.record import RunMetrics
 from gplvm.evaluate.shading import top_two
 from gplvm.inference import Fit
 from gplvm.model.analytic import gram_relative_error
+from gplvm.model.latent_prior import LENGTHSCALE
 from gplvm.model.spec import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,23 @@ def heldout_metrics(
     }
 
 
+def latent_prior_record(spec: ModelSpec, cfg: Config, posterior) -> dict:
+    """The GP latent prior's settings and its length scale (fitted: the posterior mean)."""
+    prior, settings = spec.latent_prior, cfg.latent_prior
+    lengthscale = prior.lengthscale
+    if LENGTHSCALE in posterior:
+        lengthscale = float(posterior[LENGTHSCALE].mean())
+    return {
+        "name": "gp",
+        "inputs": list(settings.inputs),
+        "group": settings.group,
+        "kernel": settings.kernel,
+        "white": prior.white,
+        "lengthscale": lengthscale,
+        "lengthscale_learned": prior.learn_lengthscale,
+    }
+
+
 def fit_metrics(
     fit: Fit,
     tree: DataTree,
@@ -208,6 +226,8 @@ def fit_metrics(
         out.update(elpd.loo_summary(elpd.loo(tree)))
     if "kfold" in tree:
         out.update(elpd.kfold_summary(elpd.kfold_from_group(tree["kfold"].to_dataset())))
+    if spec.latent_prior is not None:
+        out["latent_prior"] = latent_prior_record(spec, cfg, posterior)
     problems = runaway_hyperparameters(fitted, list(spec.learned), data.Y)
     if problems:
         for problem in problems:

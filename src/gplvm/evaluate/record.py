@@ -87,6 +87,9 @@ class RunMetrics:
     iterations: int | None = _f("MAP: L-BFGS-B iterations, summed over restarts")
     restarts: int | None = _f("MAP: restarts after a stalled line search")
     likelihood_choice: str | None = _f("model.likelihood=auto: the form chosen and why")
+    latent_prior: dict | None = _f(
+        "latent_prior=gp: inputs, group, kernel, white and the (fitted) length scale"
+    )
     init: str | None = _f("MAP: where it started (pca, random, or sparse: from a sparse MAP)")
     sparse_start: dict | None = _f("MAP from a sparse MAP: that fit's iterations, converged, seconds")
     lbfgs_maxcor: int | None = _f("MAP: L-BFGS correction pairs kept (maxcor, lowered to fit history_mb)")

@@ -103,7 +103,7 @@ def starting_point(data: Dataset, spec: ModelSpec, init: Init, seed: int) -> dic
     Z0 = initial_latents(data, spec.latent_dim, init, spec.prior_scale, seed)
     parameters = spec.form.initial_parameters(Z0, seed)
     spec.form.check_factorisable(Z0, {**spec.configured, **parameters}, f"at the {init.value} start")
-    return {"Z": Z0, **{name: np.asarray(spec.configured[name]) for name in spec.learned}, **parameters}
+    return {"Z": Z0, **spec.starting_hyperparameters(), **parameters}
 
 
 def compile_mode(backend: str):

@@ -376,7 +376,10 @@ def sparse_start(data: Dataset, spec: ModelSpec, cfg: MapConfig, seed: int) -> t
     log.info("Starting from a sparse MAP (M = %d inducing inputs)", sparse.form.inducing_count(data.n_obs))
     fit = fit_map(build_model(data, sparse), starting_point(data, sparse, Init.pca, seed), cfg, seed)
     posterior = fit.idata.posterior
-    start = {"Z": fit.point_estimate(), **{name: posterior[name].values[0, 0] for name in spec.learned}}
+    start = {
+        "Z": fit.point_estimate(),
+        **{name: posterior[name].values[0, 0] for name in spec.free_hyperparameters},
+    }
     return start, fit
 
 

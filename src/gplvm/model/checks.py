@@ -7,7 +7,14 @@ They need the classes, so they live here rather than with the schemas; each rais
 
 from __future__ import annotations
 
-from gplvm.config import HYPERPARAMETER_NAMES, Config, ModelConfig, VariationalConfig
+from gplvm.config import (
+    HYPERPARAMETER_NAMES,
+    Config,
+    GPLatentPriorConfig,
+    MapConfig,
+    ModelConfig,
+    VariationalConfig,
+)
 from gplvm.config.validation import require
 from gplvm.model.expectations import has_psi_statistics
 from gplvm.model.forms import FORMS
@@ -80,9 +87,23 @@ def check_variational(cfg: ModelConfig) -> None:
     )
 
 
+def check_latent_prior(cfg: Config) -> None:
+    """The GP prior needs its inputs, and for now a MAP fit."""
+    if not isinstance(cfg.latent_prior, GPLatentPriorConfig):
+        return
+    cfg.latent_prior.check_inputs()
+    require(
+        isinstance(cfg.inference, MapConfig),
+        "latent_prior",
+        "gp",
+        "the GP latent prior is fitted by inference=map for now (NUTS and variational are planned)",
+    )
+
+
 def check_run_config(cfg: Config) -> Config:
     """All the checks of a validated config that need the model classes; returns ``cfg``."""
     check_model(cfg.model)
+    check_latent_prior(cfg)
     if isinstance(cfg.inference, VariationalConfig):
         check_variational(cfg.model)
     return cfg

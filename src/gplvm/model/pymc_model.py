@@ -15,6 +15,7 @@ import pytensor.tensor as pt
 from gplvm.config import PriorConfig, PriorDist
 from gplvm.data.dataset import Dataset
 from gplvm.data.missing import filled
+from gplvm.model.latent_prior import LENGTHSCALE
 from gplvm.model.spec import ModelSpec
 from gplvm.model.variational_bound import (
     expected_log_likelihood,
@@ -80,6 +81,22 @@ def _form_parameters(spec: ModelSpec, fixed: Mapping[str, np.ndarray] | None) ->
     return out
 
 
+def _latents(spec: ModelSpec) -> pt.TensorVariable:
+    """Z with its prior: iid Normal, or the GP prior (MAP: its log density through a Cholesky
+    factor, with the length scale learned or fixed)."""
+    prior = spec.latent_prior
+    if prior is None:
+        return pm.Normal("Z", mu=0.0, sigma=np.float64(spec.prior_scale), dims=("obs", "latent_dim"))
+    start = np.float64(prior.lengthscale)
+    if prior.learn_lengthscale:
+        lengthscale = _learned(LENGTHSCALE, prior.lengthscale_prior, start, None)
+    else:
+        lengthscale = pm.Data(LENGTHSCALE, start)
+    Z = pm.Flat("Z", dims=("obs", "latent_dim"))
+    pm.Potential("latent_prior", prior.log_density(Z, lengthscale))
+    return Z
+
+
 def build_model(data: Dataset, spec: ModelSpec, fixed: Mapping[str, np.ndarray] | None = None) -> pm.Model:
     """Return the GPLVM model for ``data``.
 
@@ -109,7 +126,7 @@ def build_model(data: Dataset, spec: ModelSpec, fixed: Mapping[str, np.ndarray] 
     with pm.Model(coords=coords_for(data, spec)) as model:
         Y, Y_sq_norm, hyper = _data_and_hyperparameters(data, spec)
         hyper |= _form_parameters(spec, fixed)
-        Z = pm.Normal("Z", mu=0.0, sigma=np.float64(spec.prior_scale), dims=("obs", "latent_dim"))
+        Z = _latents(spec)
         if data.n_missing:
             log_lik = spec.form.missing_log_likelihood(Z, Y, hyper, ~np.isnan(data.Y))
         else:

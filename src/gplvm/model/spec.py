@@ -22,6 +22,7 @@ from gplvm.model.forms import LikelihoodForm, make_form
 from gplvm.model.forms.auto import AUTO, choose_likelihood
 from gplvm.model.forms.sparse import Sparse
 from gplvm.model.kernels import Hyper, Kernel, make_kernel
+from gplvm.model.latent_prior import LENGTHSCALE, GPLatentPrior
 
 Values = dict[str, float | np.ndarray]
 
@@ -56,6 +57,9 @@ class ModelSpec:
     num_inducing, inducing_init : int, str
         The inducing inputs of the sparse form: this model's own, or that of a sparse fit that
         starts a dense one (``inference.init=sparse``).
+    latent_prior : GPLatentPrior or None
+        A GP prior over Z's rows (``latent_prior=gp``) instead of the iid Normal; its learned
+        length scale is ``latent_lengthscale`` in the posterior and in each draw's values.
     """
 
     kernel: Kernel
@@ -67,6 +71,7 @@ class ModelSpec:
     priors: dict[str, PriorConfig]
     num_inducing: int = 64
     inducing_init: str = "random"
+    latent_prior: GPLatentPrior | None = None
 
     @classmethod
     def from_config(cls, cfg: ModelConfig, n_obs: int | None = None) -> ModelSpec:
@@ -109,6 +114,19 @@ class ModelSpec:
 
     # ------------------------------------------------------------ values from a posterior
 
+    @property
+    def free_hyperparameters(self) -> tuple[str, ...]:
+        """The learned hyperparameters, and the GP latent prior's learned length scale."""
+        prior = self.latent_prior
+        return (*self.learned, *((LENGTHSCALE,) if prior is not None and prior.learn_lengthscale else ()))
+
+    def starting_hyperparameters(self) -> dict[str, np.ndarray]:
+        """Start values of :attr:`free_hyperparameters`."""
+        out = {name: np.asarray(self.configured[name]) for name in self.learned}
+        if LENGTHSCALE in self.free_hyperparameters:
+            out[LENGTHSCALE] = np.asarray(self.latent_prior.lengthscale, dtype=float)
+        return out
+
     def per_draw(self, posterior: xr.Dataset) -> list[Values]:
         """One dict of values per draw (chains flattened), learned ones read from ``posterior``.
 
@@ -118,6 +136,9 @@ class ModelSpec:
         read = (*self.learned, *(p for p in self.form.parameters if p in posterior))
         learned = {name: posterior[name].values.reshape(n_draws, *posterior[name].shape[2:]) for name in read}
         extra = [name for name in self.form.parameters if name in learned]
+        if self.latent_prior is not None and LENGTHSCALE in posterior:
+            learned[LENGTHSCALE] = posterior[LENGTHSCALE].values.reshape(n_draws)
+            extra.append(LENGTHSCALE)
         return [
             {name: learned[name][i] if name in learned else value for name, value in self.configured.items()}
             | {name: learned[name][i] for name in extra}
@@ -167,13 +188,19 @@ class ModelSpec:
         return self.form.log_likelihood_np(Z, Y, hyper, where)
 
     def log_prior(self, Z: np.ndarray, hyper: Hyper) -> float:
-        """The Normal prior on Z plus the priors of the learned hyperparameters.
+        """The prior on Z (iid Normal, or the GP prior) plus the priors of the learned hyperparameters.
 
         Densities are of the hyperparameters themselves (no Jacobian of PyMC's log transform):
         with the log-likelihood this is the quantity the MAP maximises.
         """
         s = self.prior_scale
         out = float(-0.5 * np.sum((Z / s) ** 2) - Z.size * (np.log(s) + 0.5 * LOG_2PI))
+        if self.latent_prior is not None:
+            prior = self.latent_prior
+            lengthscale = float(np.asarray(hyper.get(LENGTHSCALE, prior.lengthscale)))
+            out = prior.log_density_np(Z, lengthscale)
+            if prior.learn_lengthscale:
+                out += prior_log_density(lengthscale, prior.lengthscale_prior)
         for name in self.learned:
             out += prior_log_density(hyper[name], self.priors[name])
         return out

@@ -17,7 +17,7 @@ from omegaconf import OmegaConf
 from xarray import DataTree
 
 from gplvm import __version__
-from gplvm.config import Config, check_against_data
+from gplvm.config import Config, GPLatentPriorConfig, check_against_data
 from gplvm.data.dataset import Dataset
 from gplvm.data.heldout import split_features
 from gplvm.data.loading import load_dataset
@@ -34,6 +34,7 @@ from gplvm.inference.blas_threads import one_blas_thread
 from gplvm.model.checks import check_run_config
 from gplvm.model.forms.auto import AUTO, choose_likelihood
 from gplvm.model.kernels.linear import Linear
+from gplvm.model.latent_prior import GPLatentPrior
 from gplvm.model.spec import ModelSpec
 from gplvm.plots.worker import PlotWorker, draw_here
 from gplvm.run import lifecycle, results
@@ -217,6 +218,13 @@ def kfold_over_features(fit: Fit, tree: DataTree, data: Dataset, spec: ModelSpec
     return elpd.kfold_group(result, fold, cfg.kfold.seed)
 
 
+def latent_prior_columns(cfg) -> list[str]:
+    """The data file's columns that a latent prior reads (kept out of Y)."""
+    if not isinstance(cfg, GPLatentPriorConfig):
+        return []
+    return [*cfg.inputs, *([cfg.group] if cfg.group is not None else [])]
+
+
 @one_blas_thread
 def fit_experiment(cfg: Config, config_yaml: str = "", data: Dataset | None = None) -> Experiment:
     """Load the data, build the model, fit it and compute the metrics; write nothing.
@@ -227,7 +235,8 @@ def fit_experiment(cfg: Config, config_yaml: str = "", data: Dataset | None = No
     """
     config_yaml = config_yaml or OmegaConf.to_yaml(OmegaConf.structured(cfg))
     check_run_config(cfg)
-    full = load_dataset(cfg.dataset) if data is None else data
+    covariates = latent_prior_columns(cfg.latent_prior)
+    full = load_dataset(cfg.dataset, covariates) if data is None else data
     data, Y_heldout, heldout_names = split_features(full, cfg.heldout.fraction, cfg.heldout.seed)
     choice = None
     if cfg.model.likelihood == AUTO:
@@ -235,6 +244,8 @@ def fit_experiment(cfg: Config, config_yaml: str = "", data: Dataset | None = No
         log.info("model.likelihood=%s (%s)", name, choice)
         cfg = replace(cfg, model=replace(cfg.model, likelihood=name))
     spec = ModelSpec.from_config(cfg.model, data.n_obs)
+    if isinstance(cfg.latent_prior, GPLatentPriorConfig):
+        spec = replace(spec, latent_prior=GPLatentPrior.from_config(cfg.latent_prior, data, spec.prior_scale))
     check_config(cfg, data, spec)
     method = method_for(cfg.inference)
     fit = method.fit(method.build_model(data, spec), data, spec, cfg.seed)

@@ -1,0 +1,72 @@
+"""Latent prior schemas (``latent_prior=iid`` or ``gp``): how the rows of Z are distributed a priori."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gplvm.config.hyperparameters import PriorConfig
+from gplvm.config.validation import require
+
+GP_KERNELS = ("rbf", "matern52")
+
+
+@dataclass
+class LatentPriorConfig:
+    """The fields every latent prior has."""
+
+    name: str = "iid"
+
+
+@dataclass
+class IidLatentPriorConfig(LatentPriorConfig):
+    """Z ~ Normal(0, model.prior_scale), every row and dim independent (the default)."""
+
+    name: str = "iid"
+
+
+@dataclass
+class GPLatentPriorConfig(LatentPriorConfig):
+    """Each latent dim an independent GP over covariate columns of the data file.
+
+    Cov(z_nq, z_mq) = prior_scale^2 ((1 - white) k(t_n, t_m) + white [n = m]), with k a unit-variance
+    kernel over the inputs, each standardised to unit sd; rows of different ``group`` values are
+    independent.
+    """
+
+    name: str = "gp"
+    inputs: list[str] = field(default_factory=list)  # covariate columns, taken out of Y
+    group: str | None = None  # a column whose values name independent sequences
+    kernel: str = "rbf"
+    lengthscale: float = 1.0  # in sds of the standardised inputs; the start when learned
+    learn_lengthscale: bool = True
+    lengthscale_prior: PriorConfig = field(default_factory=PriorConfig)
+    white: float = 0.01  # the share of each latent's variance independent per row
+    max_rows: int = 5000  # the exact prior's N x N Cholesky: O(N^3) per evaluation
+
+    def __post_init__(self) -> None:
+        require(
+            len(set(self.inputs)) == len(self.inputs),
+            "latent_prior.inputs",
+            self.inputs,
+            "name each column once",
+        )
+        require(self.group not in self.inputs, "latent_prior.group", self.group, "it must not be an input")
+        require(
+            self.kernel in GP_KERNELS, "latent_prior.kernel", self.kernel, f"choose {' or '.join(GP_KERNELS)}"
+        )
+        require(self.lengthscale > 0, "latent_prior.lengthscale", self.lengthscale, "it must be > 0")
+        require(0 <= self.white < 1, "latent_prior.white", self.white, "it must lie in [0, 1)")
+        require(self.max_rows >= 1, "latent_prior.max_rows", self.max_rows, "it must be >= 1")
+        self.lengthscale_prior.check("latent_prior.lengthscale_prior")
+
+    def check_inputs(self) -> None:
+        """Inputs are required, but the schema's default (none) must compose: checked when run."""
+        require(
+            bool(self.inputs),
+            "latent_prior.inputs",
+            list(self.inputs),
+            "name one or more covariate columns of the data file, e.g. latent_prior.inputs=[time]",
+        )
+
+
+LATENT_PRIORS = {"iid": IidLatentPriorConfig, "gp": GPLatentPriorConfig}

@@ -1,0 +1,145 @@
+"""The GP latent prior (``latent_prior=gp``): each latent dim an independent GP over covariates.
+
+For inputs t_n (covariate columns of the data file, each standardised to unit sd) every latent
+dim q has z_q ~ N(0, K_t) with
+
+    K_t = s^2 ((1 - w) k(t, t') M + w I),
+
+k a unit-variance rbf or Matern 5/2 kernel with one length scale, M the 0/1 matrix of rows in the
+same ``group`` (all ones without a group: one sequence), s the prior scale of Z and w the white
+share. The log density sums over the Q dims through one Cholesky factor of K_t, O(N^3) per
+evaluation: exact up to ``max_rows`` rows. With M = I (every row its own group) K_t = s^2 I, the
+iid prior.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytensor.tensor as pt
+from pytensor.tensor.linalg import cholesky, solve_triangular
+
+from gplvm.config import GPLatentPriorConfig, PriorConfig
+from gplvm.data.dataset import Dataset
+from gplvm.errors import ConfigError, DataError
+from gplvm.model.constants import LOG_2PI
+from gplvm.model.kernels import Kernel, make_kernel
+
+# Added to K_t's diagonal, relative to s^2, so that white = 0 with repeated inputs still factorises.
+PRIOR_JITTER = 1e-8
+LENGTHSCALE = "latent_lengthscale"  # the learned length scale's name in the model and the posterior
+
+
+@dataclass(frozen=True)
+class GPLatentPrior:
+    """The GP prior over Z's rows, for one data set's inputs.
+
+    Attributes
+    ----------
+    inputs : ndarray, shape (N, P)
+        The covariates, each column standardised to unit sd.
+    same_group : ndarray of bool, shape (N, N), or None
+        Which rows share a sequence (None: all do).
+    kernel : Kernel
+        The unit-variance kernel over the inputs.
+    white, prior_scale : float
+        w and s above.
+    lengthscale : float
+        The fixed length scale, or the start of the learned one.
+    learn_lengthscale : bool
+        Whether the length scale is a free parameter with ``lengthscale_prior``.
+    lengthscale_prior : PriorConfig
+        Its prior.
+    """
+
+    inputs: np.ndarray
+    same_group: np.ndarray | None
+    kernel: Kernel
+    white: float
+    prior_scale: float
+    lengthscale: float
+    learn_lengthscale: bool
+    lengthscale_prior: PriorConfig
+
+    @classmethod
+    def from_config(cls, cfg: GPLatentPriorConfig, data: Dataset, prior_scale: float) -> GPLatentPrior:
+        """The prior for ``data``'s covariate columns, or a one-line error for unusable inputs."""
+        if data.n_obs > cfg.max_rows:
+            raise ConfigError(
+                f"latent_prior=gp on {data.n_obs} rows is above latent_prior.max_rows={cfg.max_rows}: the"
+                " exact prior factorises an N x N matrix at every step; use fewer rows (dataset.max_obs)"
+                " or raise latent_prior.max_rows"
+            )
+        covariates = data.covariates or {}
+        inputs = np.column_stack([_numeric(name, covariates[name]) for name in cfg.inputs])
+        spread = inputs.std(axis=0)
+        constant = [name for name, sd in zip(cfg.inputs, spread, strict=True) if not sd > 0]
+        if constant:
+            raise DataError(f"covariate column {constant[0]!r} is constant: it cannot order the rows")
+        inputs = (inputs - inputs.mean(axis=0)) / spread
+        same_group = None
+        if cfg.group is not None:
+            groups = covariates[cfg.group]
+            same_group = groups[:, None] == groups[None, :]
+        return cls(
+            inputs=inputs,
+            same_group=same_group,
+            kernel=make_kernel(cfg.kernel),
+            white=cfg.white,
+            prior_scale=prior_scale,
+            lengthscale=cfg.lengthscale,
+            learn_lengthscale=cfg.learn_lengthscale,
+            lengthscale_prior=cfg.lengthscale_prior,
+        )
+
+    def _hyper(self, lengthscale) -> dict:
+        return {"variance": 1.0, "lengthscale": lengthscale, "bias": 0.0}
+
+    def covariance(self, lengthscale: pt.TensorLike) -> pt.TensorVariable:
+        """K_t as a PyTensor graph of the length scale."""
+        k = self.kernel.cross(self.inputs, self.inputs, self._hyper(lengthscale))
+        if self.same_group is not None:
+            k = k * self.same_group
+        n = len(self.inputs)
+        diagonal = self.white + PRIOR_JITTER
+        return self.prior_scale**2 * ((1.0 - self.white) * k + diagonal * pt.eye(n))
+
+    def covariance_np(self, lengthscale: float) -> np.ndarray:
+        """K_t in NumPy."""
+        k = self.kernel.cross_np(self.inputs, self.inputs, self._hyper(lengthscale))
+        if self.same_group is not None:
+            k = k * self.same_group
+        diagonal = self.white + PRIOR_JITTER
+        return self.prior_scale**2 * ((1.0 - self.white) * k + diagonal * np.eye(len(self.inputs)))
+
+    def log_density(self, Z: pt.TensorLike, lengthscale: pt.TensorLike) -> pt.TensorVariable:
+        """sum_q log N(Z[:, q] | 0, K_t), through one Cholesky factor of K_t."""
+        Z = pt.as_tensor(Z)
+        L = cholesky(self.covariance(lengthscale), lower=True)
+        A = solve_triangular(L, Z, lower=True)
+        n, q = Z.shape[0], Z.shape[1]
+        return -q * pt.sum(pt.log(pt.diag(L))) - 0.5 * pt.sum(A**2) - 0.5 * n * q * LOG_2PI
+
+    def log_density_np(self, Z: np.ndarray, lengthscale: float) -> float:
+        """The same in NumPy."""
+        L = np.linalg.cholesky(self.covariance_np(lengthscale))
+        A = np.linalg.solve(L, Z)
+        n, q = Z.shape
+        return float(-q * np.sum(np.log(np.diag(L))) - 0.5 * np.sum(A**2) - 0.5 * n * q * LOG_2PI)
+
+
+def _numeric(name: str, text: np.ndarray) -> np.ndarray:
+    """A covariate column as numbers, or one line naming the first cell that is not one."""
+    values = np.empty(len(text))
+    for i, cell in enumerate(text):
+        try:
+            values[i] = float(cell)
+        except ValueError:
+            raise DataError(
+                f"covariate column {name!r}, row {i} (counting from 0): {cell!r} is not a number"
+            ) from None
+    if not np.all(np.isfinite(values)):
+        i = int(np.flatnonzero(~np.isfinite(values))[0])
+        raise DataError(f"covariate column {name!r}, row {i} (counting from 0): {text[i]!r} is not finite")
+    return values
