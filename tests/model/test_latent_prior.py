@@ -150,9 +150,9 @@ LABEL = "dataset.label_column=word"
         ),
         ([LABEL], ConfigError, "latent_prior.inputs=[] is invalid: name one or more covariate columns"),
         (
-            ["latent_prior.inputs=[time]", "inference=nuts", LABEL],
+            ["latent_prior.inputs=[time]", "inference=variational", LABEL],
             ConfigError,
-            "fitted by inference=map for now",
+            "fitted by inference=map or nuts for now",
         ),
     ],
 )
@@ -185,3 +185,58 @@ def test_config_ranges():
     with pytest.raises(ConfigError, match=r"latent_prior\.group='t' is invalid"):
         GPLatentPriorConfig(inputs=["t"], group="t")
     assert GPLatentPriorConfig(inputs=["t"]).lengthscale_prior == PriorConfig()
+
+
+def test_the_noncentred_model_is_the_centred_one_in_whitened_coordinates(tmp_path):
+    """Z = L_t V: log p(V) = log p(Z = L_t V) + Q log|L_t| (the change of variables), all else equal."""
+    from gplvm.model.latent_prior import LENGTHSCALE, WHITENED
+    from gplvm.model.pymc_model import build_model
+    from gplvm.run.pipeline import fit_experiment
+
+    trajectory_files(tmp_path)
+    cfg = load_config(
+        "dataset=file",
+        f"dataset.path={tmp_path / 'timed.csv'}",
+        "dataset.max_obs=40",
+        "model=rbf",
+        "plot=false",
+        "latent_prior=gp",
+        "latent_prior.inputs=[time]",
+        "inference.maxiter=5",
+    )
+    exp = fit_experiment(cfg)
+    prior = exp.spec.latent_prior
+    centred = build_model(exp.data, exp.spec)
+    noncentred = build_model(exp.data, exp.spec, noncentred=True)
+    V = np.random.default_rng(3).standard_normal((40, 2))
+    ell = 0.8
+    L = np.linalg.cholesky(prior.covariance_np(ell))
+    shared = {"beta_log__": np.log(30.0), "variance_log__": np.log(1.5), f"{LENGTHSCALE}_log__": np.log(ell)}
+    at_Z = centred.compile_logp(jacobian=False, mode=python_mode())({**shared, "Z": L @ V})
+    at_V = noncentred.compile_logp(jacobian=False, mode=python_mode())({**shared, WHITENED: V})
+    assert float(at_V) == pytest.approx(float(at_Z) + 2 * np.sum(np.log(np.diag(L))), rel=1e-10)
+
+
+@pytest.mark.slow  # a NUTS compile and 2 x 400 draws (40 s)
+def test_nuts_samples_the_gp_prior_non_centred(tmp_path):
+    from gplvm.run.pipeline import fit_experiment
+
+    trajectory_files(tmp_path)
+    exp = fit_experiment(
+        load_config(
+            "dataset=file",
+            f"dataset.path={tmp_path / 'timed.csv'}",
+            "dataset.max_obs=60",
+            "model=rbf",
+            "plot=false",
+            "inference=nuts",
+            "inference.draws=200",
+            "inference.tune=200",
+            "latent_prior=gp",
+            "latent_prior.inputs=[time]",
+        )
+    )
+    posterior = exp.idata.posterior
+    assert {"Z_whitened", "latent_lengthscale", "Z"} <= set(posterior.data_vars)
+    assert exp.metrics["rhat_max_invariants"] < 1.05
+    assert exp.metrics["latent_prior"]["lengthscale"] > 0

@@ -12,6 +12,7 @@ from gplvm.config import Init, NutsConfig, Sampler
 from gplvm.data.dataset import Dataset
 from gplvm.inference.base import Fit, FitMethod, compile_options, starting_point
 from gplvm.inference.map import MapMethod
+from gplvm.model.latent_prior import LENGTHSCALE, WHITENED
 from gplvm.model.pymc_model import build_model
 from gplvm.model.spec import ModelSpec
 
@@ -89,12 +90,16 @@ class NutsMethod(FitMethod):
             start = starting_point(data, spec, self.cfg.init, seed)
         else:
             map_fit = MapMethod(self.cfg.map).fit(model, data, spec, seed)
-            names = ("Z", *spec.learned, *spec.form.parameters)
+            names = ("Z", *spec.free_hyperparameters, *spec.form.parameters)
             start = {name: map_fit.point_estimate(name) for name in names}
         fixed = {name: start.pop(name) for name in spec.form.parameters}
-        if fixed:
+        prior = spec.latent_prior
+        if prior is not None:
+            # Sampled non-centred: the chains start at the same latents, whitened.
+            lengthscale = float(start.get(LENGTHSCALE, prior.lengthscale))
+            start[WHITENED] = prior.whiten(start.pop("Z"), lengthscale)
+        if fixed or prior is not None:
             # NUTS samples the model's variables, not the bound's variational parameters: the
             # inducing inputs stay where the MAP (or the start) put them.
-
-            model = build_model(data, spec, fixed=fixed)
+            model = build_model(data, spec, fixed=fixed, noncentred=prior is not None)
         return fit_nuts(model, start, self.cfg, seed, map_fit=map_fit)

@@ -11,7 +11,6 @@ from gplvm.config import (
     HYPERPARAMETER_NAMES,
     Config,
     GPLatentPriorConfig,
-    MapConfig,
     ModelConfig,
     VariationalConfig,
 )
@@ -88,15 +87,15 @@ def check_variational(cfg: ModelConfig) -> None:
 
 
 def check_latent_prior(cfg: Config) -> None:
-    """The GP prior needs its inputs, and for now a MAP fit."""
+    """The GP prior needs its inputs, and for now a MAP or NUTS fit."""
     if not isinstance(cfg.latent_prior, GPLatentPriorConfig):
         return
     cfg.latent_prior.check_inputs()
     require(
-        isinstance(cfg.inference, MapConfig),
+        not isinstance(cfg.inference, VariationalConfig),
         "latent_prior",
         "gp",
-        "the GP latent prior is fitted by inference=map for now (NUTS and variational are planned)",
+        "the GP latent prior is fitted by inference=map or nuts for now (variational is planned)",
     )
 
 

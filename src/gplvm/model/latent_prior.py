@@ -29,6 +29,7 @@ from gplvm.model.kernels import Kernel, make_kernel
 # Added to K_t's diagonal, relative to s^2, so that white = 0 with repeated inputs still factorises.
 PRIOR_JITTER = 1e-8
 LENGTHSCALE = "latent_lengthscale"  # the learned length scale's name in the model and the posterior
+WHITENED = "Z_whitened"  # V in the non-centred form Z = L_t V (NUTS)
 
 
 @dataclass(frozen=True)
@@ -113,10 +114,18 @@ class GPLatentPrior:
         diagonal = self.white + PRIOR_JITTER
         return self.prior_scale**2 * ((1.0 - self.white) * k + diagonal * np.eye(len(self.inputs)))
 
+    def factor(self, lengthscale: pt.TensorLike) -> pt.TensorVariable:
+        """L_t, the lower Cholesky factor of K_t."""
+        return cholesky(self.covariance(lengthscale), lower=True)
+
+    def whiten(self, Z: np.ndarray, lengthscale: float) -> np.ndarray:
+        """V = L_t^-1 Z: the non-centred coordinates of latents ``Z``."""
+        return np.linalg.solve(np.linalg.cholesky(self.covariance_np(lengthscale)), Z)
+
     def log_density(self, Z: pt.TensorLike, lengthscale: pt.TensorLike) -> pt.TensorVariable:
         """sum_q log N(Z[:, q] | 0, K_t), through one Cholesky factor of K_t."""
         Z = pt.as_tensor(Z)
-        L = cholesky(self.covariance(lengthscale), lower=True)
+        L = self.factor(lengthscale)
         A = solve_triangular(L, Z, lower=True)
         n, q = Z.shape[0], Z.shape[1]
         return -q * pt.sum(pt.log(pt.diag(L))) - 0.5 * pt.sum(A**2) - 0.5 * n * q * LOG_2PI

@@ -15,7 +15,7 @@ import pytensor.tensor as pt
 from gplvm.config import PriorConfig, PriorDist
 from gplvm.data.dataset import Dataset
 from gplvm.data.missing import filled
-from gplvm.model.latent_prior import LENGTHSCALE
+from gplvm.model.latent_prior import LENGTHSCALE, WHITENED
 from gplvm.model.spec import ModelSpec
 from gplvm.model.variational_bound import (
     expected_log_likelihood,
@@ -81,23 +81,33 @@ def _form_parameters(spec: ModelSpec, fixed: Mapping[str, np.ndarray] | None) ->
     return out
 
 
-def _latents(spec: ModelSpec) -> pt.TensorVariable:
-    """Z with its prior: iid Normal, or the GP prior (MAP: its log density through a Cholesky
-    factor, with the length scale learned or fixed)."""
+def _latents(spec: ModelSpec, noncentred: bool = False) -> pt.TensorVariable:
+    """Z with its prior: iid Normal, or the GP prior, with its length scale learned or fixed.
+
+    The GP prior is centred (Z free, its log density through a Cholesky factor of K_t: the MAP)
+    or non-centred (Z = L_t V with V ~ Normal(0, 1): the geometry NUTS samples well, as the
+    length scale no longer stretches Z's scale).
+    """
     prior = spec.latent_prior
+    dims = ("obs", "latent_dim")
     if prior is None:
-        return pm.Normal("Z", mu=0.0, sigma=np.float64(spec.prior_scale), dims=("obs", "latent_dim"))
+        return pm.Normal("Z", mu=0.0, sigma=np.float64(spec.prior_scale), dims=dims)
     start = np.float64(prior.lengthscale)
     if prior.learn_lengthscale:
         lengthscale = _learned(LENGTHSCALE, prior.lengthscale_prior, start, None)
     else:
         lengthscale = pm.Data(LENGTHSCALE, start)
-    Z = pm.Flat("Z", dims=("obs", "latent_dim"))
+    if noncentred:
+        white = pm.Normal(WHITENED, mu=0.0, sigma=np.float64(1.0), dims=dims)
+        return pm.Deterministic("Z", prior.factor(lengthscale) @ white, dims=dims)
+    Z = pm.Flat("Z", dims=dims)
     pm.Potential("latent_prior", prior.log_density(Z, lengthscale))
     return Z
 
 
-def build_model(data: Dataset, spec: ModelSpec, fixed: Mapping[str, np.ndarray] | None = None) -> pm.Model:
+def build_model(
+    data: Dataset, spec: ModelSpec, fixed: Mapping[str, np.ndarray] | None = None, noncentred: bool = False
+) -> pm.Model:
     """Return the GPLVM model for ``data``.
 
     Learned hyperparameters are free variables with their configured priors (log-transformed by
@@ -115,6 +125,8 @@ def build_model(data: Dataset, spec: ModelSpec, fixed: Mapping[str, np.ndarray] 
     fixed : mapping, optional
         Values of the form's variational parameters to hold fixed (NUTS keeps the sparse form's
         inducing inputs where the MAP put them); otherwise they are free.
+    noncentred : bool
+        With the GP latent prior: Z = L_t V with V (``Z_whitened``) ~ Normal(0, 1), for NUTS.
 
     Returns
     -------
@@ -126,7 +138,7 @@ def build_model(data: Dataset, spec: ModelSpec, fixed: Mapping[str, np.ndarray] 
     with pm.Model(coords=coords_for(data, spec)) as model:
         Y, Y_sq_norm, hyper = _data_and_hyperparameters(data, spec)
         hyper |= _form_parameters(spec, fixed)
-        Z = _latents(spec)
+        Z = _latents(spec, noncentred)
         if data.n_missing:
             log_lik = spec.form.missing_log_likelihood(Z, Y, hyper, ~np.isnan(data.Y))
         else:
