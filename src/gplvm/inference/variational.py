@@ -20,6 +20,7 @@ from gplvm.errors import NumericalError
 from gplvm.inference.base import Fit, FitMethod, starting_point
 from gplvm.inference.map import fit_map
 from gplvm.model.forms import describe
+from gplvm.model.latent_prior import LAMBDA, LENGTHSCALE, MUBAR, vgpds_q_np
 from gplvm.model.pymc_model import build_variational_model
 from gplvm.model.spec import ModelSpec, prior_log_density
 
@@ -28,6 +29,19 @@ def draws_from_q(mean: np.ndarray, variance: np.ndarray, chains: int, draws: int
     """Independent draws of Z from q, shape (chains, draws, N, Q)."""
     rng = np.random.default_rng(seed)
     return mean + np.sqrt(variance) * rng.standard_normal((chains, draws, *mean.shape))
+
+
+def draws_from_gp_q(
+    mean: np.ndarray, covariances: list[np.ndarray], chains: int, draws: int, seed: int
+) -> np.ndarray:
+    """Independent draws of Z from the GP prior's q (each latent dim a full N x N Gaussian)."""
+    rng = np.random.default_rng(seed)
+    noise = rng.standard_normal((chains, draws, *mean.shape))
+    Z = np.empty_like(noise)
+    for q, S in enumerate(covariances):
+        L = np.linalg.cholesky(S + 1e-12 * np.trace(S) / len(S) * np.eye(len(S)))
+        Z[..., q] = mean[:, q] + noise[..., q] @ L.T
+    return Z
 
 
 def initial_variances(
@@ -49,20 +63,22 @@ def _tree(point: dict[str, np.ndarray], Z: np.ndarray, opt: DataTree, spec: Mode
     posterior = opt.posterior.to_dataset()
     coords = {"chain": np.arange(chains), "draw": np.arange(draws)}
     variables = {"Z": (("chain", "draw", "obs", "latent_dim"), Z)}
-    for name in (*spec.learned, *spec.form.parameters):
+    for name in (*spec.free_hyperparameters, *spec.form.parameters):
         value = posterior[name].values[0, 0]
         dims = posterior[name].dims[2:]
         variables[name] = (("chain", "draw", *dims), np.broadcast_to(value, (chains, draws, *value.shape)))
     draws_ds = xr.Dataset(variables, coords=coords).assign_coords(
         {d: posterior[d] for d in posterior.coords if d not in ("chain", "draw")}
     )
+    family = "q(Z) = prod_n N(Z_mean[n], diag Z_var[n])"
+    q_vars = {"Z_mean": point["Z_mean"], "Z_var": point["Z_var"]}
+    if spec.latent_prior is not None:
+        family = "q(z_q) = N(K_t Z_mubar[:, q], (K_t^-1 + diag Z_lambda[:, q])^-1); Z_var its diagonal"
+        q_vars |= {MUBAR: point[MUBAR], LAMBDA: point[LAMBDA]}
     q = xr.Dataset(
-        {
-            "Z_mean": (("obs", "latent_dim"), point["Z_mean"]),
-            "Z_var": (("obs", "latent_dim"), point["Z_var"]),
-        },
+        {name: (("obs", "latent_dim"), value) for name, value in q_vars.items()},
         coords={"obs": posterior["obs"], "latent_dim": posterior["latent_dim"]},
-        attrs={"family": "q(Z) = prod_n N(Z_mean[n], diag Z_var[n])"},
+        attrs={"family": family},
     )
     groups = {
         "posterior": draws_ds,
@@ -78,7 +94,7 @@ def _tree(point: dict[str, np.ndarray], Z: np.ndarray, opt: DataTree, spec: Mode
 def _mean_fit(point: dict[str, np.ndarray], opt: Fit, spec: ModelSpec) -> Fit:
     """q's means and the fitted hyperparameters as a one-draw point fit (the alignment reference)."""
     posterior = opt.idata.posterior.to_dataset()
-    names = (*spec.learned, *spec.form.parameters)
+    names = (*spec.free_hyperparameters, *spec.form.parameters)
     point_ds = posterior[list(names)].assign(
         Z=(("chain", "draw", "obs", "latent_dim"), point["Z_mean"][None, None])
     )
@@ -105,10 +121,14 @@ class VariationalMethod(FitMethod):
 
     def fit(self, model: pm.Model, data: Dataset, spec: ModelSpec, seed: int) -> Fit:
         start = starting_point(data, spec, self.cfg.init, seed)
-        start["Z_mean"] = start.pop("Z")
-        start["Z_var"] = initial_variances(
-            start["Z_mean"].shape, self.cfg.init_variance, spec.prior_scale, seed
-        )
+        Z0 = start.pop("Z")
+        variances = initial_variances(Z0.shape, self.cfg.init_variance, spec.prior_scale, seed)
+        prior = spec.latent_prior
+        if prior is None:
+            start["Z_mean"], start["Z_var"] = Z0, variances
+        else:  # the same means, K mubar = Z0; Lam^-1 as the variances where Lam dominates K^-1
+            K = prior.covariance_np(float(start.get(LENGTHSCALE, prior.lengthscale)))
+            start[MUBAR], start[LAMBDA] = np.linalg.solve(K, Z0), 1.0 / variances
         opt = fit_map(model, start, self.cfg, seed)
         point = {name: opt.idata.posterior[name].values[0, 0] for name in start}
         hyper = spec.first_draw(opt.idata.posterior.to_dataset())
@@ -116,8 +136,18 @@ class VariationalMethod(FitMethod):
             raise NumericalError(
                 f"the variational optimiser diverged to non-finite values ({describe(hyper)})"
             )
-        Z = draws_from_q(point["Z_mean"], point["Z_var"], self.cfg.chains, self.cfg.draws, seed)
-        log_prior = sum(prior_log_density(hyper[name], spec.priors[name]) for name in spec.learned)
+        if prior is None:
+            Z = draws_from_q(point["Z_mean"], point["Z_var"], self.cfg.chains, self.cfg.draws, seed)
+            log_prior = 0.0
+        else:
+            lengthscale = float(hyper.get(LENGTHSCALE, prior.lengthscale))
+            mean, covariances = vgpds_q_np(prior.covariance_np(lengthscale), point[MUBAR], point[LAMBDA])
+            point["Z_mean"], point["Z_var"] = mean, np.stack([np.diag(S) for S in covariances], axis=1)
+            Z = draws_from_gp_q(mean, covariances, self.cfg.chains, self.cfg.draws, seed)
+            log_prior = (
+                prior_log_density(lengthscale, prior.lengthscale_prior) if prior.learn_lengthscale else 0.0
+            )
+        log_prior += sum(prior_log_density(hyper[name], spec.priors[name]) for name in spec.learned)
         info = {
             **opt.info,
             "elbo": -float(opt.idata["optimizer_result"]["fun"].values) - log_prior,

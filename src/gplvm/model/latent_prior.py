@@ -30,6 +30,7 @@ from gplvm.model.kernels import Kernel, make_kernel
 PRIOR_JITTER = 1e-8
 LENGTHSCALE = "latent_lengthscale"  # the learned length scale's name in the model and the posterior
 WHITENED = "Z_whitened"  # V in the non-centred form Z = L_t V (NUTS)
+MUBAR, LAMBDA = "Z_mubar", "Z_lambda"  # q's free parameters under the GP prior (variational)
 
 
 @dataclass(frozen=True)
@@ -152,3 +153,36 @@ def _numeric(name: str, text: np.ndarray) -> np.ndarray:
         i = int(np.flatnonzero(~np.isfinite(values))[0])
         raise DataError(f"covariate column {name!r}, row {i} (counting from 0): {text[i]!r} is not finite")
     return values
+
+
+def vgpds_q(
+    K: pt.TensorLike, mubar: pt.TensorLike, lam: pt.TensorLike, latent_dim: int
+) -> tuple[pt.TensorVariable, pt.TensorVariable, pt.TensorVariable]:
+    """q(Z) of the GP prior's Bayesian GPLVM (the VGPDS parameterisation), per latent dim q:
+
+        q(z_q) = N(K mubar_q, S_q),  S_q = (K^-1 + diag lam_q)^-1,
+
+    returned as the means (N, Q), the marginal variances diag S_q (N, Q) and the summed
+    KL(q || N(0, K)) = 1/2 sum_q [tr B_q^-1 + mubar_q^T K mubar_q - N + log |B_q|], with
+    B_q = I + Lam_q^1/2 K Lam_q^1/2: one N x N Cholesky factor per dim, nothing inverted.
+    """
+    K, mubar, lam = pt.as_tensor(K), pt.as_tensor(mubar), pt.as_tensor(lam)
+    n = K.shape[0]
+    identity = pt.eye(n)
+    variances, kl = [], 0.0
+    for q in range(latent_dim):
+        root = pt.sqrt(lam[:, q])
+        scaled = root[:, None] * K
+        L_B = cholesky(identity + scaled * root[None, :], lower=True)
+        A = solve_triangular(L_B, scaled, lower=True)  # L_B^-1 Lam^1/2 K
+        variances.append(pt.diag(K) - pt.sum(A**2, axis=0))
+        trace = pt.sum(solve_triangular(L_B, identity, lower=True) ** 2)
+        quadratic = pt.dot(mubar[:, q], K @ mubar[:, q])
+        kl = kl + 0.5 * (trace + quadratic - n + 2.0 * pt.sum(pt.log(pt.diag(L_B))))
+    return K @ mubar, pt.stack(variances, axis=1), kl
+
+
+def vgpds_q_np(K: np.ndarray, mubar: np.ndarray, lam: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The means (N, Q) and the full covariances S_q of :func:`vgpds_q`, in NumPy."""
+    K_inv = np.linalg.inv(K)
+    return K @ mubar, [np.linalg.inv(K_inv + np.diag(lam[:, q])) for q in range(mubar.shape[1])]

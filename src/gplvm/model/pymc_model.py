@@ -15,7 +15,7 @@ import pytensor.tensor as pt
 from gplvm.config import PriorConfig, PriorDist
 from gplvm.data.dataset import Dataset
 from gplvm.data.missing import filled
-from gplvm.model.latent_prior import LENGTHSCALE, WHITENED
+from gplvm.model.latent_prior import LAMBDA, LENGTHSCALE, MUBAR, WHITENED, vgpds_q
 from gplvm.model.spec import ModelSpec
 from gplvm.model.variational_bound import (
     expected_log_likelihood,
@@ -158,13 +158,33 @@ def build_variational_model(data: Dataset, spec: ModelSpec) -> pm.Model:
     with pm.Model(coords=coords_for(data, spec)) as model:
         Y, Y_sq_norm, hyper = _data_and_hyperparameters(data, spec)
         hyper |= _form_parameters(spec, None)
-        mean = pm.Flat("Z_mean", dims=("obs", "latent_dim"))
-        variance = pm.HalfFlat("Z_var", dims=("obs", "latent_dim"))
+        if spec.latent_prior is None:
+            mean = pm.Flat("Z_mean", dims=("obs", "latent_dim"))
+            variance = pm.HalfFlat("Z_var", dims=("obs", "latent_dim"))
+            kl = gaussian_kl(mean, variance, spec.prior_scale)
+        else:
+            mean, variance, kl = _gp_q(spec)
         if data.n_missing:
             observed = ~np.isnan(data.Y)
             data_term = expected_missing_log_likelihood(spec.form, mean, variance, Y, hyper, observed)
         else:
             data_term = expected_log_likelihood(spec.form, mean, variance, Y, hyper, Y_sq_norm)
         pm.Potential("log_likelihood", data_term)
-        pm.Potential("kl", -gaussian_kl(mean, variance, spec.prior_scale))
+        pm.Potential("kl", -kl)
     return model
+
+
+def _gp_q(spec: ModelSpec) -> tuple:
+    """q(Z) under the GP latent prior (VGPDS): free ``Z_mubar`` and ``Z_lambda``, the means and
+    marginal variances as deterministics ``Z_mean`` and ``Z_var``, and the KL to the prior."""
+    prior = spec.latent_prior
+    start = np.float64(prior.lengthscale)
+    if prior.learn_lengthscale:
+        lengthscale = _learned(LENGTHSCALE, prior.lengthscale_prior, start, None)
+    else:
+        lengthscale = pm.Data(LENGTHSCALE, start)
+    dims = ("obs", "latent_dim")
+    mubar = pm.Flat(MUBAR, dims=dims)
+    lam = pm.HalfFlat(LAMBDA, dims=dims)
+    mean, variance, kl = vgpds_q(prior.covariance(lengthscale), mubar, lam, spec.latent_dim)
+    return pm.Deterministic("Z_mean", mean, dims=dims), pm.Deterministic("Z_var", variance, dims=dims), kl
