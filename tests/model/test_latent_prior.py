@@ -334,3 +334,27 @@ def test_the_gp_prior_raises_the_bound_on_a_trajectory_over_time(tmp_path):
     gp = fit_experiment(load_config(*common, *timed))
     iid = fit_experiment(load_config(*common, f"dataset.path={tmp_path / 'plain.csv'}"))
     assert gp.metrics["elbo"] > iid.metrics["elbo"] + 100
+
+
+def test_a_gp_run_draws_its_sequences_and_inspect_names_the_prior(tmp_path):
+    import gplvm
+    from gplvm.run.inspection_report import model_line
+    from gplvm.run.pipeline import fit_experiment, latent_plot_request, save_experiment
+
+    trajectory_files(tmp_path)
+    cfg = load_config(
+        "dataset=file",
+        f"dataset.path={tmp_path / 'timed.csv'}",
+        "dataset.max_obs=50",
+        "model=rbf",
+        "latent_prior=gp",
+        "latent_prior.inputs=[time]",
+    )
+    exp = fit_experiment(cfg)
+    name, args, _ = latent_plot_request(exp)
+    assert name == "save_trajectory_plot" and args[3].startswith("GPLVM MAP with a GP prior over time")
+    np.testing.assert_array_equal(args[1], np.linspace(0, 4 * np.pi, 150)[:50])  # the inputs, raw
+    save_experiment(exp, tmp_path / "run")
+    assert (tmp_path / "run" / "latent.png").stat().st_size > 10_000
+    line = model_line(gplvm.load_run(tmp_path / "run").record)
+    assert "latent prior: a GP over time (rbf, white 0.01), length scale" in line

@@ -158,6 +158,31 @@ def save_latent_posterior_plot(
     plt.close(fig)
 
 
+def save_trajectory_plot(
+    path: Path, Z: np.ndarray, inputs: np.ndarray, groups: np.ndarray | None, title: str, input_name: str
+) -> None:
+    """Latents of a run with a GP latent prior: each sequence a line in input order, points
+    coloured by the input (two latent dims, or dim 0 against the input when Q = 1)."""
+    fig, ax = plt.subplots(figsize=(7.5, 5.5))
+    groups = np.zeros(len(Z), dtype=int) if groups is None else groups
+    two_dims = Z.shape[1] >= 2
+    x, y = (Z[:, 0], Z[:, 1]) if two_dims else (inputs, Z[:, 0])
+    for group in np.unique(groups):
+        rows = np.flatnonzero(groups == group)
+        rows = rows[np.argsort(inputs[rows], kind="stable")]
+        ax.plot(x[rows], y[rows], color="0.6", linewidth=0.8, zorder=1)
+    points = ax.scatter(x, y, c=inputs, cmap="viridis", s=14, zorder=2)
+    fig.colorbar(points, ax=ax, label=input_name)
+    _title(ax, title)
+    if two_dims:
+        _axis_labels(ax, Z.shape[1])
+    else:
+        ax.set(xlabel=input_name, ylabel="latent dim 0")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def save_projection_plot(
     path: Path,
     Z_train: np.ndarray,

@@ -114,9 +114,18 @@ def model_line(m: RunMetrics) -> str:
     hyper = m.hyperparameters or {"beta": m.beta}
     values = ", ".join(f"{k}={_fmt(v)}" for k, v in hyper.items())
     learned = m.learned or []
-    return f"  {m.dataset}: N={m.n_obs} D={m.n_features} Q={m.latent_dim}, {kernel} kernel, {values}" + (
+    line = f"  {m.dataset}: N={m.n_obs} D={m.n_features} Q={m.latent_dim}, {kernel} kernel, {values}" + (
         f" (learned: {', '.join(learned)})" if learned else ""
     )
+    prior = m.latent_prior
+    if prior is not None:
+        group = f", sequences by {prior['group']}" if prior.get("group") else ""
+        how = "learned" if prior.get("lengthscale_learned") else "fixed"
+        line += (
+            f"\n  latent prior: a GP over {', '.join(prior['inputs'])}{group} ({prior['kernel']}, white"
+            f" {prior['white']:g}), length scale {_fmt(prior['lengthscale'])} ({how}, in sds of the inputs)"
+        )
+    return line
 
 
 def point_report(run: Run) -> str:

@@ -275,6 +275,14 @@ def latent_plot_request(exp: Experiment) -> tuple[str, tuple, dict]:
     """
     m = exp.record
     where = f"{exp.data.name}, {m.kernel} kernel, Q={m.latent_dim}, beta={m.beta:.3g}"
+    if m.latent_prior is not None:  # each sequence a line in the order of its first input
+        Z = exp.idata["alignment"]["Z_reference"].values if exp.fit.has_draws else exp.fit.point_estimate()
+        settings = m.latent_prior
+        covariates = exp.data.covariates
+        inputs = np.asarray(covariates[settings["inputs"][0]], dtype=float)
+        groups = None if settings["group"] is None else covariates[settings["group"]]
+        title = f"GPLVM {m.method.upper()} with a GP prior over {', '.join(settings['inputs'])}: {where}"
+        return "save_trajectory_plot", (Z, inputs, groups, title, settings["inputs"][0]), {}
     # The MAP's values, or posterior means; and the sparse form's inducing inputs.
     hyper = {**m.hyperparameters, **exp.spec.form_values(exp.idata.posterior.to_dataset())}
     if exp.fit.has_draws:
