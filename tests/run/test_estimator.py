@@ -81,6 +81,16 @@ def test_save_writes_a_run_directory_that_load_run_reads(tmp_path, fitted):
     assert (tmp_path / "run" / "latent.png").is_file()
 
 
+def test_missing_cells_are_modelled_and_imputed_around_the_observed_ones(iris):
+    holes = iris.copy()
+    holes[::7, 2] = np.nan
+    est = GPLVM(latent_dim=2, missing="allow").fit(holes)
+    imputed = est.tree_["imputed"]["Y_imputed"].values
+    observed = ~np.isnan(holes)
+    np.testing.assert_array_equal(imputed[observed], holes[observed])  # exactly as given
+    assert np.all(np.isfinite(imputed)) and est.experiment_.record.n_missing == observed.size - observed.sum()
+
+
 def test_bad_parameters_are_one_line_errors(iris):
     with pytest.raises(ValueError, match="missing='maybe' is invalid"):
         GPLVM(missing="maybe").fit(iris)

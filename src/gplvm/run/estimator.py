@@ -118,10 +118,12 @@ class GPLVM(TransformerMixin, BaseEstimator):
         names = [f"x{j}" for j in range(Y.shape[1])]
         if hasattr(self, "feature_names_in_"):
             names = [str(name) for name in self.feature_names_in_]
+        raw = (
+            Y.copy() if self.missing == "allow" and np.isnan(Y).any() else None
+        )  # prepare() centres Y in place
         centred, offset, scale = prepare(
             Y, "the array", cfg.dataset.standardize, self.missing == "allow", names
         )
-        raw = Y if self.missing == "allow" and np.isnan(Y).any() else None
         data = Dataset("array", centred, names, offset=offset, scale=scale, raw=raw)
         self.experiment_: Experiment = fit_experiment(cfg, data=data)
         self.tree_ = self.experiment_.idata
