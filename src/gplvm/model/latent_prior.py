@@ -53,6 +53,10 @@ class GPLatentPrior:
         Whether the length scale is a free parameter with ``lengthscale_prior``.
     lengthscale_prior : PriorConfig
         Its prior.
+    input_offset, input_scale : ndarray, shape (P,)
+        How the raw inputs were standardised (new inputs are standardised the same way).
+    groups : ndarray or None
+        Each row's group, when there are groups.
     """
 
     inputs: np.ndarray
@@ -63,6 +67,9 @@ class GPLatentPrior:
     lengthscale: float
     learn_lengthscale: bool
     lengthscale_prior: PriorConfig
+    input_offset: np.ndarray | None = None
+    input_scale: np.ndarray | None = None
+    groups: np.ndarray | None = None
 
     @classmethod
     def from_config(cls, cfg: GPLatentPriorConfig, data: Dataset, prior_scale: float) -> GPLatentPrior:
@@ -79,8 +86,9 @@ class GPLatentPrior:
         constant = [name for name, sd in zip(cfg.inputs, spread, strict=True) if not sd > 0]
         if constant:
             raise DataError(f"covariate column {constant[0]!r} is constant: it cannot order the rows")
-        inputs = (inputs - inputs.mean(axis=0)) / spread
-        same_group = None
+        offset = inputs.mean(axis=0)
+        inputs = (inputs - offset) / spread
+        same_group = groups = None
         if cfg.group is not None:
             groups = covariates[cfg.group]
             same_group = groups[:, None] == groups[None, :]
@@ -93,6 +101,9 @@ class GPLatentPrior:
             lengthscale=cfg.lengthscale,
             learn_lengthscale=cfg.learn_lengthscale,
             lengthscale_prior=cfg.lengthscale_prior,
+            input_offset=offset,
+            input_scale=spread,
+            groups=groups,
         )
 
     def _hyper(self, lengthscale) -> dict:
@@ -130,6 +141,25 @@ class GPLatentPrior:
         A = solve_triangular(L, Z, lower=True)
         n, q = Z.shape[0], Z.shape[1]
         return -q * pt.sum(pt.log(pt.diag(L))) - 0.5 * pt.sum(A**2) - 0.5 * n * q * LOG_2PI
+
+    def conditional(
+        self, Z: np.ndarray, lengthscale: float, new_inputs: np.ndarray, new_groups: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The GP conditional of the latents at new raw inputs (n*, P) given the rows' ``Z``: mean
+        (n*, Q) and variance (n*,), the same for every dim. Rows of a group the training rows do not
+        have fall back to the prior."""
+        t_new = (np.atleast_2d(np.asarray(new_inputs, dtype=float)) - self.input_offset) / self.input_scale
+        cross = self.kernel.cross_np(t_new, self.inputs, self._hyper(lengthscale))
+        if self.groups is not None:
+            if new_groups is None:
+                raise ValueError("this prior has groups: give each new row its group")
+            cross = cross * (np.asarray(new_groups, dtype=str)[:, None] == self.groups[None, :])
+        cross = self.prior_scale**2 * (1.0 - self.white) * cross
+        L = np.linalg.cholesky(self.covariance_np(lengthscale))
+        A = np.linalg.solve(L, cross.T)  # L^-1 k(t, t*)
+        mean = A.T @ np.linalg.solve(L, Z)
+        prior_variance = self.prior_scale**2 * (1.0 + PRIOR_JITTER)
+        return mean, np.maximum(prior_variance - np.sum(A**2, axis=0), 0.0)
 
     def log_density_np(self, Z: np.ndarray, lengthscale: float) -> float:
         """The same in NumPy."""

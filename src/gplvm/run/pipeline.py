@@ -24,6 +24,7 @@ from gplvm.data.loading import load_dataset
 from gplvm.data.run_data import data_attrs
 from gplvm.errors import ConfigError
 from gplvm.evaluate import elpd
+from gplvm.evaluate.along_inputs import AlongInputs, predict_along_inputs
 from gplvm.evaluate.diagnostics import column_log_likelihoods, rotation_aware_posterior
 from gplvm.evaluate.impute import MAX_DRAWS, impute, imputed_group, laplace_latent_draws
 from gplvm.evaluate.metrics import fit_metrics
@@ -57,6 +58,23 @@ class Experiment:
     def metrics(self) -> dict:
         """The record as the dict written to ``metrics.json``."""
         return self.record.as_dict()
+
+    def predict_along(
+        self, new_inputs: np.ndarray, new_groups: np.ndarray | None = None, max_draws: int = 20
+    ) -> AlongInputs:
+        """Latents and rows at new values of a GP latent prior's inputs (n*, P), e.g. times
+        missing from the series (see :mod:`gplvm.evaluate.along_inputs`)."""
+        return predict_along_inputs(
+            self.spec,
+            self.idata.posterior.to_dataset(),
+            self.data.Y,
+            self.data.offset,
+            self.data.scale,
+            new_inputs,
+            new_groups,
+            max_draws,
+            self.cfg.seed,
+        )
 
 
 def check_config(cfg: Config, data: Dataset, spec: ModelSpec) -> None:
