@@ -176,8 +176,8 @@ def test_latent_draws_combine_each_rows_predictions_by_total_variance():
     mean, var = impute_point(form, Z, Y, hyper, at)
     singles = []
     for points in at:  # each draw's prediction for the missing cells, as a single-point imputation
-        m = np.empty_like(Y)
-        v = np.empty_like(Y)
+        m = np.zeros_like(Y)
+        v = np.zeros_like(Y)
         for d in range(Y.shape[1]):
             rows, miss = ~np.isnan(Y[:, d]), np.isnan(Y[:, d])
             K = form.kernel.K_np(Z[rows], hyper)
