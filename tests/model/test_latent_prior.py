@@ -405,3 +405,37 @@ def test_prediction_along_inputs_needs_a_gp_prior():
         predict_along_inputs(
             exp.spec, exp.idata.posterior.to_dataset(), exp.data.Y, 0.0, 1.0, np.zeros((2, 1))
         )
+
+
+def test_gplvm_project_at_new_inputs_matches_the_in_memory_prediction(tmp_path, capsys):
+    """A saved GP-prior run keeps its covariates, so a loaded run predicts as the fitted one did."""
+    import gplvm
+    from gplvm.cli.project import main
+    from gplvm.run.pipeline import fit_experiment, save_experiment
+
+    trajectory_files(tmp_path)
+    cfg = load_config(
+        "dataset=file",
+        f"dataset.path={tmp_path / 'timed.csv'}",
+        "dataset.max_obs=60",
+        "model=rbf",
+        "latent_prior=gp",
+        "latent_prior.inputs=[time]",
+        "plot=false",
+    )
+    exp = fit_experiment(cfg)
+    save_experiment(exp, tmp_path / "run", plot=False)
+    times = np.array([0.3, 1.1, 2.0])
+    pd.DataFrame({"time": times}).to_csv(tmp_path / "at.csv", index=False)
+    assert (
+        main([str(tmp_path / "run"), "--at", str(tmp_path / "at.csv"), "--out", str(tmp_path / "out")]) == 0
+    )
+    table = pd.read_csv(tmp_path / "out" / "along.csv")
+    expected = exp.predict_along(times[:, None])
+    np.testing.assert_allclose(table[[f"y{j}" for j in range(20)]].to_numpy(), expected.Y, rtol=1e-9)
+    np.testing.assert_allclose(table[["z0_sd", "z1_sd"]].to_numpy(), expected.Z_sd, rtol=1e-9)
+    np.testing.assert_allclose(
+        gplvm.load_run(tmp_path / "run").predict_along(times[:, None]).Y, expected.Y, rtol=1e-9
+    )
+    assert main([str(tmp_path / "run")]) == 2
+    assert "give either DATA_FILE (new rows) or --at INPUTS_FILE" in capsys.readouterr().err

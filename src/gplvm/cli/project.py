@@ -2,6 +2,8 @@
 
 Reads DATA_FILE in any format ``dataset=file`` takes and writes ``projection.nc``,
 ``projection.png`` and, last, ``latents.csv`` (see :mod:`gplvm.run.projection_files`).
+``gplvm-project RUN_DIR --at INPUTS_FILE``: for a run with a GP latent prior, rows and latents at
+new values of its inputs (times missing from a series, a forecast), written as ``along.csv``.
 """
 
 from __future__ import annotations
@@ -14,14 +16,24 @@ from pathlib import Path
 from gplvm.cli.common import run_command
 from gplvm.errors import GPLVMError
 from gplvm.run.loaded import load_run
-from gplvm.run.projection_files import LATENTS, label_column_for, read_rows, write_projection
+from gplvm.run.projection_files import (
+    LATENTS,
+    label_column_for,
+    predict_at,
+    read_rows,
+    write_along,
+    write_projection,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``gplvm-project``."""
     parser = argparse.ArgumentParser(prog="gplvm-project", description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path, help="a completed run directory written by gplvm")
-    parser.add_argument("data_file", type=Path, help="new rows: .csv, .parquet, .npy or .npz")
+    parser.add_argument("data_file", type=Path, nargs="?", help="new rows: .csv, .parquet, .npy or .npz")
+    parser.add_argument(
+        "--at", type=Path, default=None, help="a .csv or .parquet of new input values (GP latent prior runs)"
+    )
     parser.add_argument(
         "--out", type=Path, default=None, help="output folder (default RUN_DIR/projections/<time>)"
     )
@@ -38,11 +50,18 @@ def main(argv: list[str] | None = None) -> int:
     def body() -> None:
         if args.max_draws < 1:
             raise ValueError(f"--max-draws={args.max_draws} is invalid: it must be >= 1")
+        if (args.data_file is None) == (args.at is None):
+            raise ValueError("give either DATA_FILE (new rows) or --at INPUTS_FILE (new input values)")
         run = load_run(args.run_dir)
+        out = args.out or args.run_dir / "projections" / datetime.now().strftime("%Y-%m-%d_%H-%M-%S-%f")
+        if args.at is not None:
+            table, prediction = predict_at(run, args.at)
+            written = write_along(out, run, table, prediction)
+            print(f"Predicted {len(table)} rows at new input values; wrote {written}")
+            return
         label_column = label_column_for(run, args.data_file, args.label_column)
         rows, labels = read_rows(run, args.data_file, label_column)
         projection = run.project(rows, args.max_draws)
-        out = args.out or args.run_dir / "projections" / datetime.now().strftime("%Y-%m-%d_%H-%M-%S-%f")
         write_projection(out, run, projection, labels, args.data_file)
         how = "each row's q(z*)" if projection.method == "variational" else f"{projection.n_draws} fit(s)"
         print(f"Projected {len(rows)} rows ({how}); wrote {out / LATENTS}")

@@ -20,6 +20,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from gplvm.config.dataset import DATASETS, DatasetConfig
 from gplvm.config.inference import InferenceConfig, VariationalConfig
+from gplvm.config.latent_prior import LATENT_PRIORS, IidLatentPriorConfig
 from gplvm.config.model import ModelConfig
 from gplvm.config.overrides import extra_keys, key_hint
 from gplvm.config.root import SCHEMAS, Config
@@ -107,6 +108,13 @@ def inference_config_from_yaml(text: str) -> tuple[InferenceConfig, int]:
     return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), values.inference)), int(
         values.get("seed", 0)
     )
+
+
+def latent_prior_config_from_yaml(text: str):
+    """The latent prior config in a run's composed config (``config`` attr); iid when absent."""
+    values = OmegaConf.create(text or "{}").get("latent_prior") or {"name": "iid"}
+    schema = LATENT_PRIORS.get(str(values.get("name")), IidLatentPriorConfig)
+    return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), values))
 
 
 def model_config_from_yaml(text: str) -> ModelConfig:

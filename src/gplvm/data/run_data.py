@@ -27,6 +27,10 @@ def fingerprint(Y: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(Y, dtype=np.float64).data).hexdigest()
 
 
+# constant_data holds each covariate column (a latent prior's inputs and group) under this prefix.
+COVARIATE_PREFIX = "covariate_"
+
+
 def data_attrs(data: Dataset, cfg: Config) -> tuple[bool, dict[str, str | int]]:
     """Whether to store Y in the run, and the attrs that describe (and can recreate) it."""
     store = data.Y.nbytes <= cfg.copy_data_max_mb * 2**20

@@ -81,7 +81,7 @@ class GPLatentPrior:
                 " or raise latent_prior.max_rows"
             )
         covariates = data.covariates or {}
-        inputs = np.column_stack([_numeric(name, covariates[name]) for name in cfg.inputs])
+        inputs = np.column_stack([numeric_column(name, covariates[name]) for name in cfg.inputs])
         spread = inputs.std(axis=0)
         constant = [name for name, sd in zip(cfg.inputs, spread, strict=True) if not sd > 0]
         if constant:
@@ -169,7 +169,7 @@ class GPLatentPrior:
         return float(-q * np.sum(np.log(np.diag(L))) - 0.5 * np.sum(A**2) - 0.5 * n * q * LOG_2PI)
 
 
-def _numeric(name: str, text: np.ndarray) -> np.ndarray:
+def numeric_column(name: str, text: np.ndarray) -> np.ndarray:
     """A covariate column as numbers, or one line naming the first cell that is not one."""
     values = np.empty(len(text))
     for i, cell in enumerate(text):

@@ -5,20 +5,23 @@ reconstructions and projections of new rows."""
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import arviz as az
 import numpy as np
 from omegaconf import OmegaConf
 
-from gplvm.config import model_config_from_yaml
-from gplvm.data.run_data import training_data
+from gplvm.config import GPLatentPriorConfig, latent_prior_config_from_yaml, model_config_from_yaml
+from gplvm.data.dataset import Dataset
+from gplvm.data.run_data import COVARIATE_PREFIX, training_data
 from gplvm.errors import RunDirectoryError
 from gplvm.evaluate.align import procrustes_rotations
+from gplvm.evaluate.along_inputs import AlongInputs, predict_along_inputs
 from gplvm.evaluate.projection import Projection, project, project_variational
 from gplvm.evaluate.record import RunMetrics
 from gplvm.inference.blas_threads import one_blas_thread
+from gplvm.model.latent_prior import GPLatentPrior
 from gplvm.model.spec import ModelSpec
 from gplvm.run import lifecycle, results
 
@@ -52,7 +55,20 @@ class Run:
         Built once: the latent plot's analytic overlay and its shading both ask for it.
         """
         text = self.tree.attrs.get("model_config")
-        return ModelSpec.from_config(model_config_from_yaml(text)) if text else None
+        if not text:
+            return None
+        spec = ModelSpec.from_config(model_config_from_yaml(text))
+        prior = latent_prior_config_from_yaml(self.tree.attrs.get("config", ""))
+        if isinstance(prior, GPLatentPriorConfig):
+            constant = self.tree.constant_data
+            covariates = {
+                name.removeprefix(COVARIATE_PREFIX): constant[name].values.astype(str)
+                for name in constant.data_vars
+                if name.startswith(COVARIATE_PREFIX)
+            }
+            rows = Dataset("run", np.zeros((len(self.latents), 1)), ["x"], covariates=covariates)
+            spec = replace(spec, latent_prior=GPLatentPrior.from_config(prior, rows, spec.prior_scale))
+        return spec
 
     @property
     def config(self):
@@ -126,6 +142,19 @@ class Run:
             )
         fits = self.projection_fits(max_draws)
         return project(self.spec.form, fits, self.training_data(), Y_new, self.spec.prior_scale)
+
+    @one_blas_thread
+    def predict_along(
+        self, new_inputs: np.ndarray, new_groups: np.ndarray | None = None, max_draws: int = 20
+    ) -> AlongInputs:
+        """Latents and rows at new values of the run's GP latent prior inputs (n*, P raw values);
+        see :mod:`gplvm.evaluate.along_inputs`."""
+        offset, scale = self._units()
+        posterior = self.tree.posterior.to_dataset()
+        seed = int(self.config.get("seed", 0))
+        return predict_along_inputs(
+            self.spec, posterior, self.training_data(), offset, scale, new_inputs, new_groups, max_draws, seed
+        )
 
     @one_blas_thread
     def reconstruct(

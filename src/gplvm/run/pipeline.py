@@ -21,7 +21,7 @@ from gplvm.config import Config, GPLatentPriorConfig, check_against_data
 from gplvm.data.dataset import Dataset
 from gplvm.data.heldout import split_features
 from gplvm.data.loading import load_dataset
-from gplvm.data.run_data import data_attrs
+from gplvm.data.run_data import COVARIATE_PREFIX, data_attrs
 from gplvm.errors import ConfigError
 from gplvm.evaluate import elpd
 from gplvm.evaluate.along_inputs import AlongInputs, predict_along_inputs
@@ -172,6 +172,10 @@ def build_tree(
         )
     if data.labels is not None:
         constant = constant.assign(label=xr.DataArray(data.labels.astype(str), dims="obs"))
+    for name, values in (data.covariates or {}).items():  # a latent prior's inputs: read back by load_run
+        constant = constant.assign(
+            {f"{COVARIATE_PREFIX}{name}": xr.DataArray(values.astype(str), dims="obs")}
+        )
     if data.Z_true is not None:
         constant = constant.assign(Z_true=xr.DataArray(data.Z_true, dims=("obs", "true_latent_dim")))
         constant = constant.assign_coords(true_latent_dim=np.arange(data.Z_true.shape[1]))

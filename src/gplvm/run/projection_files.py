@@ -14,9 +14,15 @@ from pathlib import Path
 
 import numpy as np
 
-from gplvm.config import FileDatasetConfig, dataset_config_from_yaml
-from gplvm.data.files import column_names, read_file
+from gplvm.config import (
+    FileDatasetConfig,
+    GPLatentPriorConfig,
+    dataset_config_from_yaml,
+    latent_prior_config_from_yaml,
+)
+from gplvm.data.files import column_names, read_columns, read_file
 from gplvm.errors import DataError
+from gplvm.model.latent_prior import numeric_column
 from gplvm.plots import figures as plots
 from gplvm.run import results
 
@@ -113,3 +119,41 @@ def write_projection(out: Path, run, projection, labels, source: Path) -> None:
     if labels is not None:
         table["label"] = labels
     results.write_atomic(out / LATENTS, lambda p: table.to_csv(p, index=False))
+
+
+ALONG = "along.csv"
+
+
+def predict_at(run, path: Path):
+    """Read the run's GP-prior input (and group) columns from ``path`` and predict there: the
+    table of inputs and the :class:`~gplvm.evaluate.along_inputs.AlongInputs`."""
+    import pandas as pd
+
+    prior = latent_prior_config_from_yaml(run.tree.attrs.get("config", ""))
+    if not isinstance(prior, GPLatentPriorConfig):
+        raise DataError(f"{run.path} was fitted without latent_prior=gp: --at needs a GP prior's inputs")
+    columns = [*prior.inputs, *([prior.group] if prior.group is not None else [])]
+    text = read_columns(path, columns)
+    inputs = np.column_stack([numeric_column(name, text[name]) for name in prior.inputs])
+    groups = text[prior.group] if prior.group is not None else None
+    table = pd.DataFrame({name: text[name] for name in columns})
+    return table, run.predict_along(inputs, groups)
+
+
+def write_along(out: Path, run, table, prediction) -> Path:
+    """``along.csv``: the inputs, each feature's predicted mean and ``<feature>_sd``, then the
+    latents ``z0, ...`` and ``z0_sd, ...`` for a point fit."""
+    features = [str(f) for f in run.tree.constant_data["feature"].values]
+    table = table.copy()
+    for j, name in enumerate(features):
+        table[name] = prediction.Y[:, j]
+    for j, name in enumerate(features):
+        table[f"{name}_sd"] = prediction.Y_sd[:, j]
+    if prediction.Z is not None:
+        for i in range(prediction.Z.shape[1]):
+            table[f"z{i}"] = prediction.Z[:, i]
+        for i in range(prediction.Z.shape[1]):
+            table[f"z{i}_sd"] = prediction.Z_sd[:, i]
+    out.mkdir(parents=True, exist_ok=True)
+    results.write_atomic(out / ALONG, lambda p: table.to_csv(p, index=False))
+    return out / ALONG
