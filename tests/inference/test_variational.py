@@ -82,9 +82,15 @@ def test_variational_metrics(variational_run):
 
 
 def test_variational_is_reproducible():
+    """The same seed gives the same fit. Not bit for bit: NumPy's vectorised sums depend on the
+    arrays' alignment in memory, and 20 L-BFGS steps amplify a last-bit difference; after the 47
+    scikit-learn estimator checks had run in the same process the draws differed by up to 4e-7
+    (2026-11-30)."""
     short = [*VARIATIONAL, "inference.maxiter=20", "plot=false"]
     first, again = (fit_experiment(load_config(*short)) for _ in range(2))
-    np.testing.assert_array_equal(again.idata.posterior["Z"].values, first.idata.posterior["Z"].values)
+    np.testing.assert_allclose(
+        again.idata.posterior["Z"].values, first.idata.posterior["Z"].values, rtol=0, atol=1e-5
+    )
 
 
 def test_variational_run_directory_is_inspected(tmp_path, variational_run, capsys):
