@@ -10,7 +10,6 @@ import pytest
 from scipy.stats import multivariate_normal
 
 from gplvm.config import GPLatentPriorConfig, PriorConfig, load_config
-from gplvm.data.dataset import Dataset
 from gplvm.errors import ConfigError, DataError
 from gplvm.inference.python_mode import python_mode
 from gplvm.model.kernels import make_kernel
@@ -21,11 +20,10 @@ def prior_for(times, groups=None, kernel="rbf", white=0.05, prior_scale=1.3) -> 
     covariates = {"time": np.asarray(times, dtype=str)}
     if groups is not None:
         covariates["run"] = np.asarray(groups, dtype=str)
-    data = Dataset("t", np.zeros((len(times), 3)), ["a", "b", "c"], covariates=covariates)
     cfg = GPLatentPriorConfig(
         inputs=["time"], group=None if groups is None else "run", kernel=kernel, white=white
     )
-    return GPLatentPrior.from_config(cfg, data, prior_scale)
+    return GPLatentPrior.from_config(cfg, covariates, prior_scale)
 
 
 @pytest.mark.parametrize("kernel", ["rbf", "matern52"])

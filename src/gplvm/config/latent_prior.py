@@ -16,6 +16,11 @@ class LatentPriorConfig:
 
     name: str = "iid"
 
+    @property
+    def columns(self) -> list[str]:
+        """The data file's columns that the prior reads (kept out of Y): none for iid."""
+        return []
+
 
 @dataclass
 class IidLatentPriorConfig(LatentPriorConfig):
@@ -58,6 +63,11 @@ class GPLatentPriorConfig(LatentPriorConfig):
         require(0 <= self.white < 1, "latent_prior.white", self.white, "it must lie in [0, 1)")
         require(self.max_rows >= 1, "latent_prior.max_rows", self.max_rows, "it must be >= 1")
         self.lengthscale_prior.check("latent_prior.lengthscale_prior")
+
+    @property
+    def columns(self) -> list[str]:
+        """The input columns, then the group column when there is one."""
+        return [*self.inputs, *([self.group] if self.group is not None else [])]
 
     def check_inputs(self) -> None:
         """Inputs are required, but the schema's default (none) must compose: checked when run."""

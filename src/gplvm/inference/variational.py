@@ -22,7 +22,7 @@ from gplvm.inference.map import fit_map
 from gplvm.model.forms import describe
 from gplvm.model.latent_prior import LAMBDA, LENGTHSCALE, MUBAR, vgpds_q_np
 from gplvm.model.pymc_model import build_variational_model
-from gplvm.model.spec import ModelSpec, prior_log_density
+from gplvm.model.spec import ModelSpec
 
 
 def draws_from_q(mean: np.ndarray, variance: np.ndarray, chains: int, draws: int, seed: int) -> np.ndarray:
@@ -138,16 +138,12 @@ class VariationalMethod(FitMethod):
             )
         if prior is None:
             Z = draws_from_q(point["Z_mean"], point["Z_var"], self.cfg.chains, self.cfg.draws, seed)
-            log_prior = 0.0
         else:
             lengthscale = float(hyper.get(LENGTHSCALE, prior.lengthscale))
             mean, covariances = vgpds_q_np(prior.covariance_np(lengthscale), point[MUBAR], point[LAMBDA])
             point["Z_mean"], point["Z_var"] = mean, np.stack([np.diag(S) for S in covariances], axis=1)
             Z = draws_from_gp_q(mean, covariances, self.cfg.chains, self.cfg.draws, seed)
-            log_prior = (
-                prior_log_density(lengthscale, prior.lengthscale_prior) if prior.learn_lengthscale else 0.0
-            )
-        log_prior += sum(prior_log_density(hyper[name], spec.priors[name]) for name in spec.learned)
+        log_prior = spec.hyperparameter_log_prior(hyper)
         info = {
             **opt.info,
             "elbo": -float(opt.idata["optimizer_result"]["fun"].values) - log_prior,

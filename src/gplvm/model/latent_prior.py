@@ -21,7 +21,6 @@ import pytensor.tensor as pt
 from pytensor.tensor.linalg import cholesky, solve_triangular
 
 from gplvm.config import GPLatentPriorConfig, PriorConfig
-from gplvm.data.dataset import Dataset
 from gplvm.errors import ConfigError, DataError
 from gplvm.model.constants import LOG_2PI
 from gplvm.model.kernels import Kernel, make_kernel
@@ -72,15 +71,18 @@ class GPLatentPrior:
     groups: np.ndarray | None = None
 
     @classmethod
-    def from_config(cls, cfg: GPLatentPriorConfig, data: Dataset, prior_scale: float) -> GPLatentPrior:
-        """The prior for ``data``'s covariate columns, or a one-line error for unusable inputs."""
-        if data.n_obs > cfg.max_rows:
+    def from_config(
+        cls, cfg: GPLatentPriorConfig, covariates: dict[str, np.ndarray], prior_scale: float
+    ) -> GPLatentPrior:
+        """The prior over the rows whose ``covariates`` (columns as text, by name) are given, or a
+        one-line error for unusable inputs."""
+        n_obs = len(covariates[cfg.inputs[0]])
+        if n_obs > cfg.max_rows:
             raise ConfigError(
-                f"latent_prior=gp on {data.n_obs} rows is above latent_prior.max_rows={cfg.max_rows}: the"
+                f"latent_prior=gp on {n_obs} rows is above latent_prior.max_rows={cfg.max_rows}: the"
                 " exact prior factorises an N x N matrix at every step; use fewer rows (dataset.max_obs)"
                 " or raise latent_prior.max_rows"
             )
-        covariates = data.covariates or {}
         inputs = np.column_stack([numeric_column(name, covariates[name]) for name in cfg.inputs])
         spread = inputs.std(axis=0)
         constant = [name for name, sd in zip(cfg.inputs, spread, strict=True) if not sd > 0]

@@ -81,6 +81,15 @@ def _form_parameters(spec: ModelSpec, fixed: Mapping[str, np.ndarray] | None) ->
     return out
 
 
+def _latent_lengthscale(spec: ModelSpec) -> pt.TensorVariable:
+    """The GP latent prior's length scale: free with its prior, or fixed ``pm.Data``."""
+    prior = spec.latent_prior
+    start = np.float64(prior.lengthscale)
+    if prior.learn_lengthscale:
+        return _learned(LENGTHSCALE, prior.lengthscale_prior, start, None)
+    return pm.Data(LENGTHSCALE, start)
+
+
 def _latents(spec: ModelSpec, noncentred: bool = False) -> pt.TensorVariable:
     """Z with its prior: iid Normal, or the GP prior, with its length scale learned or fixed.
 
@@ -92,11 +101,7 @@ def _latents(spec: ModelSpec, noncentred: bool = False) -> pt.TensorVariable:
     dims = ("obs", "latent_dim")
     if prior is None:
         return pm.Normal("Z", mu=0.0, sigma=np.float64(spec.prior_scale), dims=dims)
-    start = np.float64(prior.lengthscale)
-    if prior.learn_lengthscale:
-        lengthscale = _learned(LENGTHSCALE, prior.lengthscale_prior, start, None)
-    else:
-        lengthscale = pm.Data(LENGTHSCALE, start)
+    lengthscale = _latent_lengthscale(spec)
     if noncentred:
         white = pm.Normal(WHITENED, mu=0.0, sigma=np.float64(1.0), dims=dims)
         return pm.Deterministic("Z", prior.factor(lengthscale) @ white, dims=dims)
@@ -177,14 +182,9 @@ def build_variational_model(data: Dataset, spec: ModelSpec) -> pm.Model:
 def _gp_q(spec: ModelSpec) -> tuple:
     """q(Z) under the GP latent prior (VGPDS): free ``Z_mubar`` and ``Z_lambda``, the means and
     marginal variances as deterministics ``Z_mean`` and ``Z_var``, and the KL to the prior."""
-    prior = spec.latent_prior
-    start = np.float64(prior.lengthscale)
-    if prior.learn_lengthscale:
-        lengthscale = _learned(LENGTHSCALE, prior.lengthscale_prior, start, None)
-    else:
-        lengthscale = pm.Data(LENGTHSCALE, start)
     dims = ("obs", "latent_dim")
     mubar = pm.Flat(MUBAR, dims=dims)
     lam = pm.HalfFlat(LAMBDA, dims=dims)
-    mean, variance, kl = vgpds_q(prior.covariance(lengthscale), mubar, lam, spec.latent_dim)
+    K = spec.latent_prior.covariance(_latent_lengthscale(spec))
+    mean, variance, kl = vgpds_q(K, mubar, lam, spec.latent_dim)
     return pm.Deterministic("Z_mean", mean, dims=dims), pm.Deterministic("Z_var", variance, dims=dims), kl

@@ -193,17 +193,20 @@ class ModelSpec:
         Densities are of the hyperparameters themselves (no Jacobian of PyMC's log transform):
         with the log-likelihood this is the quantity the MAP maximises.
         """
-        s = self.prior_scale
-        out = float(-0.5 * np.sum((Z / s) ** 2) - Z.size * (np.log(s) + 0.5 * LOG_2PI))
-        if self.latent_prior is not None:
-            prior = self.latent_prior
-            lengthscale = float(np.asarray(hyper.get(LENGTHSCALE, prior.lengthscale)))
-            out = prior.log_density_np(Z, lengthscale)
-            if prior.learn_lengthscale:
-                out += prior_log_density(lengthscale, prior.lengthscale_prior)
-        for name in self.learned:
-            out += prior_log_density(hyper[name], self.priors[name])
-        return out
+        prior, s = self.latent_prior, self.prior_scale
+        if prior is None:
+            latents = float(-0.5 * np.sum((Z / s) ** 2) - Z.size * (np.log(s) + 0.5 * LOG_2PI))
+        else:
+            latents = prior.log_density_np(Z, float(np.asarray(hyper.get(LENGTHSCALE, prior.lengthscale))))
+        return latents + self.hyperparameter_log_prior(hyper)
+
+    def hyperparameter_log_prior(self, hyper: Hyper) -> float:
+        """The priors of the learned hyperparameters and of the GP latent prior's learned length scale."""
+        out = sum(prior_log_density(hyper[name], self.priors[name]) for name in self.learned)
+        prior = self.latent_prior
+        if prior is not None and prior.learn_lengthscale:
+            out += prior_log_density(hyper.get(LENGTHSCALE, prior.lengthscale), prior.lengthscale_prior)
+        return float(out)
 
     def log_posterior(
         self, Z: np.ndarray, Y: np.ndarray, hyper: Hyper, where: str = "at the fitted point"

@@ -13,7 +13,6 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from gplvm.config import GPLatentPriorConfig, latent_prior_config_from_yaml, model_config_from_yaml
-from gplvm.data.dataset import Dataset
 from gplvm.data.run_data import COVARIATE_PREFIX, training_data
 from gplvm.errors import RunDirectoryError
 from gplvm.evaluate.align import procrustes_rotations
@@ -66,8 +65,7 @@ class Run:
                 for name in constant.data_vars
                 if name.startswith(COVARIATE_PREFIX)
             }
-            rows = Dataset("run", np.zeros((len(self.latents), 1)), ["x"], covariates=covariates)
-            spec = replace(spec, latent_prior=GPLatentPrior.from_config(prior, rows, spec.prior_scale))
+            spec = replace(spec, latent_prior=GPLatentPrior.from_config(prior, covariates, spec.prior_scale))
         return spec
 
     @property

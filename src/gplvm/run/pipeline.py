@@ -240,13 +240,6 @@ def kfold_over_features(fit: Fit, tree: DataTree, data: Dataset, spec: ModelSpec
     return elpd.kfold_group(result, fold, cfg.kfold.seed)
 
 
-def latent_prior_columns(cfg) -> list[str]:
-    """The data file's columns that a latent prior reads (kept out of Y)."""
-    if not isinstance(cfg, GPLatentPriorConfig):
-        return []
-    return [*cfg.inputs, *([cfg.group] if cfg.group is not None else [])]
-
-
 @one_blas_thread
 def fit_experiment(cfg: Config, config_yaml: str = "", data: Dataset | None = None) -> Experiment:
     """Load the data, build the model, fit it and compute the metrics; write nothing.
@@ -257,8 +250,7 @@ def fit_experiment(cfg: Config, config_yaml: str = "", data: Dataset | None = No
     """
     config_yaml = config_yaml or OmegaConf.to_yaml(OmegaConf.structured(cfg))
     check_run_config(cfg)
-    covariates = latent_prior_columns(cfg.latent_prior)
-    full = load_dataset(cfg.dataset, covariates) if data is None else data
+    full = load_dataset(cfg.dataset, cfg.latent_prior.columns) if data is None else data
     data, Y_heldout, heldout_names = split_features(full, cfg.heldout.fraction, cfg.heldout.seed)
     choice = None
     if cfg.model.likelihood == AUTO:
@@ -267,7 +259,8 @@ def fit_experiment(cfg: Config, config_yaml: str = "", data: Dataset | None = No
         cfg = replace(cfg, model=replace(cfg.model, likelihood=name))
     spec = ModelSpec.from_config(cfg.model, data.n_obs)
     if isinstance(cfg.latent_prior, GPLatentPriorConfig):
-        spec = replace(spec, latent_prior=GPLatentPrior.from_config(cfg.latent_prior, data, spec.prior_scale))
+        prior = GPLatentPrior.from_config(cfg.latent_prior, data.covariates, spec.prior_scale)
+        spec = replace(spec, latent_prior=prior)
     check_config(cfg, data, spec)
     method = method_for(cfg.inference)
     fit = method.fit(method.build_model(data, spec), data, spec, cfg.seed)

@@ -132,7 +132,7 @@ def predict_at(run, path: Path):
     prior = latent_prior_config_from_yaml(run.tree.attrs.get("config", ""))
     if not isinstance(prior, GPLatentPriorConfig):
         raise DataError(f"{run.path} was fitted without latent_prior=gp: --at needs a GP prior's inputs")
-    columns = [*prior.inputs, *([prior.group] if prior.group is not None else [])]
+    columns = prior.columns
     text = read_columns(path, columns)
     inputs = np.column_stack([numeric_column(name, text[name]) for name in prior.inputs])
     groups = text[prior.group] if prior.group is not None else None
