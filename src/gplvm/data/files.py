@@ -67,21 +67,22 @@ def _is_number(text: str) -> bool:
     return text.strip().lower() not in _NAN_WORDS
 
 
-def first_line_is_data(path: Path) -> bool:
-    """Whether a CSV's first line is all numbers: a file without a header row."""
+def _first_row(path: Path) -> list[str]:
     with path.open(newline="") as fh:
-        first = next(csv.reader(fh), [])
-    return bool(first) and all(_is_number(cell) for cell in first)
+        return next(csv.reader(fh), [])
+
+
+def _all_numbers(row: list[str]) -> bool:
+    """Whether a CSV row is all numbers: as a first line, a file without a header row."""
+    return bool(row) and all(_is_number(cell) for cell in row)
 
 
 def column_names(path: Path) -> list[str] | None:
     """A table's column names (CSV header, Parquet schema, npz arrays); None without a header row."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        if first_line_is_data(path):
-            return None
-        with path.open(newline="") as fh:
-            return [cell.strip() for cell in next(csv.reader(fh), [])]
+        first = _first_row(path)
+        return None if _all_numbers(first) else [cell.strip() for cell in first]
     if suffix == ".parquet":
         import pyarrow.parquet as pq
 
@@ -100,7 +101,7 @@ def _read_csv(
     A first line of numbers is refused (it would be taken as column names, losing a row), unless
     ``headerless``: then the columns are read by position and no names are returned.
     """
-    no_header = first_line_is_data(path) if path.stat().st_size else False
+    no_header = _all_numbers(_first_row(path))
     if no_header and not headerless:
         raise DataError(
             f"{path} line 1 is all numbers, not a header row of column names; add one"
