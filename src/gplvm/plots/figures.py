@@ -197,7 +197,6 @@ def save_projection_plot(
     rows, note = shown_rows(len(Z_train))
     x, y = _xy(Z_train[rows], rows)
     shown = None if labels is None else labels[rows]
-    colours = {}
     for keep, colour, name in _by_label(shown):
         sel = slice(None) if keep is None else keep
         training_colour = colour if new_labels is None else "0.75"
@@ -209,7 +208,6 @@ def save_projection_plot(
             color=training_colour,
             label=None if new_labels is not None else name,
         )
-        colours[name] = colour
     if new_labels is not None:
         ax.scatter([], [], s=6, color="0.75", label="training rows")
     two_dims = Z_new.shape[1] >= 2  # else dim 0 against a row of crosses below the training points

@@ -100,24 +100,25 @@ def loo_flags(table: pd.DataFrame) -> pd.Series:
     return table.apply(flag, axis=1) if len(table) else pd.Series(dtype=str)
 
 
-def ranking_problem(table: pd.DataFrame, swept: list[str], best: pd.Series) -> str | None:
-    """Why the best row cannot be trusted as a ranking, with what would fix it; None when it can."""
+def ranking_problem(table: pd.DataFrame, swept: list[str], best: pd.Series) -> tuple[bool, str | None]:
+    """(whether the best row may be named, and why it cannot be trusted with what would fix it, or
+    None when it can)."""
     score = score_column(table)
     sizes = table["n_features"].dropna() if "n_features" in table else pd.Series(dtype=float)
     folds = suggested_folds(int(sizes.min())) if len(sizes) else 10
     model_keys = [k for k in swept if k.lstrip("+").startswith(("model", "inference"))]
     if score == "log_likelihood" and model_keys:
-        return (
+        return False, (
             f"No ranking: the training log-likelihood favours the larger model whenever"
             f" {', '.join(model_keys)} vary. Rerun the sweep with heldout.fraction=0.2 (a held-out score)"
             f" or kfold.folds={folds} (K-fold over features), or compare the jobs with gplvm-compare"
         )
     if score == "elpd_loo" and best.get("loo_check"):
-        return (
+        return True, (
             f"The best job's PSIS-LOO is unreliable ({best['loo_check']}): rank with K-fold instead"
             f" (gplvm-compare --kfold {folds}, or rerun with kfold.folds={folds})"
         )
-    return None
+    return True, None
 
 
 def _cell(value) -> str:
@@ -184,8 +185,8 @@ def write_report(sweep_dir: Path) -> str:
         summary.append("No job completed, so there is no best configuration.")
     else:
         setting = " ".join(f"{k}={best[k]}" for k in swept) or "(nothing was swept)"
-        problem = ranking_problem(table, swept, best)
-        if problem is None or not problem.startswith("No ranking"):
+        rankable, problem = ranking_problem(table, swept, best)
+        if rankable:
             summary.append(
                 f"Best by {score_column(table)} = {best[score_column(table)]:.6g}: {setting}"
                 f" (job {best['job']})"
