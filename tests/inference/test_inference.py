@@ -169,7 +169,7 @@ def test_the_tolerance_stops_l_bfgs_b_once_the_gain_over_the_window_is_small():
     fit then reports that verdict; tol = 0 never stops it."""
     from scipy.optimize import rosen, rosen_der
 
-    from gplvm.inference.map import Progress
+    from gplvm.inference.progress import Progress
 
     seen: list[float] = []
     progress = Progress(objective=None, every=0, tol=1e-3, window=5)

@@ -120,7 +120,7 @@ def test_sparse_map_stores_the_inducing_inputs(sparse_map_run):
 
 
 def test_progress_lines_are_logged(caplog):
-    with caplog.at_level(logging.INFO, logger="gplvm.inference.map"):
+    with caplog.at_level(logging.INFO, logger="gplvm.inference.progress"):
         fit_experiment(load_config("dataset=iris", "model=rbf", "inference.progress_seconds=1e-9"))
     lines = [r.getMessage() for r in caplog.records if "MAP iteration" in r.getMessage()]
     assert lines and "objective" in lines[0] and "largest |gradient|" in lines[0]

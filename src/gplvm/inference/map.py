@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from collections import deque
 from datetime import UTC, datetime
 
 import numpy as np
@@ -18,6 +17,7 @@ from gplvm.config import Init, MapConfig
 from gplvm.data.dataset import Dataset
 from gplvm.errors import ConfigError, NumericalError
 from gplvm.inference.base import Fit, FitMethod, compile_mode, starting_point
+from gplvm.inference.progress import Progress
 from gplvm.model.forms import describe
 from gplvm.model.forms.dense import Dense
 from gplvm.model.kernels.linear import Linear
@@ -212,50 +212,6 @@ def _tree(model: pm.Model, point: dict[str, np.ndarray], result, maxcor: int) ->
     tree = DataTree.from_dict(groups)
     tree.attrs = attrs
     return tree
-
-
-class Progress:
-    """An L-BFGS-B callback that logs iteration, objective, gradient and elapsed time every few seconds,
-    and stops the optimiser once the objective has gained less than ``tol`` x |objective| over the
-    last ``window`` iterations (``tol`` = 0: never).
-
-    Logged to ``gplvm.inference.map`` at INFO: the terminal and ``gplvm.log`` of a run show it,
-    tests capture it. ``every`` = 0 keeps it quiet.
-    """
-
-    def __init__(
-        self, objective: _Objective, every: float, label: str = "MAP", tol: float = 0.0, window: int = 100
-    ) -> None:
-        self.objective = objective
-        self.every = every
-        self.label = label
-        self.tol = tol
-        self.window = window
-        self.values: deque[float] = deque(maxlen=window + 1)  # the objective over the window
-        self.iteration = 0
-        self.start = self.last = time.perf_counter()
-
-    def __call__(self, intermediate_result) -> None:
-        self.iteration += 1
-        value = float(intermediate_result.fun)
-        if self.tol > 0:
-            self.values.append(value)
-            gain = self.values[0] - value
-            if len(self.values) > self.window and gain <= self.tol * max(1.0, abs(value)):
-                raise StopIteration  # L-BFGS-B then returns the current point
-        now = time.perf_counter()
-        if self.every <= 0 or now - self.last < self.every:
-            return
-        self.last = now
-        gradient = getattr(self.objective, "last_gradient", np.zeros(1))
-        log.info(
-            "%s iteration %d: objective %.10g, largest |gradient| %.3g, %.1f s",
-            self.label,
-            self.iteration,
-            float(intermediate_result.fun),
-            float(np.max(np.abs(gradient))),
-            now - self.start,
-        )
 
 
 def history_length(cfg: MapConfig, n_params: int) -> int:
