@@ -13,7 +13,7 @@ from gplvm.config import GPLatentPriorConfig, PriorConfig, load_config
 from gplvm.errors import ConfigError, DataError
 from gplvm.inference.python_mode import python_mode
 from gplvm.model.kernels import make_kernel
-from gplvm.model.latent_prior import GPLatentPrior
+from gplvm.model.latent_priors import GPLatentPrior
 
 
 def prior_for(times, groups=None, kernel="rbf", white=0.05, prior_scale=1.3) -> GPLatentPrior:
@@ -147,6 +147,11 @@ LABEL = "dataset.label_column=word"
             "above latent_prior.max_rows=10",
         ),
         ([LABEL], ConfigError, "latent_prior.inputs=[] is invalid: name one or more covariate columns"),
+        (
+            ["latent_prior.inputs=[step]", "latent_prior.white=0", LABEL],
+            DataError,
+            "rows 0 and 1 (counting from 0) have the same step: with latent_prior.white=0",
+        ),
     ],
 )
 def test_bad_covariates_give_one_line(tmp_path, overrides, error, message):
@@ -154,6 +159,7 @@ def test_bad_covariates_give_one_line(tmp_path, overrides, error, message):
 
     frame = pd.DataFrame(np.random.default_rng(0).standard_normal((12, 3))).add_prefix("y")
     frame["time"], frame["word"], frame["flat"] = np.arange(12.0), "a", 1.0
+    frame["step"] = np.arange(12) // 2
     frame.to_csv(tmp_path / "d.csv", index=False)
     cfg = load_config(
         "dataset=file", f"dataset.path={tmp_path / 'd.csv'}", "plot=false", "latent_prior=gp", *overrides
@@ -182,7 +188,7 @@ def test_config_ranges():
 
 def test_the_noncentred_model_is_the_centred_one_in_whitened_coordinates(tmp_path):
     """Z = L_t V: log p(V) = log p(Z = L_t V) + Q log|L_t| (the change of variables), all else equal."""
-    from gplvm.model.latent_prior import LENGTHSCALE, WHITENED
+    from gplvm.model.latent_priors import LENGTHSCALE, WHITENED
     from gplvm.model.pymc_model import build_model
     from gplvm.run.pipeline import fit_experiment
 
@@ -244,7 +250,7 @@ def full_gaussian_kl(m: np.ndarray, S: np.ndarray, K: np.ndarray) -> float:
 
 
 def test_vgpds_q_and_its_kl_match_the_full_gaussians():
-    from gplvm.model.latent_prior import vgpds_q, vgpds_q_np
+    from gplvm.model.latent_priors import vgpds_q, vgpds_q_np
 
     prior = prior_for(np.linspace(0, 2, 9), kernel="matern52", white=0.05)
     K = prior.covariance_np(0.6)
@@ -261,7 +267,7 @@ def test_vgpds_q_and_its_kl_match_the_full_gaussians():
 
 
 def test_vgpds_kl_gradients_match_central_differences():
-    from gplvm.model.latent_prior import vgpds_q
+    from gplvm.model.latent_priors import vgpds_q
 
     prior = prior_for(np.linspace(0, 2, 7))
     rng = np.random.default_rng(5)
@@ -288,7 +294,7 @@ def test_vgpds_kl_gradients_match_central_differences():
 def test_a_variational_fit_with_the_gp_prior_stores_its_q(tmp_path):
     """The Bayesian GPLVM under the GP prior: q's parameters, marginals that match them, and draws
     from the correlated q (a short fit: the bound's comparison is the slow test below)."""
-    from gplvm.model.latent_prior import vgpds_q_np
+    from gplvm.model.latent_priors import vgpds_q_np
     from gplvm.run.pipeline import fit_experiment
 
     trajectory_files(tmp_path)

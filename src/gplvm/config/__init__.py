@@ -48,8 +48,10 @@ from gplvm.config.inference import (
 )
 from gplvm.config.latent_prior import (
     LATENT_PRIORS,
+    CovariatePriorConfig,
     GPLatentPriorConfig,
     IidLatentPriorConfig,
+    InformativeLatentPriorConfig,
     LatentPriorConfig,
 )
 from gplvm.config.model import InducingInit, ModelConfig
@@ -64,6 +66,7 @@ __all__ = [
     "LATENT_PRIORS",
     "SCHEMAS",
     "Config",
+    "CovariatePriorConfig",
     "CurveDatasetConfig",
     "DatasetConfig",
     "DigitsDatasetConfig",
@@ -73,6 +76,7 @@ __all__ = [
     "IidLatentPriorConfig",
     "InducingInit",
     "InferenceConfig",
+    "InformativeLatentPriorConfig",
     "Init",
     "IrisDatasetConfig",
     "KFoldConfig",

@@ -1,4 +1,5 @@
-"""Latent prior schemas (``latent_prior=iid`` or ``gp``): how the rows of Z are distributed a priori."""
+"""Latent prior schemas (``latent_prior=iid``, ``gp`` or ``informative``): how Z's rows are
+distributed a priori."""
 
 from __future__ import annotations
 
@@ -30,7 +31,36 @@ class IidLatentPriorConfig(LatentPriorConfig):
 
 
 @dataclass
-class GPLatentPriorConfig(LatentPriorConfig):
+class CovariatePriorConfig(LatentPriorConfig):
+    """A prior that reads covariate columns of the data file (kept out of Y)."""
+
+    inputs: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        require(
+            len(set(self.inputs)) == len(self.inputs),
+            "latent_prior.inputs",
+            self.inputs,
+            "name each column once",
+        )
+
+    @property
+    def columns(self) -> list[str]:
+        """The input columns."""
+        return list(self.inputs)
+
+    def check_inputs(self) -> None:
+        """Inputs are required, but the schema's default (none) must compose: checked when run."""
+        require(
+            bool(self.inputs),
+            "latent_prior.inputs",
+            list(self.inputs),
+            "name one or more covariate columns of the data file, e.g. latent_prior.inputs=[time]",
+        )
+
+
+@dataclass
+class GPLatentPriorConfig(CovariatePriorConfig):
     """Each latent dim an independent GP over covariate columns of the data file.
 
     Cov(z_nq, z_mq) = prior_scale^2 ((1 - white) k(t_n, t_m) + white [n = m]), with k a unit-variance
@@ -39,7 +69,7 @@ class GPLatentPriorConfig(LatentPriorConfig):
     """
 
     name: str = "gp"
-    inputs: list[str] = field(default_factory=list)  # covariate columns, taken out of Y
+    inputs: list[str] = field(default_factory=list)  # covariate columns
     group: str | None = None  # a column whose values name independent sequences
     kernel: str = "rbf"
     lengthscale: float = 1.0  # in sds of the standardised inputs; the start when learned
@@ -49,12 +79,7 @@ class GPLatentPriorConfig(LatentPriorConfig):
     max_rows: int = 5000  # the exact prior's N x N Cholesky: O(N^3) per evaluation
 
     def __post_init__(self) -> None:
-        require(
-            len(set(self.inputs)) == len(self.inputs),
-            "latent_prior.inputs",
-            self.inputs,
-            "name each column once",
-        )
+        super().__post_init__()
         require(self.group not in self.inputs, "latent_prior.group", self.group, "it must not be an input")
         require(
             self.kernel in GP_KERNELS, "latent_prior.kernel", self.kernel, f"choose {' or '.join(GP_KERNELS)}"
@@ -69,14 +94,26 @@ class GPLatentPriorConfig(LatentPriorConfig):
         """The input columns, then the group column when there is one."""
         return [*self.inputs, *([self.group] if self.group is not None else [])]
 
-    def check_inputs(self) -> None:
-        """Inputs are required, but the schema's default (none) must compose: checked when run."""
-        require(
-            bool(self.inputs),
-            "latent_prior.inputs",
-            list(self.inputs),
-            "name one or more covariate columns of the data file, e.g. latent_prior.inputs=[time]",
-        )
+
+@dataclass
+class InformativeLatentPriorConfig(CovariatePriorConfig):
+    """Independent rows whose latent dim p is centred on covariate p (standardised, times
+    ``model.prior_scale``) with sd ``spread``; dims beyond the covariates keep the iid prior."""
+
+    name: str = "informative"
+    inputs: list[str] = field(default_factory=list)  # one covariate per tied latent dim
+    spread: float = 0.5  # the tied latents' sd around their covariate, in latent units
+    learn_spread: bool = False
+    spread_prior: PriorConfig = field(default_factory=lambda: PriorConfig(mu=-0.7, sigma=0.5))
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(self.spread > 0, "latent_prior.spread", self.spread, "it must be > 0")
+        self.spread_prior.check("latent_prior.spread_prior")
 
 
-LATENT_PRIORS = {"iid": IidLatentPriorConfig, "gp": GPLatentPriorConfig}
+LATENT_PRIORS = {
+    "iid": IidLatentPriorConfig,
+    "gp": GPLatentPriorConfig,
+    "informative": InformativeLatentPriorConfig,
+}

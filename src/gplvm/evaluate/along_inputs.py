@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from gplvm.model.latent_prior import LENGTHSCALE
+from gplvm.model.latent_priors import GPLatentPrior
 from gplvm.model.spec import ModelSpec
 
 LATENT_DRAWS = 64  # draws of z* per fit
@@ -56,14 +56,13 @@ def predict_along_inputs(
     file's units back: raw = fitted * scale + offset.
     """
     prior = spec.latent_prior
-    if prior is None:
+    if not isinstance(prior, GPLatentPrior):
         raise ValueError("prediction along inputs needs a run with latent_prior=gp")
     rng = np.random.default_rng([seed, 3])
     fits = spec.fits(posterior, max_draws)
     y_means, y_variances, z_out = [], [], None
     for _, Z, hyper in fits:
-        lengthscale = float(np.asarray(hyper.get(LENGTHSCALE, prior.lengthscale)))
-        z_mean, z_variance = prior.conditional(Z, lengthscale, new_inputs, new_groups)
+        z_mean, z_variance = prior.conditional(Z, prior.theta(hyper), new_inputs, new_groups)
         predict = spec.form.predictor(Z, Y_fitted, hyper)
         noise = rng.standard_normal((LATENT_DRAWS, *z_mean.shape))
         means, variances = [], []

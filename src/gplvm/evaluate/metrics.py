@@ -22,7 +22,6 @@ from gplvm.evaluate.record import RunMetrics
 from gplvm.evaluate.shading import top_two
 from gplvm.inference import Fit
 from gplvm.model.analytic import gram_relative_error
-from gplvm.model.latent_prior import LENGTHSCALE
 from gplvm.model.spec import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -127,21 +126,11 @@ def heldout_metrics(
     }
 
 
-def latent_prior_record(spec: ModelSpec, cfg: Config, posterior) -> dict:
-    """The GP latent prior's settings and its length scale (fitted: the posterior mean)."""
-    prior, settings = spec.latent_prior, cfg.latent_prior
-    lengthscale = prior.lengthscale
-    if LENGTHSCALE in posterior:
-        lengthscale = float(posterior[LENGTHSCALE].mean())
-    return {
-        "name": "gp",
-        "inputs": list(settings.inputs),
-        "group": settings.group,
-        "kernel": settings.kernel,
-        "white": prior.white,
-        "lengthscale": lengthscale,
-        "lengthscale_learned": prior.learn_lengthscale,
-    }
+def latent_prior_record(spec: ModelSpec, posterior) -> dict:
+    """The structured latent prior's settings and hyperparameter (fitted: the posterior mean)."""
+    prior = spec.latent_prior
+    theta = float(posterior[prior.parameter].mean()) if prior.parameter in posterior else prior.start
+    return prior.record(theta)
 
 
 def fit_metrics(
@@ -227,7 +216,7 @@ def fit_metrics(
     if "kfold" in tree:
         out.update(elpd.kfold_summary(elpd.kfold_from_group(tree["kfold"].to_dataset())))
     if spec.latent_prior is not None:
-        out["latent_prior"] = latent_prior_record(spec, cfg, posterior)
+        out["latent_prior"] = latent_prior_record(spec, posterior)
     problems = runaway_hyperparameters(fitted, list(spec.learned), data.Y)
     if problems:
         for problem in problems:

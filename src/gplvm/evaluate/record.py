@@ -88,7 +88,7 @@ class RunMetrics:
     restarts: int | None = _f("MAP: restarts after a stalled line search")
     likelihood_choice: str | None = _f("model.likelihood=auto: the form chosen and why")
     latent_prior: dict | None = _f(
-        "latent_prior=gp: inputs, group, kernel, white and the (fitted) length scale"
+        "latent_prior other than iid: its name, settings and (fitted) hyperparameter"
     )
     init: str | None = _f("MAP: where it started (pca, random, or sparse: from a sparse MAP)")
     sparse_start: dict | None = _f("MAP from a sparse MAP: that fit's iterations, converged, seconds")

@@ -101,6 +101,8 @@ def starting_point(data: Dataset, spec: ModelSpec, init: Init, seed: int) -> dic
     Fails early, with the values, if the likelihood cannot be evaluated there.
     """
     Z0 = initial_latents(data, spec.latent_dim, init, spec.prior_scale, seed)
+    if spec.latent_prior is not None:
+        Z0 = spec.latent_prior.starting_latents(Z0)
     parameters = spec.form.initial_parameters(Z0, seed)
     spec.form.check_factorisable(Z0, {**spec.configured, **parameters}, f"at the {init.value} start")
     return {"Z": Z0, **spec.starting_hyperparameters(), **parameters}

@@ -12,7 +12,7 @@ from gplvm.config import Init, NutsConfig, Sampler
 from gplvm.data.dataset import Dataset
 from gplvm.inference.base import Fit, FitMethod, compile_options, starting_point
 from gplvm.inference.map import MapMethod
-from gplvm.model.latent_prior import LENGTHSCALE, WHITENED
+from gplvm.model.latent_priors import WHITENED
 from gplvm.model.pymc_model import build_model
 from gplvm.model.spec import ModelSpec
 
@@ -96,8 +96,7 @@ class NutsMethod(FitMethod):
         prior = spec.latent_prior
         if prior is not None:
             # Sampled non-centred: the chains start at the same latents, whitened.
-            lengthscale = float(start.get(LENGTHSCALE, prior.lengthscale))
-            start[WHITENED] = prior.whiten(start.pop("Z"), lengthscale)
+            start[WHITENED] = prior.whiten(start.pop("Z"), prior.theta(start))
         if fixed or prior is not None:
             # NUTS samples the model's variables, not the bound's variational parameters: the
             # inducing inputs stay where the MAP (or the start) put them.

@@ -20,7 +20,6 @@ from gplvm.errors import NumericalError
 from gplvm.inference.base import Fit, FitMethod, starting_point
 from gplvm.inference.map import fit_map
 from gplvm.model.forms import describe
-from gplvm.model.latent_prior import LAMBDA, LENGTHSCALE, MUBAR, vgpds_q_np
 from gplvm.model.pymc_model import build_variational_model
 from gplvm.model.spec import ModelSpec
 
@@ -73,8 +72,8 @@ def _tree(point: dict[str, np.ndarray], Z: np.ndarray, opt: DataTree, spec: Mode
     family = "q(Z) = prod_n N(Z_mean[n], diag Z_var[n])"
     q_vars = {"Z_mean": point["Z_mean"], "Z_var": point["Z_var"]}
     if spec.latent_prior is not None:
-        family = "q(z_q) = N(K_t Z_mubar[:, q], (K_t^-1 + diag Z_lambda[:, q])^-1); Z_var its diagonal"
-        q_vars |= {MUBAR: point[MUBAR], LAMBDA: point[LAMBDA]}
+        family = spec.latent_prior.q_family
+        q_vars |= {name: point[name] for name in spec.latent_prior.q_parameters}
     q = xr.Dataset(
         {name: (("obs", "latent_dim"), value) for name, value in q_vars.items()},
         coords={"obs": posterior["obs"], "latent_dim": posterior["latent_dim"]},
@@ -126,9 +125,8 @@ class VariationalMethod(FitMethod):
         prior = spec.latent_prior
         if prior is None:
             start["Z_mean"], start["Z_var"] = Z0, variances
-        else:  # the same means, K mubar = Z0; Lam^-1 as the variances where Lam dominates K^-1
-            K = prior.covariance_np(float(start.get(LENGTHSCALE, prior.lengthscale)))
-            start[MUBAR], start[LAMBDA] = np.linalg.solve(K, Z0), 1.0 / variances
+        else:
+            start |= prior.q_start(Z0, variances, prior.theta(start))
         opt = fit_map(model, start, self.cfg, seed)
         point = {name: opt.idata.posterior[name].values[0, 0] for name in start}
         hyper = spec.first_draw(opt.idata.posterior.to_dataset())
@@ -136,13 +134,14 @@ class VariationalMethod(FitMethod):
             raise NumericalError(
                 f"the variational optimiser diverged to non-finite values ({describe(hyper)})"
             )
-        if prior is None:
+        covariances = None
+        if prior is not None:
+            q = prior.q_at(point, prior.theta(hyper))
+            point["Z_mean"], point["Z_var"], covariances = q.mean, q.variance, q.covariances
+        if covariances is None:
             Z = draws_from_q(point["Z_mean"], point["Z_var"], self.cfg.chains, self.cfg.draws, seed)
         else:
-            lengthscale = float(hyper.get(LENGTHSCALE, prior.lengthscale))
-            mean, covariances = vgpds_q_np(prior.covariance_np(lengthscale), point[MUBAR], point[LAMBDA])
-            point["Z_mean"], point["Z_var"] = mean, np.stack([np.diag(S) for S in covariances], axis=1)
-            Z = draws_from_gp_q(mean, covariances, self.cfg.chains, self.cfg.draws, seed)
+            Z = draws_from_gp_q(point["Z_mean"], covariances, self.cfg.chains, self.cfg.draws, seed)
         log_prior = spec.hyperparameter_log_prior(hyper)
         info = {
             **opt.info,

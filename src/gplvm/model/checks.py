@@ -10,7 +10,9 @@ from __future__ import annotations
 from gplvm.config import (
     HYPERPARAMETER_NAMES,
     Config,
-    GPLatentPriorConfig,
+    CovariatePriorConfig,
+    InformativeLatentPriorConfig,
+    MapConfig,
     ModelConfig,
     VariationalConfig,
 )
@@ -87,9 +89,26 @@ def check_variational(cfg: ModelConfig) -> None:
 
 
 def check_latent_prior(cfg: Config) -> None:
-    """The GP prior needs its inputs."""
-    if isinstance(cfg.latent_prior, GPLatentPriorConfig):
-        cfg.latent_prior.check_inputs()
+    """A covariate prior needs its inputs; the informative one a latent dim per input, and a spread
+    that the MAP can learn (it cannot: the joint mode has every tied latent on its covariate and
+    the spread at 0)."""
+    prior = cfg.latent_prior
+    if isinstance(prior, CovariatePriorConfig):
+        prior.check_inputs()
+    if isinstance(prior, InformativeLatentPriorConfig):
+        require(
+            len(prior.inputs) <= cfg.model.latent_dim,
+            "latent_prior.inputs",
+            list(prior.inputs),
+            f"each input centres one latent dim: name at most model.latent_dim={cfg.model.latent_dim}",
+        )
+        require(
+            not (prior.learn_spread and type(cfg.inference) is MapConfig),
+            "latent_prior.learn_spread",
+            True,
+            "the MAP of the spread is 0 (every tied latent on its covariate); fix it"
+            " (latent_prior.spread=...) or learn it by inference=nuts or inference=variational",
+        )
 
 
 def check_run_config(cfg: Config) -> Config:

@@ -15,7 +15,7 @@ import pytensor.tensor as pt
 from gplvm.config import PriorConfig, PriorDist
 from gplvm.data.dataset import Dataset
 from gplvm.data.missing import filled
-from gplvm.model.latent_prior import LAMBDA, LENGTHSCALE, MUBAR, WHITENED, vgpds_q
+from gplvm.model.latent_priors import WHITENED
 from gplvm.model.spec import ModelSpec
 from gplvm.model.variational_bound import (
     expected_log_likelihood,
@@ -81,32 +81,32 @@ def _form_parameters(spec: ModelSpec, fixed: Mapping[str, np.ndarray] | None) ->
     return out
 
 
-def _latent_lengthscale(spec: ModelSpec) -> pt.TensorVariable:
-    """The GP latent prior's length scale: free with its prior, or fixed ``pm.Data``."""
+def _latent_prior_parameter(spec: ModelSpec) -> pt.TensorVariable:
+    """The structured latent prior's hyperparameter: free with its prior, or fixed ``pm.Data``."""
     prior = spec.latent_prior
-    start = np.float64(prior.lengthscale)
-    if prior.learn_lengthscale:
-        return _learned(LENGTHSCALE, prior.lengthscale_prior, start, None)
-    return pm.Data(LENGTHSCALE, start)
+    start = np.float64(prior.start)
+    if prior.learn:
+        return _learned(prior.parameter, prior.parameter_prior, start, None)
+    return pm.Data(prior.parameter, start)
 
 
 def _latents(spec: ModelSpec, noncentred: bool = False) -> pt.TensorVariable:
-    """Z with its prior: iid Normal, or the GP prior, with its length scale learned or fixed.
+    """Z with its prior: iid Normal, or a structured prior with its hyperparameter learned or fixed.
 
-    The GP prior is centred (Z free, its log density through a Cholesky factor of K_t: the MAP)
-    or non-centred (Z = L_t V with V ~ Normal(0, 1): the geometry NUTS samples well, as the
-    length scale no longer stretches Z's scale).
+    A structured prior is centred (Z free, its log density a potential: the MAP) or non-centred
+    (Z a function of V ~ Normal(0, 1), for the GP Z = L_t V: the geometry NUTS samples well, as
+    the prior's hyperparameter no longer stretches Z's scale).
     """
     prior = spec.latent_prior
     dims = ("obs", "latent_dim")
     if prior is None:
         return pm.Normal("Z", mu=0.0, sigma=np.float64(spec.prior_scale), dims=dims)
-    lengthscale = _latent_lengthscale(spec)
+    theta = _latent_prior_parameter(spec)
     if noncentred:
         white = pm.Normal(WHITENED, mu=0.0, sigma=np.float64(1.0), dims=dims)
-        return pm.Deterministic("Z", prior.factor(lengthscale) @ white, dims=dims)
+        return pm.Deterministic("Z", prior.noncentred(white, theta), dims=dims)
     Z = pm.Flat("Z", dims=dims)
-    pm.Potential("latent_prior", prior.log_density(Z, lengthscale))
+    pm.Potential("latent_prior", prior.log_density(Z, theta))
     return Z
 
 
@@ -131,7 +131,7 @@ def build_model(
         Values of the form's variational parameters to hold fixed (NUTS keeps the sparse form's
         inducing inputs where the MAP put them); otherwise they are free.
     noncentred : bool
-        With the GP latent prior: Z = L_t V with V (``Z_whitened``) ~ Normal(0, 1), for NUTS.
+        With a structured latent prior: Z a function of V (``Z_whitened``) ~ Normal(0, 1), for NUTS.
 
     Returns
     -------
@@ -168,7 +168,7 @@ def build_variational_model(data: Dataset, spec: ModelSpec) -> pm.Model:
             variance = pm.HalfFlat("Z_var", dims=("obs", "latent_dim"))
             kl = gaussian_kl(mean, variance, spec.prior_scale)
         else:
-            mean, variance, kl = _gp_q(spec)
+            mean, variance, kl = _structured_q(spec)
         if data.n_missing:
             observed = ~np.isnan(data.Y)
             data_term = expected_missing_log_likelihood(spec.form, mean, variance, Y, hyper, observed)
@@ -179,12 +179,18 @@ def build_variational_model(data: Dataset, spec: ModelSpec) -> pm.Model:
     return model
 
 
-def _gp_q(spec: ModelSpec) -> tuple:
-    """q(Z) under the GP latent prior (VGPDS): free ``Z_mubar`` and ``Z_lambda``, the means and
-    marginal variances as deterministics ``Z_mean`` and ``Z_var``, and the KL to the prior."""
+def _structured_q(spec: ModelSpec) -> tuple:
+    """q(Z) under a structured latent prior: its free parameters (the GP's VGPDS ``Z_mubar`` and
+    ``Z_lambda``), the means and marginal variances as ``Z_mean`` and ``Z_var`` (deterministics
+    when they are not q's parameters themselves), and the KL to the prior."""
     dims = ("obs", "latent_dim")
-    mubar = pm.Flat(MUBAR, dims=dims)
-    lam = pm.HalfFlat(LAMBDA, dims=dims)
-    K = spec.latent_prior.covariance(_latent_lengthscale(spec))
-    mean, variance, kl = vgpds_q(K, mubar, lam, spec.latent_dim)
-    return pm.Deterministic("Z_mean", mean, dims=dims), pm.Deterministic("Z_var", variance, dims=dims), kl
+    prior = spec.latent_prior
+    q = {
+        name: (pm.Flat if kind == "real" else pm.HalfFlat)(name, dims=dims)
+        for name, kind in prior.q_parameters.items()
+    }
+    mean, variance, kl = prior.q_moments(q, _latent_prior_parameter(spec), spec.latent_dim)
+    if "Z_mean" not in q:
+        mean = pm.Deterministic("Z_mean", mean, dims=dims)
+        variance = pm.Deterministic("Z_var", variance, dims=dims)
+    return mean, variance, kl

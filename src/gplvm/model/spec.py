@@ -22,7 +22,7 @@ from gplvm.model.forms import LikelihoodForm, make_form
 from gplvm.model.forms.auto import AUTO, choose_likelihood
 from gplvm.model.forms.sparse import Sparse
 from gplvm.model.kernels import Hyper, Kernel, make_kernel
-from gplvm.model.latent_prior import LENGTHSCALE, GPLatentPrior
+from gplvm.model.latent_priors import StructuredPrior
 
 Values = dict[str, float | np.ndarray]
 
@@ -57,9 +57,10 @@ class ModelSpec:
     num_inducing, inducing_init : int, str
         The inducing inputs of the sparse form: this model's own, or that of a sparse fit that
         starts a dense one (``inference.init=sparse``).
-    latent_prior : GPLatentPrior or None
-        A GP prior over Z's rows (``latent_prior=gp``) instead of the iid Normal; its learned
-        length scale is ``latent_lengthscale`` in the posterior and in each draw's values.
+    latent_prior : StructuredPrior or None
+        A structured prior over Z's rows (``latent_prior=gp`` or ``informative``) instead of the
+        iid Normal; its hyperparameter (``latent_lengthscale``, ``latent_spread``), when learned,
+        is in the posterior and in each draw's values.
     """
 
     kernel: Kernel
@@ -71,7 +72,7 @@ class ModelSpec:
     priors: dict[str, PriorConfig]
     num_inducing: int = 64
     inducing_init: str = "random"
-    latent_prior: GPLatentPrior | None = None
+    latent_prior: StructuredPrior | None = None
 
     @classmethod
     def from_config(cls, cfg: ModelConfig, n_obs: int | None = None) -> ModelSpec:
@@ -116,15 +117,16 @@ class ModelSpec:
 
     @property
     def free_hyperparameters(self) -> tuple[str, ...]:
-        """The learned hyperparameters, and the GP latent prior's learned length scale."""
+        """The learned hyperparameters, and the latent prior's when it is learned."""
         prior = self.latent_prior
-        return (*self.learned, *((LENGTHSCALE,) if prior is not None and prior.learn_lengthscale else ()))
+        return (*self.learned, *((prior.parameter,) if prior is not None and prior.learn else ()))
 
     def starting_hyperparameters(self) -> dict[str, np.ndarray]:
         """Start values of :attr:`free_hyperparameters`."""
         out = {name: np.asarray(self.configured[name]) for name in self.learned}
-        if LENGTHSCALE in self.free_hyperparameters:
-            out[LENGTHSCALE] = np.asarray(self.latent_prior.lengthscale, dtype=float)
+        prior = self.latent_prior
+        if prior is not None and prior.learn:
+            out[prior.parameter] = np.asarray(prior.start, dtype=float)
         return out
 
     def per_draw(self, posterior: xr.Dataset) -> list[Values]:
@@ -136,9 +138,10 @@ class ModelSpec:
         read = (*self.learned, *(p for p in self.form.parameters if p in posterior))
         learned = {name: posterior[name].values.reshape(n_draws, *posterior[name].shape[2:]) for name in read}
         extra = [name for name in self.form.parameters if name in learned]
-        if self.latent_prior is not None and LENGTHSCALE in posterior:
-            learned[LENGTHSCALE] = posterior[LENGTHSCALE].values.reshape(n_draws)
-            extra.append(LENGTHSCALE)
+        prior = self.latent_prior
+        if prior is not None and prior.parameter in posterior:
+            learned[prior.parameter] = posterior[prior.parameter].values.reshape(n_draws)
+            extra.append(prior.parameter)
         return [
             {name: learned[name][i] if name in learned else value for name, value in self.configured.items()}
             | {name: learned[name][i] for name in extra}
@@ -188,7 +191,7 @@ class ModelSpec:
         return self.form.log_likelihood_np(Z, Y, hyper, where)
 
     def log_prior(self, Z: np.ndarray, hyper: Hyper) -> float:
-        """The prior on Z (iid Normal, or the GP prior) plus the priors of the learned hyperparameters.
+        """The prior on Z (iid Normal, or the structured one) plus the learned hyperparameters' priors.
 
         Densities are of the hyperparameters themselves (no Jacobian of PyMC's log transform):
         with the log-likelihood this is the quantity the MAP maximises.
@@ -197,15 +200,15 @@ class ModelSpec:
         if prior is None:
             latents = float(-0.5 * np.sum((Z / s) ** 2) - Z.size * (np.log(s) + 0.5 * LOG_2PI))
         else:
-            latents = prior.log_density_np(Z, float(np.asarray(hyper.get(LENGTHSCALE, prior.lengthscale))))
+            latents = prior.log_density_np(Z, prior.theta(hyper))
         return latents + self.hyperparameter_log_prior(hyper)
 
     def hyperparameter_log_prior(self, hyper: Hyper) -> float:
-        """The priors of the learned hyperparameters and of the GP latent prior's learned length scale."""
+        """The priors of the learned hyperparameters, the latent prior's among them when learned."""
         out = sum(prior_log_density(hyper[name], self.priors[name]) for name in self.learned)
         prior = self.latent_prior
-        if prior is not None and prior.learn_lengthscale:
-            out += prior_log_density(hyper.get(LENGTHSCALE, prior.lengthscale), prior.lengthscale_prior)
+        if prior is not None and prior.learn:
+            out += prior_log_density(prior.theta(hyper), prior.parameter_prior)
         return float(out)
 
     def log_posterior(

@@ -159,15 +159,22 @@ def save_latent_posterior_plot(
 
 
 def save_trajectory_plot(
-    path: Path, Z: np.ndarray, inputs: np.ndarray, groups: np.ndarray | None, title: str, input_name: str
+    path: Path,
+    Z: np.ndarray,
+    inputs: np.ndarray,
+    groups: np.ndarray | None,
+    title: str,
+    input_name: str,
+    join: bool = True,
 ) -> None:
-    """Latents of a run with a GP latent prior: each sequence a line in input order, points
-    coloured by the input (two latent dims, or dim 0 against the input when Q = 1)."""
+    """Latents of a run with a covariate prior, points coloured by the input: two latent dims with
+    each sequence a line in input order (GP prior), or latent dim 0 against the input when Q = 1
+    or ``join`` is False (the informative prior: where each row went from its covariate)."""
     fig, ax = plt.subplots(figsize=(7.5, 5.5))
     groups = np.zeros(len(Z), dtype=int) if groups is None else groups
-    two_dims = Z.shape[1] >= 2
+    two_dims = Z.shape[1] >= 2 and join
     x, y = (Z[:, 0], Z[:, 1]) if two_dims else (inputs, Z[:, 0])
-    for group in np.unique(groups):
+    for group in np.unique(groups) if join else ():
         rows = np.flatnonzero(groups == group)
         rows = rows[np.argsort(inputs[rows], kind="stable")]
         ax.plot(x[rows], y[rows], color="0.6", linewidth=0.8, zorder=1)

@@ -118,7 +118,13 @@ def model_line(m: RunMetrics) -> str:
         f" (learned: {', '.join(learned)})" if learned else ""
     )
     prior = m.latent_prior
-    if prior is not None:
+    if prior is not None and prior["name"] == "informative":
+        how = "learned" if prior.get("spread_learned") else "fixed"
+        line += (
+            f"\n  latent prior: latent dims centred on {', '.join(prior['inputs'])}, spread"
+            f" {_fmt(prior['spread'])} ({how}, in latent units)"
+        )
+    elif prior is not None:
         group = f", sequences by {prior['group']}" if prior.get("group") else ""
         how = "learned" if prior.get("lengthscale_learned") else "fixed"
         line += (

@@ -12,7 +12,7 @@ import arviz as az
 import numpy as np
 from omegaconf import OmegaConf
 
-from gplvm.config import GPLatentPriorConfig, latent_prior_config_from_yaml, model_config_from_yaml
+from gplvm.config import CovariatePriorConfig, latent_prior_config_from_yaml, model_config_from_yaml
 from gplvm.data.run_data import COVARIATE_PREFIX, training_data
 from gplvm.errors import RunDirectoryError
 from gplvm.evaluate.align import procrustes_rotations
@@ -20,7 +20,7 @@ from gplvm.evaluate.along_inputs import AlongInputs, predict_along_inputs
 from gplvm.evaluate.projection import Projection, project, project_variational
 from gplvm.evaluate.record import RunMetrics
 from gplvm.inference.blas_threads import one_blas_thread
-from gplvm.model.latent_prior import GPLatentPrior
+from gplvm.model.latent_priors import make_latent_prior
 from gplvm.model.spec import ModelSpec
 from gplvm.run import lifecycle, results
 
@@ -58,14 +58,15 @@ class Run:
             return None
         spec = ModelSpec.from_config(model_config_from_yaml(text))
         prior = latent_prior_config_from_yaml(self.tree.attrs.get("config", ""))
-        if isinstance(prior, GPLatentPriorConfig):
+        if isinstance(prior, CovariatePriorConfig):
             constant = self.tree.constant_data
             covariates = {
                 name.removeprefix(COVARIATE_PREFIX): constant[name].values.astype(str)
                 for name in constant.data_vars
                 if name.startswith(COVARIATE_PREFIX)
             }
-            spec = replace(spec, latent_prior=GPLatentPrior.from_config(prior, covariates, spec.prior_scale))
+            structured = make_latent_prior(prior, covariates, spec.prior_scale, spec.latent_dim)
+            spec = replace(spec, latent_prior=structured)
         return spec
 
     @property

@@ -17,7 +17,7 @@ from omegaconf import OmegaConf
 from xarray import DataTree
 
 from gplvm import __version__
-from gplvm.config import Config, GPLatentPriorConfig, check_against_data
+from gplvm.config import Config, check_against_data
 from gplvm.data.dataset import Dataset
 from gplvm.data.heldout import split_features
 from gplvm.data.loading import load_dataset
@@ -35,7 +35,7 @@ from gplvm.inference.blas_threads import one_blas_thread
 from gplvm.model.checks import check_run_config
 from gplvm.model.forms.auto import AUTO, choose_likelihood
 from gplvm.model.kernels.linear import Linear
-from gplvm.model.latent_prior import GPLatentPrior
+from gplvm.model.latent_priors import make_latent_prior
 from gplvm.model.spec import ModelSpec
 from gplvm.plots.worker import PlotWorker, draw_here
 from gplvm.run import lifecycle, results
@@ -258,8 +258,8 @@ def fit_experiment(cfg: Config, config_yaml: str = "", data: Dataset | None = No
         log.info("model.likelihood=%s (%s)", name, choice)
         cfg = replace(cfg, model=replace(cfg.model, likelihood=name))
     spec = ModelSpec.from_config(cfg.model, data.n_obs)
-    if isinstance(cfg.latent_prior, GPLatentPriorConfig):
-        prior = GPLatentPrior.from_config(cfg.latent_prior, data.covariates, spec.prior_scale)
+    prior = make_latent_prior(cfg.latent_prior, data.covariates, spec.prior_scale, spec.latent_dim)
+    if prior is not None:
         spec = replace(spec, latent_prior=prior)
     check_config(cfg, data, spec)
     method = method_for(cfg.inference)
@@ -290,14 +290,17 @@ def latent_plot_request(exp: Experiment) -> tuple[str, tuple, dict]:
     """
     m = exp.record
     where = f"{exp.data.name}, {m.kernel} kernel, Q={m.latent_dim}, beta={m.beta:.3g}"
-    if m.latent_prior is not None:  # each sequence a line in the order of its first input
+    if m.latent_prior is not None:  # the latents against (GP: in the order of) the first input
         Z = exp.idata["alignment"]["Z_reference"].values if exp.fit.has_draws else exp.fit.point_estimate()
         settings = m.latent_prior
         covariates = exp.data.covariates
         inputs = np.asarray(covariates[settings["inputs"][0]], dtype=float)
-        groups = None if settings["group"] is None else covariates[settings["group"]]
-        title = f"GPLVM {m.method.upper()} with a GP prior over {', '.join(settings['inputs'])}: {where}"
-        return "save_trajectory_plot", (Z, inputs, groups, title, settings["inputs"][0]), {}
+        group = settings.get("group")
+        groups = None if group is None else covariates[group]
+        kind = "a GP prior over" if settings["name"] == "gp" else "latent dim 0 centred on"
+        title = f"GPLVM {m.method.upper()} with {kind} {', '.join(settings['inputs'])}: {where}"
+        join = settings["name"] == "gp"
+        return "save_trajectory_plot", (Z, inputs, groups, title, settings["inputs"][0]), {"join": join}
     # The MAP's values, or posterior means; and the sparse form's inducing inputs.
     hyper = {**m.hyperparameters, **exp.spec.form_values(exp.idata.posterior.to_dataset())}
     if exp.fit.has_draws:

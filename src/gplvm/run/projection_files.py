@@ -22,7 +22,7 @@ from gplvm.config import (
 )
 from gplvm.data.files import column_names, read_columns, read_file
 from gplvm.errors import DataError
-from gplvm.model.latent_prior import numeric_column
+from gplvm.model.latent_priors import numeric_column
 from gplvm.plots import figures as plots
 from gplvm.run import results
 

@@ -15,6 +15,7 @@ iid prior.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pytensor.tensor as pt
@@ -24,16 +25,16 @@ from gplvm.config import GPLatentPriorConfig, PriorConfig
 from gplvm.errors import ConfigError, DataError
 from gplvm.model.constants import LOG_2PI
 from gplvm.model.kernels import Kernel, make_kernel
+from gplvm.model.latent_priors.base import QMoments, StructuredPrior, standardised_columns
 
 # Added to K_t's diagonal, relative to s^2, so that white = 0 with repeated inputs still factorises.
 PRIOR_JITTER = 1e-8
 LENGTHSCALE = "latent_lengthscale"  # the learned length scale's name in the model and the posterior
-WHITENED = "Z_whitened"  # V in the non-centred form Z = L_t V (NUTS)
 MUBAR, LAMBDA = "Z_mubar", "Z_lambda"  # q's free parameters under the GP prior (variational)
 
 
 @dataclass(frozen=True)
-class GPLatentPrior:
+class GPLatentPrior(StructuredPrior):
     """The GP prior over Z's rows, for one data set's inputs.
 
     Attributes
@@ -56,6 +57,8 @@ class GPLatentPrior:
         How the raw inputs were standardised (new inputs are standardised the same way).
     groups : ndarray or None
         Each row's group, when there are groups.
+    input_names, group_name, kernel_name
+        The configured column names and kernel, for the record.
     """
 
     inputs: np.ndarray
@@ -69,6 +72,16 @@ class GPLatentPrior:
     input_offset: np.ndarray | None = None
     input_scale: np.ndarray | None = None
     groups: np.ndarray | None = None
+    input_names: tuple[str, ...] = ()
+    group_name: str | None = None
+    kernel_name: str = "rbf"
+
+    name: ClassVar[str] = "gp"
+    parameter: ClassVar[str] = LENGTHSCALE
+    q_parameters: ClassVar[dict[str, str]] = {MUBAR: "real", LAMBDA: "positive"}
+    q_family: ClassVar[str] = (
+        "q(z_q) = N(K_t Z_mubar[:, q], (K_t^-1 + diag Z_lambda[:, q])^-1); Z_var its diagonal"
+    )
 
     @classmethod
     def from_config(
@@ -83,17 +96,13 @@ class GPLatentPrior:
                 " exact prior factorises an N x N matrix at every step; use fewer rows (dataset.max_obs)"
                 " or raise latent_prior.max_rows"
             )
-        inputs = np.column_stack([numeric_column(name, covariates[name]) for name in cfg.inputs])
-        spread = inputs.std(axis=0)
-        constant = [name for name, sd in zip(cfg.inputs, spread, strict=True) if not sd > 0]
-        if constant:
-            raise DataError(f"covariate column {constant[0]!r} is constant: it cannot order the rows")
-        offset = inputs.mean(axis=0)
-        inputs = (inputs - offset) / spread
+        inputs, offset, spread = standardised_columns(cfg.inputs, covariates)
         same_group = groups = None
         if cfg.group is not None:
             groups = covariates[cfg.group]
             same_group = groups[:, None] == groups[None, :]
+        if cfg.white == 0:
+            _refuse_repeated_inputs(inputs, groups, cfg)
         return cls(
             inputs=inputs,
             same_group=same_group,
@@ -106,7 +115,52 @@ class GPLatentPrior:
             input_offset=offset,
             input_scale=spread,
             groups=groups,
+            input_names=tuple(cfg.inputs),
+            group_name=cfg.group,
+            kernel_name=cfg.kernel,
         )
+
+    # ------------------------------------------------------------ StructuredPrior
+
+    @property
+    def start(self) -> float:
+        return self.lengthscale
+
+    @property
+    def learn(self) -> bool:
+        return self.learn_lengthscale
+
+    @property
+    def parameter_prior(self) -> PriorConfig:
+        return self.lengthscale_prior
+
+    def noncentred(self, V: pt.TensorLike, theta: pt.TensorLike) -> pt.TensorVariable:
+        return self.factor(theta) @ V
+
+    def q_moments(self, q, theta, latent_dim):
+        return vgpds_q(self.covariance(theta), q[MUBAR], q[LAMBDA], latent_dim)
+
+    def q_start(self, Z0: np.ndarray, variances: np.ndarray, theta: float) -> dict[str, np.ndarray]:
+        # the same means, K mubar = Z0; Lam^-1 as the variances where Lam dominates K^-1
+        return {MUBAR: np.linalg.solve(self.covariance_np(theta), Z0), LAMBDA: 1.0 / variances}
+
+    def q_at(self, point: dict[str, np.ndarray], theta: float) -> QMoments:
+        mean, covariances = vgpds_q_np(self.covariance_np(theta), point[MUBAR], point[LAMBDA])
+        variance = np.stack([np.diag(S) for S in covariances], axis=1)
+        return QMoments(mean, variance, covariances)
+
+    def record(self, theta: float) -> dict:
+        return {
+            "name": self.name,
+            "inputs": list(self.input_names),
+            "group": self.group_name,
+            "kernel": self.kernel_name,
+            "white": self.white,
+            "lengthscale": theta,
+            "lengthscale_learned": self.learn_lengthscale,
+        }
+
+    # ------------------------------------------------------------ the GP itself
 
     def _hyper(self, lengthscale) -> dict:
         return {"variance": 1.0, "lengthscale": lengthscale, "bias": 0.0}
@@ -171,22 +225,6 @@ class GPLatentPrior:
         return float(-q * np.sum(np.log(np.diag(L))) - 0.5 * np.sum(A**2) - 0.5 * n * q * LOG_2PI)
 
 
-def numeric_column(name: str, text: np.ndarray) -> np.ndarray:
-    """A covariate column as numbers, or one line naming the first cell that is not one."""
-    values = np.empty(len(text))
-    for i, cell in enumerate(text):
-        try:
-            values[i] = float(cell)
-        except ValueError:
-            raise DataError(
-                f"covariate column {name!r}, row {i} (counting from 0): {cell!r} is not a number"
-            ) from None
-    if not np.all(np.isfinite(values)):
-        i = int(np.flatnonzero(~np.isfinite(values))[0])
-        raise DataError(f"covariate column {name!r}, row {i} (counting from 0): {text[i]!r} is not finite")
-    return values
-
-
 def vgpds_q(
     K: pt.TensorLike, mubar: pt.TensorLike, lam: pt.TensorLike, latent_dim: int
 ) -> tuple[pt.TensorVariable, pt.TensorVariable, pt.TensorVariable]:
@@ -218,3 +256,20 @@ def vgpds_q_np(K: np.ndarray, mubar: np.ndarray, lam: np.ndarray) -> tuple[np.nd
     """The means (N, Q) and the full covariances S_q of :func:`vgpds_q`, in NumPy."""
     K_inv = np.linalg.inv(K)
     return K @ mubar, [np.linalg.inv(K_inv + np.diag(lam[:, q])) for q in range(mubar.shape[1])]
+
+
+def _refuse_repeated_inputs(inputs: np.ndarray, groups: np.ndarray | None, cfg: GPLatentPriorConfig) -> None:
+    """With no white share, two rows at the same input (in one sequence) must have the same latent:
+    a singular prior that only the jitter keeps factorisable. One line naming the first pair."""
+    keys = [tuple(row) for row in inputs]
+    seen: dict = {}
+    for i, key in enumerate(keys):
+        where = (groups[i] if groups is not None else None, key)
+        if where in seen:
+            raise DataError(
+                f"rows {seen[where]} and {i} (counting from 0) have the same {', '.join(cfg.inputs)}"
+                + (f" in {cfg.group} {groups[i]!r}" if groups is not None else "")
+                + ": with latent_prior.white=0 their latents would have to be equal;"
+                " set latent_prior.white > 0 (e.g. 0.01) or drop repeated rows"
+            )
+        seen[where] = i
