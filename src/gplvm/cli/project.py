@@ -13,6 +13,8 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
+
 from gplvm.cli.common import run_command
 from gplvm.errors import GPLVMError
 from gplvm.run.loaded import load_run
@@ -62,9 +64,21 @@ def main(argv: list[str] | None = None) -> int:
         label_column = label_column_for(run, args.data_file, args.label_column)
         rows, labels = read_rows(run, args.data_file, label_column)
         projection = run.project(rows, args.max_draws)
+        if projection.method == "back_constraint":
+            optimised = run.project(rows, args.max_draws, through_mapping=False)
+            projection.optimised_distance = np.linalg.norm(projection.Z - optimised.Z, axis=1)
         write_projection(out, run, projection, labels, args.data_file)
-        how = "each row's q(z*)" if projection.method == "variational" else f"{projection.n_draws} fit(s)"
+        how = {"variational": "each row's q(z*)", "back_constraint": "through the back-constraint g"}.get(
+            projection.method, f"{projection.n_draws} fit(s)"
+        )
         print(f"Projected {len(rows)} rows ({how}); wrote {out / LATENTS}")
+        if projection.optimised_distance is not None:
+            spread = float(np.sqrt(np.mean(np.var(run.latents, axis=0))))
+            gap = projection.optimised_distance / spread
+            print(
+                f"g's placement is {np.median(gap):.3g} latent sds from the optimised one (median;"
+                f" 90th percentile {np.quantile(gap, 0.9):.3g}): optimised_distance in projection.nc"
+            )
         stuck = int(len(rows) - projection.converged.sum())
         if stuck:
             print(

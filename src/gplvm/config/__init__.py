@@ -48,6 +48,7 @@ from gplvm.config.inference import (
 )
 from gplvm.config.latent_prior import (
     LATENT_PRIORS,
+    BackConstrainedConfig,
     CovariatePriorConfig,
     GPLatentPriorConfig,
     IidLatentPriorConfig,
@@ -65,6 +66,7 @@ __all__ = [
     "HYPERPARAMETER_NAMES",
     "LATENT_PRIORS",
     "SCHEMAS",
+    "BackConstrainedConfig",
     "Config",
     "CovariatePriorConfig",
     "CurveDatasetConfig",

@@ -112,8 +112,28 @@ class InformativeLatentPriorConfig(CovariatePriorConfig):
         self.spread_prior.check("latent_prior.spread_prior")
 
 
+@dataclass
+class BackConstrainedConfig(LatentPriorConfig):
+    """Z = g(Y): each latent a kernel mapping of its data row, z_n = sum_m k(y_n, c_m) w_m over
+    ``num_centres`` training rows c_m, with the weights W as the free parameters (MAP and NUTS)."""
+
+    name: str = "back_constrained"
+    mapping: str = "kernel"
+    num_centres: int = 200  # training rows the mapping's kernel is centred on (all when fewer)
+    lengthscale: float | None = None  # in data space; null: from the rows' distances to their centres
+    weight_scale: float | None = None  # the weights' prior sd; null: latents of variance prior_scale^2
+
+    def __post_init__(self) -> None:
+        require(self.mapping == "kernel", "latent_prior.mapping", self.mapping, "the mapping is 'kernel'")
+        require(self.num_centres >= 1, "latent_prior.num_centres", self.num_centres, "it must be >= 1")
+        for key in ("lengthscale", "weight_scale"):
+            value = getattr(self, key)
+            require(value is None or value > 0, f"latent_prior.{key}", value, "it must be > 0, or null")
+
+
 LATENT_PRIORS = {
     "iid": IidLatentPriorConfig,
     "gp": GPLatentPriorConfig,
     "informative": InformativeLatentPriorConfig,
+    "back_constrained": BackConstrainedConfig,
 }

@@ -217,6 +217,8 @@ def fit_metrics(
         out.update(elpd.kfold_summary(elpd.kfold_from_group(tree["kfold"].to_dataset())))
     if spec.latent_prior is not None:
         out["latent_prior"] = latent_prior_record(spec, posterior)
+    if spec.back_constraint is not None:
+        out["latent_prior"] = spec.back_constraint.record()
     problems = runaway_hyperparameters(fitted, list(spec.learned), data.Y)
     if problems:
         for problem in problems:

@@ -48,8 +48,9 @@ STARTS = 4  # the best candidates each row is optimised from
 class Projection:
     """Latents for new rows: ``Z`` and ``Z_sd`` (n, Q), and the objective at ``Z`` (n,).
 
-    ``method`` is ``laplace`` (optima of point fits, Laplace and draws' spread in Z_sd) or
-    ``variational`` (each row's q(z*): Z its mean, Z_sd its sd, objective its bound).
+    ``method`` is ``laplace`` (optima of point fits, Laplace and draws' spread in Z_sd),
+    ``variational`` (each row's q(z*): Z its mean, Z_sd its sd, objective its bound) or
+    ``back_constraint`` (z* = g(y*), no optimisation: Z_sd the spread over draws, objective NaN).
     """
 
     Z: np.ndarray
@@ -58,6 +59,7 @@ class Projection:
     n_draws: int
     method: str = "laplace"
     converged: np.ndarray | None = None  # (n,): each row's optimiser converged (under every fit)
+    optimised_distance: np.ndarray | None = None  # (n,) back-constrained: g's placement to the optimum's
 
 
 def log_objective(scaled_sq_error, log_var_sum, z_sq, n_features, latent_dim: int, prior_scale: float):
@@ -229,3 +231,24 @@ def project_variational(
         )
         converged[rows] = best.converged
     return Projection(mean @ R, np.sqrt(variance @ R**2), value, 1, "variational", converged)
+
+
+def project_through_mapping(
+    mapping, fits: list[tuple[np.ndarray, np.ndarray]], Y_new: np.ndarray
+) -> Projection:
+    """z* = g(y*) for a back-constrained run: no optimisation, one matrix product per fit.
+
+    ``fits`` holds (weights, rotation into the common frame) per point fit or draw; Z is the
+    mean of the draws' placements and Z_sd their spread (0 for a point fit).
+    """
+    features = mapping.features(Y_new)
+    placements = np.stack([features @ weights @ R for weights, R in fits])
+    n = len(Y_new)
+    return Projection(
+        Z=placements.mean(axis=0),
+        Z_sd=placements.std(axis=0),
+        objective=np.full(n, np.nan),
+        n_draws=len(fits),
+        method="back_constraint",
+        converged=np.ones(n, dtype=bool),
+    )

@@ -16,6 +16,7 @@ from gplvm.data.missing import filled
 from gplvm.inference.numba_support import register_numba_ops
 from gplvm.inference.python_mode import python_mode
 from gplvm.model.analytic import top_singular
+from gplvm.model.latent_priors.back_constraint import WEIGHTS, WHITENED
 from gplvm.model.pymc_model import build_model
 from gplvm.model.spec import ModelSpec
 
@@ -101,11 +102,34 @@ def starting_point(data: Dataset, spec: ModelSpec, init: Init, seed: int) -> dic
     Fails early, with the values, if the likelihood cannot be evaluated there.
     """
     Z0 = initial_latents(data, spec.latent_dim, init, spec.prior_scale, seed)
+    latents = {"Z": Z0}
     if spec.latent_prior is not None:
-        Z0 = spec.latent_prior.starting_latents(Z0)
+        latents["Z"] = Z0 = spec.latent_prior.starting_latents(Z0)
+    if spec.back_constraint is not None:  # the weights whose g(Y) is nearest the start
+        A = spec.back_constraint.start_whitened(Z0)
+        Z0, latents = spec.back_constraint.whitened_latents(A), {WHITENED: A}
     parameters = spec.form.initial_parameters(Z0, seed)
     spec.form.check_factorisable(Z0, {**spec.configured, **parameters}, f"at the {init.value} start")
-    return {"Z": Z0, **spec.starting_hyperparameters(), **parameters}
+    return {**latents, **spec.starting_hyperparameters(), **parameters}
+
+
+def with_back_constrained_latents(fit: Fit, data: Dataset, spec: ModelSpec) -> Fit:
+    """A point fit of a back-constrained model with Z = g(Y) and the weights in its posterior (the
+    optimiser records only the free whitened coordinates)."""
+    posterior = fit.idata.posterior.to_dataset()
+    bc = spec.back_constraint
+    if bc is None or "Z" in posterior:
+        return fit
+    A = posterior[WHITENED].values[0, 0]
+    fit.idata["posterior"] = posterior.assign(
+        Z=(("chain", "draw", "obs", "latent_dim"), bc.whitened_latents(A)[None, None]),
+        **{WEIGHTS: (("chain", "draw", "centre", "latent_dim"), bc.weights(A)[None, None])},
+    ).assign_coords(
+        obs=np.arange(data.n_obs),
+        latent_dim=np.arange(spec.latent_dim),
+        centre=np.arange(len(bc.centres)),
+    )
+    return fit
 
 
 def compile_mode(backend: str):

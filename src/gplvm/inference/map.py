@@ -16,7 +16,13 @@ from xarray import DataTree
 from gplvm.config import Init, MapConfig
 from gplvm.data.dataset import Dataset
 from gplvm.errors import ConfigError, NumericalError
-from gplvm.inference.base import Fit, FitMethod, compile_mode, starting_point
+from gplvm.inference.base import (
+    Fit,
+    FitMethod,
+    compile_mode,
+    starting_point,
+    with_back_constrained_latents,
+)
 from gplvm.inference.progress import Progress
 from gplvm.model.forms import describe
 from gplvm.model.forms.dense import Dense
@@ -333,7 +339,7 @@ def sparse_start(data: Dataset, spec: ModelSpec, cfg: MapConfig, seed: int) -> t
     fit = fit_map(build_model(data, sparse), starting_point(data, sparse, Init.pca, seed), cfg, seed)
     posterior = fit.idata.posterior
     start = {
-        "Z": fit.point_estimate(),
+        spec.latent_variable: fit.point_estimate(spec.latent_variable),
         **{name: posterior[name].values[0, 0] for name in spec.free_hyperparameters},
     }
     return start, fit
@@ -354,7 +360,7 @@ class MapMethod(FitMethod):
             start, first = sparse_start(data, spec, self.cfg, seed)
         else:
             start = starting_point(data, spec, init, seed)
-        fit = fit_map(model, start, self.cfg, seed)
+        fit = with_back_constrained_latents(fit_map(model, start, self.cfg, seed), data, spec)
         check_point(fit, data, spec)
         fit.info["init"] = init.value
         if first is not None:

@@ -90,7 +90,7 @@ class NutsMethod(FitMethod):
             start = starting_point(data, spec, self.cfg.init, seed)
         else:
             map_fit = MapMethod(self.cfg.map).fit(model, data, spec, seed)
-            names = ("Z", *spec.free_hyperparameters, *spec.form.parameters)
+            names = (spec.latent_variable, *spec.free_hyperparameters, *spec.form.parameters)
             start = {name: map_fit.point_estimate(name) for name in names}
         fixed = {name: start.pop(name) for name in spec.form.parameters}
         prior = spec.latent_prior

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from gplvm.config import (
     HYPERPARAMETER_NAMES,
+    BackConstrainedConfig,
     Config,
     CovariatePriorConfig,
     InformativeLatentPriorConfig,
@@ -93,6 +94,13 @@ def check_latent_prior(cfg: Config) -> None:
     that the MAP can learn (it cannot: the joint mode has every tied latent on its covariate and
     the spread at 0)."""
     prior = cfg.latent_prior
+    require(
+        not (isinstance(prior, BackConstrainedConfig) and isinstance(cfg.inference, VariationalConfig)),
+        "latent_prior",
+        "back_constrained",
+        "back-constraints replace Z by g(Y) and fit by inference=map or inference=nuts,"
+        " not variational (whose q(Z) is free)",
+    )
     if isinstance(prior, CovariatePriorConfig):
         prior.check_inputs()
     if isinstance(prior, InformativeLatentPriorConfig):

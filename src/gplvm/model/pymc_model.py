@@ -16,6 +16,8 @@ from gplvm.config import PriorConfig, PriorDist
 from gplvm.data.dataset import Dataset
 from gplvm.data.missing import filled
 from gplvm.model.latent_priors import WHITENED
+from gplvm.model.latent_priors.back_constraint import CENTRES, LENGTHSCALE, WEIGHTS
+from gplvm.model.latent_priors.back_constraint import WHITENED as BC_WHITENED
 from gplvm.model.spec import ModelSpec
 from gplvm.model.variational_bound import (
     expected_log_likelihood,
@@ -26,12 +28,16 @@ from gplvm.model.variational_bound import (
 
 def coords_for(data: Dataset, spec: ModelSpec) -> dict[str, np.ndarray]:
     """Coordinates for the named dims ``obs``, ``feature``, ``latent_dim`` and the form's own."""
-    return {
+    coords = {
         "obs": np.arange(data.n_obs),
         "feature": np.asarray(data.feature_names, dtype=str),
         "latent_dim": np.arange(spec.latent_dim),
         **spec.form.coords(data.n_obs),
     }
+    if spec.back_constraint is not None:
+        coords["centre"] = np.arange(len(spec.back_constraint.centres))
+        coords["bc_basis"] = np.arange(len(spec.back_constraint.basis[1]))
+    return coords
 
 
 def _learned(name: str, prior: PriorConfig, start, dims: str | None):
@@ -90,6 +96,18 @@ def _latent_prior_parameter(spec: ModelSpec) -> pt.TensorVariable:
     return pm.Data(prior.parameter, start)
 
 
+def _back_constrained_latents(data: Dataset, spec: ModelSpec) -> pt.TensorVariable:
+    """Z = k(Y, C) W with W ~ Normal(0, weight_scale), through whitened coordinates A ~ Normal(0, 1)
+    (:mod:`gplvm.model.latent_priors.back_constraint`); W is a deterministic, and the centres and
+    the mapping's length scale are stored (constant data) so that a loaded run can evaluate g."""
+    bc = spec.back_constraint
+    pm.Data(CENTRES, bc.centres, dims=("centre", "feature"))
+    pm.Data(LENGTHSCALE, np.float64(bc.lengthscale))
+    A = pm.Normal(BC_WHITENED, mu=0.0, sigma=np.float64(1.0), dims=("bc_basis", "latent_dim"))
+    pm.Deterministic(WEIGHTS, bc.weights(A), dims=("centre", "latent_dim"))
+    return pm.Deterministic("Z", bc.whitened_latents(A), dims=("obs", "latent_dim"))
+
+
 def _latents(spec: ModelSpec, noncentred: bool = False) -> pt.TensorVariable:
     """Z with its prior: iid Normal, or a structured prior with its hyperparameter learned or fixed.
 
@@ -143,7 +161,11 @@ def build_model(
     with pm.Model(coords=coords_for(data, spec)) as model:
         Y, Y_sq_norm, hyper = _data_and_hyperparameters(data, spec)
         hyper |= _form_parameters(spec, fixed)
-        Z = _latents(spec, noncentred)
+        Z = (
+            _latents(spec, noncentred)
+            if spec.back_constraint is None
+            else _back_constrained_latents(data, spec)
+        )
         if data.n_missing:
             log_lik = spec.form.missing_log_likelihood(Z, Y, hyper, ~np.isnan(data.Y))
         else:

@@ -23,6 +23,7 @@ from gplvm.model.forms.auto import AUTO, choose_likelihood
 from gplvm.model.forms.sparse import Sparse
 from gplvm.model.kernels import Hyper, Kernel, make_kernel
 from gplvm.model.latent_priors import StructuredPrior
+from gplvm.model.latent_priors.back_constraint import WEIGHTS, WHITENED, BackConstraint
 
 Values = dict[str, float | np.ndarray]
 
@@ -61,6 +62,10 @@ class ModelSpec:
         A structured prior over Z's rows (``latent_prior=gp`` or ``informative``) instead of the
         iid Normal; its hyperparameter (``latent_lengthscale``, ``latent_spread``), when learned,
         is in the posterior and in each draw's values.
+    back_constraint : BackConstraint or None
+        Z = g(Y) (``latent_prior=back_constrained``): the mapping's whitened weights ``bc_whitened``
+        are the free parameters in place of Z, with an iid Normal prior; each draw's values carry
+        them and the weights ``bc_weights``.
     """
 
     kernel: Kernel
@@ -73,6 +78,7 @@ class ModelSpec:
     num_inducing: int = 64
     inducing_init: str = "random"
     latent_prior: StructuredPrior | None = None
+    back_constraint: BackConstraint | None = None
 
     @classmethod
     def from_config(cls, cfg: ModelConfig, n_obs: int | None = None) -> ModelSpec:
@@ -116,6 +122,11 @@ class ModelSpec:
     # ------------------------------------------------------------ values from a posterior
 
     @property
+    def latent_variable(self) -> str:
+        """The model's free variable that sets Z: Z itself, or the back-constraint's weights."""
+        return "Z" if self.back_constraint is None else WHITENED
+
+    @property
     def free_hyperparameters(self) -> tuple[str, ...]:
         """The learned hyperparameters, and the latent prior's when it is learned."""
         prior = self.latent_prior
@@ -142,6 +153,10 @@ class ModelSpec:
         if prior is not None and prior.parameter in posterior:
             learned[prior.parameter] = posterior[prior.parameter].values.reshape(n_draws)
             extra.append(prior.parameter)
+        for name in (WEIGHTS, WHITENED) if self.back_constraint is not None else ():
+            if name in posterior:
+                learned[name] = posterior[name].values.reshape(n_draws, *posterior[name].shape[2:])
+                extra.append(name)
         return [
             {name: learned[name][i] if name in learned else value for name, value in self.configured.items()}
             | {name: learned[name][i] for name in extra}
@@ -197,6 +212,8 @@ class ModelSpec:
         with the log-likelihood this is the quantity the MAP maximises.
         """
         prior, s = self.latent_prior, self.prior_scale
+        if self.back_constraint is not None:  # the prior is on the whitened weights that set Z
+            Z, s = np.asarray(hyper[WHITENED]), 1.0
         if prior is None:
             latents = float(-0.5 * np.sum((Z / s) ** 2) - Z.size * (np.log(s) + 0.5 * LOG_2PI))
         else:
@@ -220,6 +237,6 @@ class ModelSpec:
     def analytic_optimum(self, Y: np.ndarray, hyper: Hyper) -> AnalyticOptimum | None:
         """The closed-form MAP of Z given the hyperparameters, when the kernel has one (and Y
         has no missing cell: then there is none)."""
-        if np.isnan(Y).any():
+        if np.isnan(Y).any() or self.back_constraint is not None:
             return None
         return self.kernel.analytic_optimum(Y, self.latent_dim, float(hyper["beta"]), self.prior_scale)

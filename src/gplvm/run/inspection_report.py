@@ -118,7 +118,12 @@ def model_line(m: RunMetrics) -> str:
         f" (learned: {', '.join(learned)})" if learned else ""
     )
     prior = m.latent_prior
-    if prior is not None and prior["name"] == "informative":
+    if prior is not None and prior["name"] == "back_constrained":
+        line += (
+            f"\n  latent prior: back-constrained, Z = g(Y) through an rbf kernel over {prior['num_centres']}"
+            f" training rows (length scale {_fmt(prior['lengthscale'])} in data space)"
+        )
+    elif prior is not None and prior["name"] == "informative":
         how = "learned" if prior.get("spread_learned") else "fixed"
         line += (
             f"\n  latent prior: latent dims centred on {', '.join(prior['inputs'])}, spread"

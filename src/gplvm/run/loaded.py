@@ -17,10 +17,11 @@ from gplvm.data.run_data import COVARIATE_PREFIX, training_data
 from gplvm.errors import RunDirectoryError
 from gplvm.evaluate.align import procrustes_rotations
 from gplvm.evaluate.along_inputs import AlongInputs, predict_along_inputs
-from gplvm.evaluate.projection import Projection, project, project_variational
+from gplvm.evaluate.projection import Projection, project, project_through_mapping, project_variational
 from gplvm.evaluate.record import RunMetrics
 from gplvm.inference.blas_threads import one_blas_thread
 from gplvm.model.latent_priors import make_latent_prior
+from gplvm.model.latent_priors.back_constraint import CENTRES, LENGTHSCALE, WEIGHTS, BackConstraint
 from gplvm.model.spec import ModelSpec
 from gplvm.run import lifecycle, results
 
@@ -67,6 +68,14 @@ class Run:
             }
             structured = make_latent_prior(prior, covariates, spec.prior_scale, spec.latent_dim)
             spec = replace(spec, latent_prior=structured)
+        if CENTRES in self.tree.constant_data:
+            constant = self.tree.constant_data
+            mapping = BackConstraint(
+                centres=constant[CENTRES].values,
+                lengthscale=float(constant[LENGTHSCALE].values),
+                weight_scale=float(self.record.latent_prior["weight_scale"]),
+            )
+            spec = replace(spec, back_constraint=mapping)
         return spec
 
     @property
@@ -118,13 +127,21 @@ class Run:
         ]
 
     @one_blas_thread
-    def project(self, rows: np.ndarray, max_draws: int = 20) -> Projection:
+    def project(self, rows: np.ndarray, max_draws: int = 20, through_mapping: bool = True) -> Projection:
         """Latents for new raw rows (n, D) (see :mod:`gplvm.evaluate.projection`).
 
-        A Bayesian GPLVM run gives each row its own q(z*); otherwise each of up to ``max_draws``
+        A back-constrained run evaluates its mapping g (unless ``through_mapping`` is False); a
+        Bayesian GPLVM run gives each row its own q(z*); otherwise each of up to ``max_draws``
         point fits (one for a MAP) gives its optimum and Laplace sd.
         """
         Y_new = self.to_fitted_units(rows)
+        mapping = self.spec.back_constraint
+        if mapping is not None and through_mapping:
+            if self.has_draws:
+                fits = [(hyper[WEIGHTS], R) for _, hyper, R in self.projection_fits(max_draws)]
+            else:
+                fits = [(self.tree.posterior[WEIGHTS].values[0, 0], np.eye(self.latents.shape[1]))]
+            return project_through_mapping(mapping, fits, Y_new)
         if "variational" in self.tree.children:
             q = self.tree["variational"]
             mean, variance = q["Z_mean"].values, q["Z_var"].values

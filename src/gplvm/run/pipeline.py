@@ -17,7 +17,7 @@ from omegaconf import OmegaConf
 from xarray import DataTree
 
 from gplvm import __version__
-from gplvm.config import Config, check_against_data
+from gplvm.config import BackConstrainedConfig, Config, check_against_data
 from gplvm.data.dataset import Dataset
 from gplvm.data.heldout import split_features
 from gplvm.data.loading import load_dataset
@@ -36,6 +36,7 @@ from gplvm.model.checks import check_run_config
 from gplvm.model.forms.auto import AUTO, choose_likelihood
 from gplvm.model.kernels.linear import Linear
 from gplvm.model.latent_priors import make_latent_prior
+from gplvm.model.latent_priors.back_constraint import BackConstraint
 from gplvm.model.spec import ModelSpec
 from gplvm.plots.worker import PlotWorker, draw_here
 from gplvm.run import lifecycle, results
@@ -261,6 +262,9 @@ def fit_experiment(cfg: Config, config_yaml: str = "", data: Dataset | None = No
     prior = make_latent_prior(cfg.latent_prior, data.covariates, spec.prior_scale, spec.latent_dim)
     if prior is not None:
         spec = replace(spec, latent_prior=prior)
+    if isinstance(cfg.latent_prior, BackConstrainedConfig):
+        mapping = BackConstraint.from_config(cfg.latent_prior, data.Y, spec.prior_scale, cfg.seed)
+        spec = replace(spec, back_constraint=mapping)
     check_config(cfg, data, spec)
     method = method_for(cfg.inference)
     fit = method.fit(method.build_model(data, spec), data, spec, cfg.seed)
@@ -290,7 +294,7 @@ def latent_plot_request(exp: Experiment) -> tuple[str, tuple, dict]:
     """
     m = exp.record
     where = f"{exp.data.name}, {m.kernel} kernel, Q={m.latent_dim}, beta={m.beta:.3g}"
-    if m.latent_prior is not None:  # the latents against (GP: in the order of) the first input
+    if m.latent_prior is not None and "inputs" in m.latent_prior:  # against (GP: in the order of) an input
         Z = exp.idata["alignment"]["Z_reference"].values if exp.fit.has_draws else exp.fit.point_estimate()
         settings = m.latent_prior
         covariates = exp.data.covariates

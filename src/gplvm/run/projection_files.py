@@ -104,6 +104,8 @@ def write_projection(out: Path, run, projection, labels, source: Path) -> None:
     )
     if labels is not None:
         group = group.assign(label=("new_obs", np.asarray(labels, dtype=str)))
+    if projection.optimised_distance is not None:
+        group = group.assign(optimised_distance=("new_obs", projection.optimised_distance))
     tree = DataTree.from_dict({"projection": group})
     results.write_atomic(out / PROJECTION, lambda p: tree.to_netcdf(p, engine="h5netcdf"))
     train_labels = run.tree.constant_data["label"].values if "label" in run.tree.constant_data else None
