@@ -1,5 +1,5 @@
-"""Latent prior schemas (``latent_prior=iid``, ``gp`` or ``informative``): how Z's rows are
-distributed a priori."""
+"""Latent prior schemas (``latent_prior=iid``, ``gp``, ``informative`` or ``back_constrained``):
+how Z's rows are distributed a priori, or mapped from the data."""
 
 from __future__ import annotations
 
