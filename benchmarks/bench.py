@@ -531,6 +531,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     run("projection", "gplvm-project on digits runs, whole process", bench_projection.bench_projection)
     run(
+        "back_constraint_projection",
+        "300 held-out digits placed through a back-constrained run's g against optimised placement",
+        bench_projection.bench_back_constraint,
+    )
+    run(
         "dense_crossover",
         "model=rbf on digits: sparse against dense from a sparse start, whole process",
         lambda: bench_sparse.bench_dense_crossover(_run_gplvm, (500,) if args.quick else (500, 1000)),

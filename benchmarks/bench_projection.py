@@ -77,3 +77,60 @@ def bench_projection(maxiter: int = 300) -> list[dict]:
                 }
             )
     return rows
+
+
+def bench_back_constraint(repeats: int = 5) -> list[dict]:
+    """Placing 300 held-out digits (1497 fitted) through a back-constrained run's g against
+    optimising them, in one process: seconds per call (best of ``repeats``, warm) and the 1-NN
+    accuracy of the placements against the training latents' labels; the free GPLVM's optimised
+    projection beside them."""
+    import pandas as pd
+    from sklearn.datasets import load_digits
+    from sklearn.neighbors import KNeighborsClassifier
+
+    import gplvm
+
+    X, y = load_digits(return_X_y=True)
+    order = np.random.default_rng(0).permutation(len(X))
+    frame = pd.DataFrame(X[order]).add_prefix("p").assign(digit=y[order])
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        frame.iloc[300:].to_csv(f"{tmp}/train.csv", index=False)
+        new, labels = frame.iloc[:300].drop(columns="digit").to_numpy(), y[order][:300]
+        for name, extra in (("free", []), ("back_constrained", ["latent_prior=back_constrained"])):
+            run_dir = Path(tmp) / name
+            fit = [sys.executable, "-m", "gplvm", "dataset=file", f"dataset.path={tmp}/train.csv"]
+            fit += [
+                "dataset.label_column=digit",
+                "model=rbf",
+                "plot=false",
+                *extra,
+                f"hydra.run.dir={run_dir}",
+            ]
+            subprocess.run(fit, check=True, capture_output=True, env=env)
+            run = gplvm.load_run(run_dir)
+            knn = KNeighborsClassifier(1).fit(run.latents, run.tree.constant_data["label"].values.astype(int))
+            ways = [("optimised", False)] + ([("through g", True)] if extra else [])
+            for how, through in ways:
+                seconds, placed = [], None
+                for _ in range(repeats):
+                    start = time.perf_counter()
+                    placed = run.project(new, through_mapping=through)
+                    seconds.append(time.perf_counter() - start)
+                rows.append(
+                    {
+                        "run": name,
+                        "placement": how,
+                        "seconds": min(seconds),
+                        "one_nn_accuracy": float(knn.score(placed.Z, labels)),
+                    }
+                )
+    optimised = next(
+        r["seconds"] for r in rows if r["run"] == "back_constrained" and r["placement"] == "optimised"
+    )
+    for row in rows:
+        row["speedup_over_optimised"] = (
+            optimised / row["seconds"] if row["run"] == "back_constrained" else None
+        )
+    return rows
