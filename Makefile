@@ -76,7 +76,13 @@ $(VENV)/.bench-installed: $(STAMP)
 bench: $(VENV)/.bench-installed
 	$(BIN)/python benchmarks/bench.py $(ARGS)
 
-experiment: $(STAMP)
+# statsmodels (the optional `experiments` extra) ships the real data some experiments fit.
+# --inexact: keeps GPy if `make bench` installed it.
+$(VENV)/.experiments-installed: $(STAMP)
+	$(SYNC) --inexact --extra dev --extra experiments
+	touch $@
+
+experiment: $(VENV)/.experiments-installed
 	@test -n "$(NAME)" || { echo "usage: make experiment NAME=<folder in experiments/>"; exit 2; }
 	if [ -x experiments/$(NAME)/run.sh ]; then experiments/$(NAME)/run.sh; else $(BIN)/python experiments/$(NAME)/run.py; fi
 
