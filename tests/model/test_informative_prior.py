@@ -140,12 +140,12 @@ def test_the_informative_prior_orders_rows_within_captures(tmp_path):
 
 def test_the_informative_prior_finds_time_under_a_stronger_nuisance_factor(tmp_path):
     """A tighter spread trusts the captures more. Measured (2026-11-30): with spread 0.25, latent
-    dim 0 has Spearman 0.78 with the true time (0.38 with the default 0.5); the iid fit's best
-    latent dim 0.18."""
+    dim 0 has Spearman 0.88 with the true time (0.36 with the default 0.5); the iid fit's best
+    latent dim 0.26."""
     t, _ = pseudotime_files(tmp_path, nuisance=True)
     iid, informative = fit_both(tmp_path, "latent_prior.spread=0.25")
     best_iid = max(abs(spearmanr(z, t)[0]) for z in iid.fit.point_estimate().T)
-    assert spearmanr(informative.fit.point_estimate()[:, 0], t)[0] > 0.7 > 0.4 > best_iid
+    assert spearmanr(informative.fit.point_estimate()[:, 0], t)[0] > 0.75 > 0.4 > best_iid
 
 
 def test_nuts_and_variational_learn_the_spread(tmp_path):
