@@ -209,3 +209,37 @@ def test_bad_settings_give_one_line(tmp_path, overrides, error, message):
             )
         )
     assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_the_models_gradient_in_the_whitened_weights_matches_central_differences(tmp_path):
+    from gplvm.config import Init
+    from gplvm.inference.base import starting_point
+    from gplvm.inference.map import MapMethod
+    from gplvm.run.pipeline import fit_experiment
+
+    rng = np.random.default_rng(4)
+    pd.DataFrame(rng.standard_normal((25, 6))).add_prefix("y").to_csv(tmp_path / "d.csv", index=False)
+    cfg = load_config(
+        "dataset=file",
+        f"dataset.path={tmp_path / 'd.csv'}",
+        "model=rbf",
+        "plot=false",
+        "latent_prior=back_constrained",
+        "latent_prior.num_centres=10",
+        "inference.maxiter=2",
+    )
+    exp = fit_experiment(cfg)
+    model = MapMethod(cfg.inference).build_model(exp.data, exp.spec)
+    point = {
+        name + ("_log__" if name in exp.spec.learned else ""): (np.log(v) if name in exp.spec.learned else v)
+        for name, v in starting_point(exp.data, exp.spec, Init.pca, 0).items()
+    }
+    logp = model.compile_logp(jacobian=False, mode=python_mode())
+    grad = model.compile_dlogp(vars=[model["bc_whitened"]], jacobian=False, mode=python_mode())(point)
+    h = 1e-6
+    for index in [(0, 0), (3, 1), (7, 0)]:
+        bumped = [dict(point, bc_whitened=point["bc_whitened"].copy()) for _ in range(2)]
+        bumped[0]["bc_whitened"][index] += h
+        bumped[1]["bc_whitened"][index] -= h
+        numeric = (logp(bumped[0]) - logp(bumped[1])) / (2 * h)
+        assert grad.reshape(point["bc_whitened"].shape)[index] == pytest.approx(numeric, rel=1e-5)

@@ -443,3 +443,29 @@ def test_gplvm_project_at_new_inputs_matches_the_in_memory_prediction(tmp_path, 
     )
     assert main([str(tmp_path / "run")]) == 2
     assert "give either DATA_FILE (new rows) or --at INPUTS_FILE" in capsys.readouterr().err
+
+
+def test_with_every_row_its_own_sequence_the_gp_fit_is_the_iid_fit(tmp_path):
+    """K_t = s^2 I: the MAP reaches the iid prior's optimum (to the 1e-8 jitter and tolerance), up
+    to a rotation (the rbf GPLVM's optimum is one), so Z Z^T and the log posterior are compared."""
+    from gplvm.run.pipeline import fit_experiment
+
+    trajectory_files(tmp_path)
+    frame = pd.read_csv(tmp_path / "timed.csv")
+    frame.insert(1, "row", np.arange(len(frame)))
+    frame.to_csv(tmp_path / "grouped.csv", index=False)
+    common = ["dataset=file", "dataset.max_obs=60", "model=rbf", "plot=false", "inference.tol=0"]
+    iid = fit_experiment(load_config(*common, f"dataset.path={tmp_path / 'plain.csv'}"))
+    gp = fit_experiment(
+        load_config(
+            *common,
+            f"dataset.path={tmp_path / 'grouped.csv'}",
+            "latent_prior=gp",
+            "latent_prior.inputs=[time]",
+            "latent_prior.group=row",
+            "latent_prior.learn_lengthscale=false",
+        )
+    )
+    Z_gp, Z_iid = gp.fit.point_estimate(), iid.fit.point_estimate()
+    np.testing.assert_allclose(Z_gp @ Z_gp.T, Z_iid @ Z_iid.T, atol=1e-5)
+    assert gp.metrics["log_posterior"] == pytest.approx(iid.metrics["log_posterior"], rel=1e-9)
