@@ -77,6 +77,9 @@ class GPLatentPriorConfig(CovariatePriorConfig):
     lengthscale_prior: PriorConfig = field(default_factory=PriorConfig)
     white: float = 0.01  # the share of each latent's variance independent per row
     max_rows: int = 5000  # the exact prior's N x N Cholesky: O(N^3) per evaluation
+    approximation: str | None = None  # hsgp: a Hilbert-space GP (one input), O(N m) per evaluation
+    num_basis: int = 64  # hsgp: basis functions per sequence
+    boundary_factor: float = 1.5  # hsgp: the basis lives on c x the inputs' half range
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -87,6 +90,22 @@ class GPLatentPriorConfig(CovariatePriorConfig):
         require(self.lengthscale > 0, "latent_prior.lengthscale", self.lengthscale, "it must be > 0")
         require(0 <= self.white < 1, "latent_prior.white", self.white, "it must lie in [0, 1)")
         require(self.max_rows >= 1, "latent_prior.max_rows", self.max_rows, "it must be >= 1")
+        require(
+            self.approximation in (None, "hsgp"),
+            "latent_prior.approximation",
+            self.approximation,
+            "choose null (the exact prior) or hsgp",
+        )
+        require(self.num_basis >= 1, "latent_prior.num_basis", self.num_basis, "it must be >= 1")
+        require(
+            self.boundary_factor > 1, "latent_prior.boundary_factor", self.boundary_factor, "it must be > 1"
+        )
+        require(
+            self.approximation is None or self.white > 0,
+            "latent_prior.white",
+            self.white,
+            "latent_prior.approximation=hsgp needs a white share > 0 (e.g. 0.01)",
+        )
         self.lengthscale_prior.check("latent_prior.lengthscale_prior")
 
     @property

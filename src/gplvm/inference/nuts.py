@@ -94,11 +94,12 @@ class NutsMethod(FitMethod):
             start = {name: map_fit.point_estimate(name) for name in names}
         fixed = {name: start.pop(name) for name in spec.form.parameters}
         prior = spec.latent_prior
-        if prior is not None:
+        noncentred = prior is not None and prior.noncentred_ok
+        if noncentred:
             # Sampled non-centred: the chains start at the same latents, whitened.
             start[WHITENED] = prior.whiten(start.pop("Z"), prior.theta(start))
-        if fixed or prior is not None:
+        if fixed or noncentred:
             # NUTS samples the model's variables, not the bound's variational parameters: the
             # inducing inputs stay where the MAP (or the start) put them.
-            model = build_model(data, spec, fixed=fixed, noncentred=prior is not None)
+            model = build_model(data, spec, fixed=fixed, noncentred=noncentred)
         return fit_nuts(model, start, self.cfg, seed, map_fit=map_fit)

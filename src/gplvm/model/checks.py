@@ -12,6 +12,7 @@ from gplvm.config import (
     BackConstrainedConfig,
     Config,
     CovariatePriorConfig,
+    GPLatentPriorConfig,
     InformativeLatentPriorConfig,
     MapConfig,
     ModelConfig,
@@ -103,6 +104,19 @@ def check_latent_prior(cfg: Config) -> None:
     )
     if isinstance(prior, CovariatePriorConfig):
         prior.check_inputs()
+    if isinstance(prior, GPLatentPriorConfig) and prior.approximation is not None:
+        require(
+            len(prior.inputs) == 1,
+            "latent_prior.inputs",
+            list(prior.inputs),
+            "latent_prior.approximation=hsgp takes one input column (time, say)",
+        )
+        require(
+            not isinstance(cfg.inference, VariationalConfig),
+            "latent_prior.approximation",
+            prior.approximation,
+            "the Bayesian GPLVM's q under the GP prior needs the exact prior; use inference=map or nuts",
+        )
     if isinstance(prior, InformativeLatentPriorConfig):
         require(
             len(prior.inputs) <= cfg.model.latent_dim,

@@ -48,6 +48,8 @@ class StructuredPrior(ABC):
         q(Z)'s free parameters for the Bayesian GPLVM, name -> "real" or "positive".
     q_family : str
         q(Z)'s form, for the run's ``variational`` group.
+    noncentred_ok : bool
+        Whether NUTS samples the non-centred form (else Z itself, with the log density).
     """
 
     name: str
@@ -57,6 +59,7 @@ class StructuredPrior(ABC):
     parameter_prior: PriorConfig
     q_parameters: dict[str, str]
     q_family: str
+    noncentred_ok: bool = True  # whether NUTS may sample the non-centred form
 
     def theta(self, values) -> float:
         """theta from a point's or a draw's values (the fixed value when it is not there)."""

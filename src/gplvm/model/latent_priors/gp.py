@@ -90,17 +90,19 @@ class GPLatentPrior(StructuredPrior):
         """The prior over the rows whose ``covariates`` (columns as text, by name) are given, or a
         one-line error for unusable inputs."""
         n_obs = len(covariates[cfg.inputs[0]])
-        if n_obs > cfg.max_rows:
+        if n_obs > cfg.max_rows and cfg.approximation is None:
             raise ConfigError(
                 f"latent_prior=gp on {n_obs} rows is above latent_prior.max_rows={cfg.max_rows}: the"
-                " exact prior factorises an N x N matrix at every step; use fewer rows (dataset.max_obs)"
+                " exact prior factorises an N x N matrix at every step; choose"
+                " latent_prior.approximation=hsgp (one input), use fewer rows (dataset.max_obs)"
                 " or raise latent_prior.max_rows"
             )
         inputs, offset, spread = standardised_columns(cfg.inputs, covariates)
         same_group = groups = None
         if cfg.group is not None:
             groups = covariates[cfg.group]
-            same_group = groups[:, None] == groups[None, :]
+            if cfg.approximation is None:  # N x N: the approximation never forms it
+                same_group = groups[:, None] == groups[None, :]
         if cfg.white == 0:
             _refuse_repeated_inputs(inputs, groups, cfg)
         return cls(
