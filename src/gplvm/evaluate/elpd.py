@@ -35,15 +35,31 @@ VAR_NAME = "Y"  # the variable of the log_likelihood group
 def loo(tree) -> object:
     """PSIS-LOO over the features of a run with a ``log_likelihood`` group, pointwise.
 
-    ArviZ's warning about high Pareto k is not raised: :func:`loo_summary` reports it. Draws
-    from a fitted q (no ``sample_stats``) are independent, so their relative efficiency is 1.
+    A variational run's draws come from q, not the posterior: its ``variational`` group's
+    ``log_p`` and ``log_q`` correct the importance weights for that
+    (``arviz_stats.loo_approximate_posterior``; :mod:`gplvm.evaluate.q_quality`). Runs written
+    before they were stored fall back to plain PSIS-LOO on q's draws, with relative efficiency 1
+    (they are independent). ArviZ's warning about high Pareto k is not raised:
+    :func:`loo_summary` reports it.
     """
     import arviz as az
 
-    reff = None if "sample_stats" in tree else 1.0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
+        if "variational" in tree and "log_p" in tree["variational"]:
+            from arviz_stats import loo_approximate_posterior
+
+            q = tree["variational"]
+            return loo_approximate_posterior(tree, q["log_p"], q["log_q"], pointwise=True, var_name=VAR_NAME)
+        reff = None if "sample_stats" in tree else 1.0
         return az.loo(tree, pointwise=True, var_name=VAR_NAME, reff=reff)
+
+
+def loo_method(result) -> str:
+    """How a :func:`loo` result was estimated, for the record and the reports."""
+    if getattr(result, "approx_posterior", False):
+        return "PSIS-LOO corrected for q (draws from the variational q, weighted by p/q)"
+    return "PSIS-LOO"
 
 
 def loo_summary(result) -> dict:
@@ -57,6 +73,7 @@ def loo_summary(result) -> dict:
         "pareto_k_max": float(np.max(k)),
         "pareto_k_threshold": float(result.good_k),
         "n_pareto_k_bad": bad,
+        "loo_method": loo_method(result),
         "loo_warning": None,
     }
     if bad:

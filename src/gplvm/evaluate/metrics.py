@@ -18,6 +18,7 @@ from gplvm.evaluate import diagnostics, elpd
 from gplvm.evaluate.baselines import pca_scores
 from gplvm.evaluate.elpd import heldout_lpd
 from gplvm.evaluate.guards import runaway_hyperparameters
+from gplvm.evaluate.q_quality import q_summary
 from gplvm.evaluate.record import RunMetrics
 from gplvm.evaluate.shading import top_two
 from gplvm.inference import Fit
@@ -211,6 +212,10 @@ def fit_metrics(
     )
     out["train_log_lik_per_feature"] = out["log_likelihood"] / data.n_features
 
+    if "variational" in tree and "log_p" in tree["variational"]:
+        out.update(q_summary(tree["variational"].to_dataset()))
+        if out["q_warning"]:
+            log.warning("%s", out["q_warning"])
     if "log_likelihood" in tree:
         out.update(elpd.loo_summary(elpd.loo(tree)))
     if "kfold" in tree:

@@ -65,6 +65,13 @@ class RunMetrics:
     )
     n_pareto_k_bad: int | None = _f("draws: features with k above it (LOO unreliable when > 0)", report=True)
     loo_warning: str | None = _f("draws: the warning and remedy when some k are high")
+    loo_method: str | None = _f("draws: PSIS-LOO, or PSIS-LOO corrected for q (variational runs)")
+    q_pareto_k: float | None = _f(
+        "variational: Pareto k of the importance ratios p(Y, Z_s) / q(Z_s) over q's draws", report=True
+    )
+    q_pareto_k_threshold: float | None = _f("variational: ArviZ's threshold for it")
+    q_log_p: str | None = _f("variational: the likelihood in p: exact (N <= 500) or collapsed_bound")
+    q_warning: str | None = _f("variational: the warning and remedies when q_pareto_k is high")
     elpd_kfold: float | None = _f("kfold.folds >= 2: exact K-fold elpd over the feature columns", report=True)
     elpd_kfold_se: float | None = _f("kfold: its standard error", report=True)
     p_kfold: float | None = _f("kfold: the full fit's lppd minus elpd_kfold")

@@ -20,6 +20,7 @@ from gplvm.errors import NumericalError
 from gplvm.inference.base import Fit, FitMethod, starting_point
 from gplvm.inference.map import fit_map
 from gplvm.model.forms import describe
+from gplvm.model.latent_priors import QMoments
 from gplvm.model.pymc_model import build_variational_model
 from gplvm.model.spec import ModelSpec
 
@@ -56,8 +57,11 @@ def initial_variances(
     return (1.0 - rng.random(shape)) * init_variance * prior_scale**2
 
 
-def _tree(point: dict[str, np.ndarray], Z: np.ndarray, opt: DataTree, spec: ModelSpec) -> DataTree:
-    """Draws from q as the posterior (hyperparameters and inducing inputs repeated); q as ``variational``."""
+def _tree(
+    point: dict[str, np.ndarray], Z: np.ndarray, q: QMoments, opt: DataTree, spec: ModelSpec
+) -> DataTree:
+    """Draws from q as the posterior (hyperparameters and inducing inputs repeated); q as
+    ``variational``, with ``log_q`` (chain, draw), each draw's log density under q."""
     chains, draws = Z.shape[:2]
     posterior = opt.posterior.to_dataset()
     coords = {"chain": np.arange(chains), "draw": np.arange(draws)}
@@ -71,17 +75,18 @@ def _tree(point: dict[str, np.ndarray], Z: np.ndarray, opt: DataTree, spec: Mode
     )
     family = "q(Z) = prod_n N(Z_mean[n], diag Z_var[n])"
     q_vars = {"Z_mean": point["Z_mean"], "Z_var": point["Z_var"]}
+    log_q = (("chain", "draw"), q.log_density(Z))
     if spec.latent_prior is not None:
         family = spec.latent_prior.q_family
         q_vars |= {name: point[name] for name in spec.latent_prior.q_parameters}
-    q = xr.Dataset(
-        {name: (("obs", "latent_dim"), value) for name, value in q_vars.items()},
-        coords={"obs": posterior["obs"], "latent_dim": posterior["latent_dim"]},
+    q_group = xr.Dataset(
+        {name: (("obs", "latent_dim"), value) for name, value in q_vars.items()} | {"log_q": log_q},
+        coords={"obs": posterior["obs"], "latent_dim": posterior["latent_dim"], **coords},
         attrs={"family": family},
     )
     groups = {
         "posterior": draws_ds,
-        "variational": q,
+        "variational": q_group,
         "constant_data": opt["constant_data"].to_dataset(),
         "optimizer_result": opt["optimizer_result"].to_dataset(),
     }
@@ -134,14 +139,15 @@ class VariationalMethod(FitMethod):
             raise NumericalError(
                 f"the variational optimiser diverged to non-finite values ({describe(hyper)})"
             )
-        covariances = None
-        if prior is not None:
-            q = prior.q_at(point, prior.theta(hyper))
-            point["Z_mean"], point["Z_var"], covariances = q.mean, q.variance, q.covariances
-        if covariances is None:
-            Z = draws_from_q(point["Z_mean"], point["Z_var"], self.cfg.chains, self.cfg.draws, seed)
+        if prior is None:
+            q = QMoments(point["Z_mean"], point["Z_var"])
         else:
-            Z = draws_from_gp_q(point["Z_mean"], covariances, self.cfg.chains, self.cfg.draws, seed)
+            q = prior.q_at(point, prior.theta(hyper))
+            point["Z_mean"], point["Z_var"] = q.mean, q.variance
+        if q.covariances is None:
+            Z = draws_from_q(q.mean, q.variance, self.cfg.chains, self.cfg.draws, seed)
+        else:
+            Z = draws_from_gp_q(q.mean, q.covariances, self.cfg.chains, self.cfg.draws, seed)
         log_prior = spec.hyperparameter_log_prior(hyper)
         info = {
             **opt.info,
@@ -151,7 +157,7 @@ class VariationalMethod(FitMethod):
         }
         return Fit(
             "variational",
-            idata=_tree(point, Z, opt.idata, spec),
+            idata=_tree(point, Z, q, opt.idata, spec),
             compile_seconds=opt.compile_seconds,
             fit_seconds=opt.fit_seconds,
             has_draws=True,

@@ -130,12 +130,13 @@ def elpd_of(run, folds: int | None, seed: int, refit: Refit | None = None) -> tu
     loo = elpd.loo(run.tree) if "log_likelihood" in run.tree else None
     bad = elpd.loo_summary(loo)["n_pareto_k_bad"] if loo is not None else None
     if loo is not None and not bad:
-        return loo, "PSIS-LOO"
+        return loo, elpd.loo_method(loo)
     if recorded is not None:
         return recorded, f"{recorded.n_folds}-fold (from the run)"
     if loo is not None:
         return loo, (
-            f"PSIS-LOO, UNRELIABLE ({bad} of {loo.n_data_points} features with k > {loo.good_k:.2f};"
+            f"{elpd.loo_method(loo)}, UNRELIABLE ({bad} of {loo.n_data_points} features"
+            f" with k > {loo.good_k:.2f};"
             f" use --kfold {elpd.suggested_folds(loo.n_data_points)})"
         )
     folds = elpd.suggested_folds(run.record.n_features)

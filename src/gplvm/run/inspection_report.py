@@ -88,6 +88,11 @@ def variational_report(run: Run) -> str:
         f" compile {m.compile_seconds:.1f} s, fit {m.fit_seconds:.1f} s",
         f"  q's sd of a point's position: median {np.median(point_sd):.3g}, max {point_sd.max():.3g}",
     ]
+    if m.q_pareto_k is not None:
+        lines.append(
+            f"  q against the posterior: Pareto k of the importance ratios {m.q_pareto_k:.2f}"
+            f" (good below {m.q_pareto_k_threshold:.2f}; p with the {m.q_log_p.replace('_', ' ')} likelihood)"
+        )
     if m.latent_dim_sensitivity is not None:
         order = np.argsort(-np.asarray(m.latent_dim_sensitivity))
         ranked = ", ".join(f"dim {i}: {m.latent_dim_sensitivity[i]:.3g}" for i in order)
@@ -104,6 +109,7 @@ def variational_report(run: Run) -> str:
             else "; raise inference.maxiter to continue further up the bound."
         ),
         *[f"  - {p}" for p in m.diagnostic_problems or []],
+        *([f"  POOR q: {m.q_warning}"] if m.q_warning else []),
     ]
     return "\n".join(lines)
 
@@ -176,8 +182,9 @@ def elpd_report(m: RunMetrics) -> str:
     """Predictive accuracy over features: PSIS-LOO (draws) and K-fold, with the LOO warning."""
     lines = []
     if m.elpd_loo is not None:
+        how = m.loo_method or "PSIS-LOO"
         lines.append(
-            f"  PSIS-LOO over the {m.n_features} features: elpd_loo {m.elpd_loo:.1f}"
+            f"  {how}, over the {m.n_features} features: elpd_loo {m.elpd_loo:.1f}"
             f" (se {m.elpd_loo_se:.1f}), p_loo {m.p_loo:.1f}; Pareto k max {m.pareto_k_max:.2f},"
             f" {m.n_pareto_k_bad} above {m.pareto_k_threshold:.2f}"
         )

@@ -28,6 +28,7 @@ from gplvm.evaluate.along_inputs import AlongInputs, predict_along_inputs
 from gplvm.evaluate.diagnostics import column_log_likelihoods, rotation_aware_posterior
 from gplvm.evaluate.impute import MAX_DRAWS, impute, imputed_group, laplace_latent_draws
 from gplvm.evaluate.metrics import fit_metrics
+from gplvm.evaluate.q_quality import target_spec
 from gplvm.evaluate.record import RunMetrics
 from gplvm.evaluate.shading import latent_shading
 from gplvm.inference import Fit, method_for
@@ -153,10 +154,16 @@ def build_tree(
     if fit.has_draws:
         reference = None if fit.start is None else fit.point_estimate()
         name = None if fit.start is None else fit.start.description
-        columns = column_log_likelihoods(groups["posterior"], data, spec)
+        scoring, likelihood = spec, None
+        if "variational" in groups:  # q's draws are scored by the model's own likelihood
+            scoring, likelihood = target_spec(spec, data.n_obs)
+        columns = column_log_likelihoods(groups["posterior"], data, scoring)
         groups["posterior"], groups["alignment"] = rotation_aware_posterior(
             groups["posterior"], data, spec, reference, name, columns
         )
+        if likelihood is not None:  # log p(Y, Z_s) up to a constant, beside log q(Z_s)
+            log_p = groups["posterior"]["log_posterior"].assign_attrs(likelihood=likelihood)
+            groups["variational"] = groups["variational"].assign(log_p=log_p)
         if cfg.inference.log_likelihood:
             groups["log_likelihood"] = log_likelihood_group(columns, groups["posterior"], data)
     store_data, data_info = data_attrs(data, cfg)

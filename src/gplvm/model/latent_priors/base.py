@@ -28,6 +28,20 @@ class QMoments:
     variance: np.ndarray
     covariances: list[np.ndarray] | None = None
 
+    def log_density(self, Z: np.ndarray) -> np.ndarray:
+        """log q(Z) of draws ``Z`` (..., N, Q), summed over rows and dims: shape (...)."""
+        residual = np.asarray(Z, dtype=float) - self.mean
+        if self.covariances is None:
+            terms = residual**2 / self.variance + np.log(2.0 * np.pi * self.variance)
+            return -0.5 * terms.sum(axis=(-2, -1))
+        out = 0.0
+        for q, S in enumerate(self.covariances):  # each latent dim a full N x N Gaussian
+            L = np.linalg.cholesky(S)
+            white = np.linalg.solve(L, np.moveaxis(residual[..., q], -1, 0).reshape(len(S), -1))
+            quadratic = np.sum(white**2, axis=0).reshape(residual.shape[:-2])
+            out = out - 0.5 * quadratic - np.sum(np.log(np.diag(L))) - 0.5 * len(S) * np.log(2.0 * np.pi)
+        return out
+
 
 class StructuredPrior(ABC):
     """A prior over Z's rows other than the iid Normal.
