@@ -120,29 +120,41 @@ def test_inspect_flags_a_poor_q(tmp_path):
     assert k > threshold
 
 
-@pytest.mark.slow  # 3 seeds x (NUTS, 10 NUTS refits, a variational fit): about 2.5 minutes
+@pytest.mark.slow  # 3 seeds x (NUTS, 10 NUTS refits, a variational fit): about 3 minutes
 def test_the_corrected_loo_is_closer_to_exact_kfold_than_the_uncorrected_one(tmp_path):
-    """12 rows, 60 features, Q = 1, noise sd 1, beta fixed at the truth. elpd minus NUTS 10-fold
-    over features, measured (2026-11-30):
+    """12 rows, 60 features, Q = 1, noise sd 1, beta fixed at the truth, 2 x 500 draws from q.
+    elpd minus NUTS 10-fold over features, measured (2026-11-30):
 
-    | seed | NUTS PSIS-LOO | q corrected | q uncorrected | q_pareto_k |
+    | seed | NUTS PSIS-LOO | q corrected | q uncorrected | q_pareto_k (threshold 0.67) |
     |---|---|---|---|---|
     | 0 | +2.09 | +2.92 | +4.16 | 0.19 |
     | 1 | +1.70 | +3.01 | +4.96 | 0.46 |
-    | 2 | -1.70 | -0.06 | -0.43 | 0.69 |
+    | 2 | -1.70 | -0.06 | -0.43 | 0.69: flagged |
+
+    Where q's k is good the corrected estimate must be the closer one; where it is not, the run
+    must say so (there the correction carries no promise).
     """
     import arviz as az
 
     from gplvm.run.pipeline import fit_experiment
 
+    good = 0
     for seed in range(3):
         common = linear_file(tmp_path, seed)
         nuts = fit_experiment(
             load_config(*common, "inference=nuts", "inference.draws=1000", "kfold.folds=10")
         )
-        vi = fit_experiment(load_config(*common, "inference=variational", "model.num_inducing=12"))
+        vi = fit_experiment(
+            load_config(*common, "inference=variational", "model.num_inducing=12", "inference.draws=500")
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             uncorrected = float(az.loo(vi.idata, var_name="Y", reff=1.0).elpd)
         reference = nuts.metrics["elpd_kfold"]
-        assert abs(vi.metrics["elpd_loo"] - reference) < abs(uncorrected - reference), seed
+        m = vi.metrics
+        if m["q_pareto_k"] <= m["q_pareto_k_threshold"]:
+            good += 1
+            assert abs(m["elpd_loo"] - reference) < abs(uncorrected - reference), seed
+        else:
+            assert m["q_warning"] is not None, seed
+    assert good >= 2
