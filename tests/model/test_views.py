@@ -1,0 +1,144 @@
+"""The multi-view Bayesian GPLVM (MRD): its bound against single-view bounds, and relevance."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gplvm.config import load_config
+from gplvm.data.dataset import Dataset
+from gplvm.inference.python_mode import python_mode
+from gplvm.model.pymc_model import build_variational_model
+from gplvm.model.pymc_views import build_multiview_model
+from gplvm.model.spec import ModelSpec
+from gplvm.model.views import ViewSpec, relevance_matrix, shared_and_private
+
+
+def rbf_ard_spec(latent_dim: int = 3, num_inducing: int = 8) -> ModelSpec:
+    cfg = load_config("model=rbf_ard", f"model.latent_dim={latent_dim}", f"model.num_inducing={num_inducing}")
+    return ModelSpec.from_config(cfg.model, 40).as_sparse()
+
+
+def data(n_obs=40, n_features=10, missing_rows=()):
+    rng = np.random.default_rng(0)
+    Y = rng.standard_normal((n_obs, n_features))
+    Y[list(missing_rows), 6:] = np.nan  # a whole view missing for some rows
+    return Dataset("views", Y - np.nanmean(Y, axis=0), [f"y{d}" for d in range(n_features)])
+
+
+def point_for(model, values: dict) -> dict:
+    """Values by PyMC value-variable name (log-transformed where PyMC transformed)."""
+    out = {}
+    for var in model.value_vars:
+        name = var.name.removesuffix("_log__")
+        out[var.name] = np.log(values[name]) if var.name.endswith("_log__") else values[name]
+    return out
+
+
+def shared_values(rng, n_obs=40, latent_dim=3, num_inducing=8):
+    return {
+        "Z_mean": rng.standard_normal((n_obs, latent_dim)),
+        "Z_var": rng.uniform(0.05, 0.5, (n_obs, latent_dim)),
+    }
+
+
+def view_values(rng, spec, latent_dim=3, num_inducing=8):
+    return {
+        "beta": rng.uniform(2, 5),
+        "variance": rng.uniform(0.5, 2),
+        "lengthscale": rng.uniform(0.5, 2, latent_dim),
+        "inducing": rng.standard_normal((num_inducing, latent_dim)),
+    }
+
+
+@pytest.mark.parametrize("missing_rows", [(), (3, 7, 20)])
+def test_two_views_bound_is_the_sum_of_two_single_view_bounds(missing_rows):
+    """Each view's bound compiled on its own (the single-view Bayesian GPLVM on its columns), at
+    the same q(Z), plus one KL: the multi-view objective."""
+    rng = np.random.default_rng(1)
+    full = data(missing_rows=missing_rows)
+    spec = rbf_ard_spec()
+    views = [ViewSpec("left", np.arange(6), spec), ViewSpec("right", np.arange(6, 10), spec)]
+    q = shared_values(rng)
+    per_view = {view.name: view_values(rng, spec) for view in views}
+    values = dict(q)
+    for view in views:
+        values |= {view.variable(k): v for k, v in per_view[view.name].items()}
+    multi = build_multiview_model(full, views, 3, 1.0)
+    total = float(multi.compile_logp(jacobian=False, mode=python_mode())(point_for(multi, values)))
+    expected, kl = 0.0, None
+    for view in views:
+        part = Dataset("part", full.Y[:, view.columns], [f"y{d}" for d in view.columns])
+        single = build_variational_model(part, spec)
+        logp = single.compile_logp(vars=[single["log_likelihood"]], jacobian=False, mode=python_mode())
+        both = {**q, **per_view[view.name]}
+        expected += float(logp(point_for(single, both)))
+        kl = float(
+            single.compile_logp(vars=[single["kl"]], jacobian=False, mode=python_mode())(
+                point_for(single, both)
+            )
+        )
+    hyper_priors = sum(
+        float(
+            m.compile_logp(
+                vars=[m[v.variable(name)] for name in spec.learned], jacobian=False, mode=python_mode()
+            )(point_for(m, values))
+        )
+        for m, v in ((multi, view) for view in views)
+    )
+    assert total == pytest.approx(expected + kl + hyper_priors, rel=1e-10)
+
+
+def test_rows_missing_a_view_contribute_only_their_other_views():
+    """Dropping a view's missing rows from that view's data gives the same bound."""
+    rng = np.random.default_rng(2)
+    full = data(missing_rows=(3, 7, 20))
+    spec = rbf_ard_spec()
+    view = ViewSpec("right", np.arange(6, 10), spec)
+    q = shared_values(rng)
+    own = view_values(rng, spec)
+    multi = build_multiview_model(full, [view], 3, 1.0)
+    values = {**q, **{view.variable(k): v for k, v in own.items()}}
+    term = multi.compile_logp(
+        vars=[multi[view.variable("log_likelihood")]], jacobian=False, mode=python_mode()
+    )
+    keep = np.setdiff1d(np.arange(40), [3, 7, 20])
+    part = Dataset("part", full.Y[keep][:, view.columns], ["a", "b", "c", "d"])
+    single = build_variational_model(part, spec)
+    logp = single.compile_logp(vars=[single["log_likelihood"]], jacobian=False, mode=python_mode())
+    kept = {"Z_mean": q["Z_mean"][keep], "Z_var": q["Z_var"][keep], **own}
+    assert float(term(point_for(multi, values))) == pytest.approx(
+        float(logp(point_for(single, kept))), rel=1e-10
+    )
+
+
+def test_relevance_matrix_and_shared_private_dims():
+    spec = rbf_ard_spec()
+    views = [ViewSpec("a", np.arange(3), spec), ViewSpec("b", np.arange(3, 6), spec)]
+    values = {
+        "lengthscale_a": np.array([1.0, 1.0, 100.0]),
+        "variance_a": 2.0,
+        "lengthscale_b": np.array([1.0, 100.0, 2.0]),
+        "variance_b": 1.0,
+    }
+    matrix = relevance_matrix(views, values)
+    np.testing.assert_allclose(matrix, [[1.0, 1.0, 1e-4], [1.0, 1e-4, 0.25]])
+    kinds = shared_and_private(matrix, ["a", "b"])
+    assert kinds[0] == {"views": ["a", "b"], "kind": "shared"}
+    assert kinds[1] == {"views": ["a"], "kind": "private"} and kinds[2] == {"views": ["b"], "kind": "private"}
+
+
+def test_one_view_is_the_bayesian_gplvm():
+    """Every column in one view: the same objective as the single-view model, term for term."""
+    rng = np.random.default_rng(3)
+    full = data()
+    spec = rbf_ard_spec()
+    view = ViewSpec("all", np.arange(10), spec)
+    q, own = shared_values(rng), view_values(rng, spec)
+    multi = build_multiview_model(full, [view], 3, 1.0)
+    single = build_variational_model(full, spec)
+    at_multi = point_for(multi, {**q, **{view.variable(k): v for k, v in own.items()}})
+    at_single = point_for(single, {**q, **own})
+    logp_multi = multi.compile_logp(jacobian=False, mode=python_mode())(at_multi)
+    logp_single = single.compile_logp(jacobian=False, mode=python_mode())(at_single)
+    assert float(logp_multi) == pytest.approx(float(logp_single), rel=1e-12)
