@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from omegaconf import MISSING
 
@@ -28,6 +29,8 @@ class DatasetConfig:
     standardize: bool = False  # divide each feature by its standard deviation after centring
     max_obs: int | None = None  # keep only the first max_obs rows (quick trials)
     missing: MissingCells = MissingCells.error  # allow: keep missing cells (NaN) and impute them
+    # Several views of the same rows: view name -> its columns, as names or "start:stop" positions
+    views: dict[str, Any] = field(default_factory=dict)  # empty: one view, every column
 
     def __post_init__(self) -> None:
         if self.max_obs is not None:

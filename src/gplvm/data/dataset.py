@@ -38,6 +38,8 @@ class Dataset:
         observed cells exactly rather than through the centring and back.
     covariates : dict of str to ndarray, or None
         Columns of the data file kept out of Y, as text (the GP latent prior's inputs and group).
+    views : dict of str to ndarray, or None
+        ``dataset.views``: each view's column indices into ``Y``.
     """
 
     name: str
@@ -50,6 +52,7 @@ class Dataset:
     scale: np.ndarray | None = None
     raw: np.ndarray | None = None
     covariates: dict[str, np.ndarray] | None = None
+    views: dict[str, np.ndarray] | None = None
 
     def to_original_units(self, values: np.ndarray) -> np.ndarray:
         """Rows in the fitted units (centred, maybe scaled) back in the raw columns' units."""

@@ -19,6 +19,7 @@ from gplvm.config import (
 from gplvm.data.bundled import curve, load_digits_array, load_iris_array, synthetic
 from gplvm.data.dataset import Dataset, prepare
 from gplvm.data.files import read_columns, read_file
+from gplvm.data.views import view_columns, view_scales
 from gplvm.errors import DataError
 
 
@@ -67,4 +68,10 @@ def load_dataset(cfg: DatasetConfig, covariates: Sequence[str] = ()) -> Dataset:
     raw = np.array(Y, dtype=float) if allow and np.isnan(Y).any() else None  # prepare() works in place
     Y, offset, scale = prepare(Y, f"dataset {cfg.name}", cfg.standardize, allow, names)
     names = names or [f"x{j}" for j in range(Y.shape[1])]
-    return Dataset(cfg.name, Y, list(names), labels, Z_true, attrs, offset, scale, raw, extra)
+    views = None
+    if cfg.views:  # each view scaled as a whole: raw = Y * scale + offset still
+        views = view_columns(dict(cfg.views), list(names))
+        factor = view_scales(Y, views)
+        Y /= factor
+        scale = scale * factor
+    return Dataset(cfg.name, Y, list(names), labels, Z_true, attrs, offset, scale, raw, extra, views)
