@@ -34,9 +34,12 @@ def _summary(record: RunMetrics) -> str:
 
 
 def _objective(record: RunMetrics) -> float:
-    """What sweepers optimise: the held-out score when there is one, else the log-likelihood."""
-    score = record.heldout_log_lik_per_feature
-    return float(record.log_likelihood if score is None else score)
+    """What sweepers optimise: the held-out score when there is one, else the log-likelihood (a
+    multi-view run, which has neither yet: its bound)."""
+    for score in (record.heldout_log_lik_per_feature, record.log_likelihood, record.elbo):
+        if score is not None:
+            return float(score)
+    return float("nan")
 
 
 @hydra.main(version_base="1.3", config_path=f"pkg://{CONFIG_MODULE}", config_name="config")

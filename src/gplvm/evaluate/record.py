@@ -127,6 +127,12 @@ class RunMetrics:
         "each failed check with a remedy (NUTS diagnostics, runaway hyperparameters)"
     )
     elbo: float | None = _f("variational: the evidence lower bound at the optimum", summary=True, report=True)
+    views: dict | None = _f("dataset.views: each view's number of columns")
+    view_relevance: dict | None = _f(
+        "views: each view's ARD relevance per latent dim, divided by its largest"
+    )
+    view_dims: dict | None = _f("views: per latent dim, the views that use it and shared, private or unused")
+    view_relevance_threshold: float | None = _f("views: the relevance above which a view uses a dim")
     map_log_likelihood: float | None = _f("NUTS: log_likelihood at the MAP the chains started from")
     map_log_posterior: float | None = _f("NUTS: log_posterior at that MAP")
     map_compile_seconds: float | None = _f("NUTS: compile seconds of that MAP")

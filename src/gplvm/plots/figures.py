@@ -256,6 +256,27 @@ def save_relevance_plot(path: Path, sensitivity: list[float], title: str = "ARD 
     plt.close(fig)
 
 
+def save_view_relevance_plot(path: Path, matrix: np.ndarray, names: list[str], title: str) -> None:
+    """One bar chart per view of its ARD relevance over the latent dims (each row divided by its
+    largest), as in the MRD paper's figures: shared dims have bars in several panels."""
+    matrix = np.asarray(matrix, dtype=float)
+    fig, axes = plt.subplots(
+        1,
+        len(names),
+        figsize=(max(4.0, 2.2 + 1.2 * matrix.shape[1]) * min(len(names), 3) / 1.5, 3.2),
+        squeeze=False,
+        sharey=True,
+    )
+    for ax, name, row in zip(axes[0], names, matrix, strict=True):
+        ax.bar(np.arange(len(row)), row, color="C0")
+        ax.set(title=f"view {name}", xlabel="latent dim", xticks=np.arange(len(row)))
+    axes[0][0].set_ylabel("relevance / largest")
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def save_arviz_plot(path: Path, plot: Callable, tree, var_names: list[str], caption: str = "") -> None:
     """Draw an ArviZ plot (e.g. ``arviz.plot_trace_dist``) with matplotlib and save it as PNG.
 

@@ -363,9 +363,16 @@ def run_experiment(
         # Started first, so that loading matplotlib overlaps the fit on another core.
         plotter = PlotWorker() if cfg.plot else None
         try:
-            exp = fit_experiment(cfg, config_yaml)
-            exp.record.config_sha256 = config_sha256
-            save_experiment(exp, run_dir, plot=cfg.plot, plotter=plotter)
+            if cfg.dataset.views:  # several views: the multi-view Bayesian GPLVM
+                from gplvm.run.views_pipeline import fit_views_experiment, save_views_experiment
+
+                exp = fit_views_experiment(cfg, load_dataset(cfg.dataset), config_yaml)
+                exp.record.config_sha256 = config_sha256
+                save_views_experiment(exp, run_dir, plot=cfg.plot)
+            else:
+                exp = fit_experiment(cfg, config_yaml)
+                exp.record.config_sha256 = config_sha256
+                save_experiment(exp, run_dir, plot=cfg.plot, plotter=plotter)
         except Exception as exc:
             results.mark_failed(run_dir, exc)
             raise
