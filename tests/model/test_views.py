@@ -177,3 +177,45 @@ def test_the_relevance_matrix_finds_the_shared_and_private_dims(data_seed):
     assert private == {("A",), ("B",)}
     used = fitted.relevance > 0.05
     assert fitted.relevance[used].min() > 0.2 and fitted.relevance[~used].max() < 0.02
+
+
+def test_gplvm_runs_views_end_to_end_and_refuses_what_is_not_built(tmp_path, capsys):
+    import json
+
+    from gplvm.cli.project import main as project
+    from tests.cli.test_cli import run_gplvm
+
+    run = tmp_path / "run"
+    done = run_gplvm(
+        run,
+        "dataset=iris",
+        "+dataset.views.sepals=0:2",
+        "+dataset.views.petals=2:4",
+        "model=rbf_ard",
+        "model.num_inducing=10",
+        "inference=variational",
+        "inference.maxiter=200",
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["views"] == {"sepals": 2, "petals": 2} and metrics["status"] == "completed"
+    assert set(metrics["view_relevance"]) == {"sepals", "petals"} and len(metrics["view_dims"]) == 2
+    assert (run / "view_relevance.png").stat().st_size > 0 and (run / "latent.png").stat().st_size > 0
+    from gplvm.run.inspection import inspect
+
+    assert "ARD relevance, each view divided by its largest" in inspect(run)
+    np.savetxt(tmp_path / "new.csv", np.ones((2, 4)), delimiter=",", header="a,b,c,d", comments="")
+    assert project([str(run), str(tmp_path / "new.csv")]) == 2
+    assert "several views (dataset.views)" in capsys.readouterr().err
+
+
+def test_views_need_the_bayesian_gplvm():
+    from gplvm.data.loading import load_dataset
+    from gplvm.errors import ConfigError
+    from gplvm.run.views_pipeline import fit_views_experiment
+
+    cfg = load_config("dataset=iris", "+dataset.views.a=0:2", "+dataset.views.b=2:4")
+    with pytest.raises(
+        ConfigError, match=r"dataset\.views fits the multi-view Bayesian GPLVM: use inference"
+    ):
+        fit_views_experiment(cfg, load_dataset(cfg.dataset))

@@ -120,6 +120,8 @@ def elpd_of(run, folds: int | None, seed: int, refit: Refit | None = None) -> tu
     ``refit`` (:func:`gplvm.run.refit.kfold_now`) runs K-fold when the run has no such folds of
     its own; it is passed in, so that comparing stored results never loads the fit methods.
     """
+    if run.record.views:
+        raise CompareError(f"{run.path} has several views (dataset.views): multi-view runs have no elpd yet")
     recorded = elpd.kfold_from_group(run.tree["kfold"].to_dataset()) if "kfold" in run.tree else None
     if folds:
         if recorded is not None and (recorded.n_folds, run.tree["kfold"].attrs.get("seed")) == (folds, seed):

@@ -118,6 +118,8 @@ def inspect(run_dir: Path, make_plots: bool = True) -> str:
     """Load a run directory, write its plots and return the report text."""
     run = load_run(run_dir)
     text = report(run)
+    if run.record.views:  # a multi-view run's plots are written with it (view_relevance.png)
+        return text + f"\n\nPlots:\n  {run.path / 'view_relevance.png'}\n  {run.path / 'latent.png'}"
     if make_plots:
         paths = write_plots(run)
         text += "\n\nPlots:\n" + "\n".join(f"  {p}" for p in paths)

@@ -126,6 +126,12 @@ class Run:
             (Z, hyper, procrustes_rotations(Z, aligned[i])) for i, Z, hyper in self.spec.fits(post, max_draws)
         ]
 
+    def _refuse_views(self, what: str) -> None:
+        if self.record.views:
+            raise ValueError(
+                f"{self.path} has several views (dataset.views): {what} across views is not built yet"
+            )
+
     @one_blas_thread
     def project(self, rows: np.ndarray, max_draws: int = 20, through_mapping: bool = True) -> Projection:
         """Latents for new raw rows (n, D) (see :mod:`gplvm.evaluate.projection`).
@@ -134,6 +140,7 @@ class Run:
         Bayesian GPLVM run gives each row its own q(z*); otherwise each of up to ``max_draws``
         point fits (one for a MAP) gives its optimum and Laplace sd.
         """
+        self._refuse_views("projecting new rows")
         Y_new = self.to_fitted_units(rows)
         mapping = self.spec.back_constraint
         if mapping is not None and through_mapping:
@@ -184,6 +191,7 @@ class Run:
         data had missing cells each column is predicted from its observed rows, and the variance
         is per column, (n, D), in either units.
         """
+        self._refuse_views("reconstruction")
         Z_fit = self.latents
         Z_new = Z_fit if Z is None else np.atleast_2d(np.asarray(Z, dtype=float))
         if Z_new.shape[1] != Z_fit.shape[1]:
