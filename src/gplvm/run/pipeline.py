@@ -41,6 +41,7 @@ from gplvm.model.latent_priors.back_constraint import BackConstraint
 from gplvm.model.spec import ModelSpec
 from gplvm.plots.worker import PlotWorker, draw_here
 from gplvm.run import lifecycle, results
+from gplvm.run.views_pipeline import fit_views_experiment, save_views_experiment
 
 log = logging.getLogger(__name__)
 
@@ -364,8 +365,6 @@ def run_experiment(
         plotter = PlotWorker() if cfg.plot else None
         try:
             if cfg.dataset.views:  # several views: the multi-view Bayesian GPLVM
-                from gplvm.run.views_pipeline import fit_views_experiment, save_views_experiment
-
                 exp = fit_views_experiment(cfg, load_dataset(cfg.dataset), config_yaml)
                 exp.record.config_sha256 = config_sha256
                 save_views_experiment(exp, run_dir, plot=cfg.plot)
