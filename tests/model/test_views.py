@@ -219,3 +219,24 @@ def test_views_need_the_bayesian_gplvm():
         ConfigError, match=r"dataset\.views fits the multi-view Bayesian GPLVM: use inference"
     ):
         fit_views_experiment(cfg, load_dataset(cfg.dataset))
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("latent_prior=gp", "latent_prior=gp is not built for several views"),
+        ("heldout.fraction=0.2", "heldout.fraction=0.2 is not built for several views"),
+        ("kfold.folds=3", "kfold.folds=3 is not built for several views"),
+    ],
+)
+def test_settings_the_views_path_does_not_carry_out_are_refused(setting, message):
+    from gplvm.data.loading import load_dataset
+    from gplvm.errors import ConfigError
+    from gplvm.run.views_pipeline import fit_views_experiment
+
+    cfg = load_config(
+        "dataset=iris", "+dataset.views.a=0:2", "+dataset.views.b=2:4", "inference=variational", setting
+    )
+    with pytest.raises(ConfigError) as info:
+        fit_views_experiment(cfg, load_dataset(cfg.dataset))
+    assert message in str(info.value) and "\n" not in str(info.value)
