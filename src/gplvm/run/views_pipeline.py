@@ -8,7 +8,7 @@ from q and a ``variational`` group, ``metrics.json``, ``latent.png``) plus
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +20,7 @@ from gplvm import __version__
 from gplvm.config import Config, VariationalConfig
 from gplvm.data.dataset import Dataset
 from gplvm.errors import ConfigError
+from gplvm.evaluate.across_views import AcrossViews, predict_across_views
 from gplvm.evaluate.metrics import neighbour_metrics
 from gplvm.evaluate.record import RunMetrics
 from gplvm.inference.blas_threads import one_blas_thread
@@ -45,6 +46,23 @@ class ViewsExperiment:
     @property
     def metrics(self) -> dict:
         return self.record.as_dict()
+
+    def predict_views(self, rows: np.ndarray) -> AcrossViews:
+        """New raw rows (n*, D; NaN where a view or cell is not observed): each row's q(z*) from
+        its observed views and every column's predictive mean and sd, in the data's units (see
+        :mod:`gplvm.evaluate.across_views`)."""
+        Y_new = (np.asarray(rows, dtype=float) - self.data.offset) / self.data.scale
+        fitted = self.fit
+        out = predict_across_views(
+            fitted.views,
+            fitted.values,
+            fitted.q,
+            self.data.Y,
+            Y_new,
+            self.cfg.model.prior_scale,
+            self.cfg.seed,
+        )
+        return replace(out, mean=self.data.to_original_units(out.mean), sd=out.sd * self.data.scale)
 
 
 def check_views_config(cfg: Config, data: Dataset) -> None:
