@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from gplvm.config import load_config
@@ -225,9 +226,23 @@ def test_gplvm_runs_views_end_to_end_and_refuses_what_is_not_built(tmp_path, cap
     from gplvm.run.inspection import inspect
 
     assert "ARD relevance, each view divided by its largest" in inspect(run)
-    np.savetxt(tmp_path / "new.csv", np.ones((2, 4)), delimiter=",", header="a,b,c,d", comments="")
-    assert project([str(run), str(tmp_path / "new.csv")]) == 2
-    assert "several views (dataset.views)" in capsys.readouterr().err
+    # new rows with the petals view left out: gplvm-project predicts it, as the loaded run does
+    import gplvm
+
+    loaded = gplvm.load_run(run)
+    raw = loaded.training_data()[:3] * loaded.tree.constant_data["feature_scale"].values
+    raw = raw + loaded.tree.constant_data["feature_offset"].values
+    features = [str(f) for f in loaded.tree.constant_data["feature"].values]
+    pd.DataFrame(raw[:, :2], columns=features[:2]).to_csv(tmp_path / "sepals.csv", index=False)
+    assert project([str(run), str(tmp_path / "sepals.csv"), "--out", str(tmp_path / "out")]) == 0
+    table = pd.read_csv(tmp_path / "out" / "predicted_views.csv")
+    rows = np.column_stack([raw[:, :2], np.full((3, 2), np.nan)])
+    expected = loaded.predict_views(rows)
+    np.testing.assert_allclose(table[features].to_numpy(), expected.mean, rtol=1e-9)
+    np.testing.assert_allclose(table[[f"{f}_sd" for f in features]].to_numpy(), expected.sd, rtol=1e-9)
+    assert list(pd.read_csv(tmp_path / "out" / "latents.csv").columns[:2]) == ["z0", "z1"]
+    with pytest.raises(ValueError, match="predict_views"):
+        loaded.reconstruct()
 
 
 def test_views_need_the_bayesian_gplvm():

@@ -23,8 +23,10 @@ from gplvm.run.projection_files import (
     label_column_for,
     predict_at,
     read_rows,
+    read_view_rows,
     write_along,
     write_projection,
+    write_views,
 )
 
 
@@ -60,6 +62,13 @@ def main(argv: list[str] | None = None) -> int:
             table, prediction = predict_at(run, args.at)
             written = write_along(out, run, table, prediction)
             print(f"Predicted {len(table)} rows at new input values; wrote {written}")
+            return
+        if run.record.views:  # several views: predict the ones the rows lack
+            prediction = run.predict_views(read_view_rows(run, args.data_file))
+            written = write_views(out, run, prediction)
+            print(
+                f"Predicted every view of {len(prediction.Z)} rows from their observed views; wrote {written}"
+            )
             return
         label_column = label_column_for(run, args.data_file, args.label_column)
         rows, labels = read_rows(run, args.data_file, label_column)

@@ -15,14 +15,16 @@ from omegaconf import OmegaConf
 from gplvm.config import CovariatePriorConfig, latent_prior_config_from_yaml, model_config_from_yaml
 from gplvm.data.run_data import COVARIATE_PREFIX, training_data
 from gplvm.errors import RunDirectoryError
+from gplvm.evaluate.across_views import AcrossViews, predict_across_views
 from gplvm.evaluate.align import procrustes_rotations
 from gplvm.evaluate.along_inputs import AlongInputs, predict_along_inputs
 from gplvm.evaluate.projection import Projection, project, project_through_mapping, project_variational
 from gplvm.evaluate.record import RunMetrics
 from gplvm.inference.blas_threads import one_blas_thread
-from gplvm.model.latent_priors import make_latent_prior
+from gplvm.model.latent_priors import QMoments, make_latent_prior
 from gplvm.model.latent_priors.back_constraint import CENTRES, LENGTHSCALE, WEIGHTS, BackConstraint
 from gplvm.model.spec import ModelSpec
+from gplvm.model.views import ViewSpec
 from gplvm.run import lifecycle, results
 
 
@@ -126,10 +128,40 @@ class Run:
             (Z, hyper, procrustes_rotations(Z, aligned[i])) for i, Z, hyper in self.spec.fits(post, max_draws)
         ]
 
+    @one_blas_thread
+    def predict_views(self, rows: np.ndarray) -> AcrossViews:
+        """A multi-view run: new raw rows (n*, D; NaN where a view or cell is not observed), each
+        row's q(z*) from its observed views and every column's predictive mean and sd, in the
+        data's units (see :mod:`gplvm.evaluate.across_views`)."""
+        if not self.record.views:
+            raise ValueError(f"{self.path} has one view: use project() or reconstruct()")
+        constant = self.tree.constant_data
+        spec = ModelSpec.from_config(model_config_from_yaml(self.tree.attrs["model_config"])).as_sparse()
+        view_of = constant["feature_view"].values.astype(str)
+        views = [ViewSpec(name, np.flatnonzero(view_of == name), spec) for name in self.record.views]
+        posterior = self.tree.posterior.to_dataset()
+        point = {name: posterior[name].values[0, 0] for name in posterior.data_vars if name != "Z"}
+        q = self.tree["variational"]
+        moments = QMoments(q["Z_mean"].values, q["Z_var"].values)
+        values = {view.name: view.values(point) for view in views}
+        offset, scale = self._units()
+        prior_scale = float(OmegaConf.select(self.config, "model.prior_scale", default=1.0))
+        out = predict_across_views(
+            views,
+            values,
+            moments,
+            self.training_data(),
+            self.to_fitted_units(rows),
+            prior_scale,
+            int(self.config.get("seed", 0)),
+        )
+        return replace(out, mean=out.mean * scale + offset, sd=out.sd * scale)
+
     def _refuse_views(self, what: str) -> None:
         if self.record.views:
             raise ValueError(
-                f"{self.path} has several views (dataset.views): {what} across views is not built yet"
+                f"{self.path} has several views (dataset.views): {what} is not built for them;"
+                " predict_views() places new rows and predicts their missing views"
             )
 
     @one_blas_thread

@@ -123,6 +123,45 @@ def write_projection(out: Path, run, projection, labels, source: Path) -> None:
     results.write_atomic(out / LATENTS, lambda p: table.to_csv(p, index=False))
 
 
+VIEWS = "predicted_views.csv"
+
+
+def read_view_rows(run, path: Path) -> np.ndarray:
+    """New raw rows for a multi-view run: the file's header names some or all of the run's
+    features (a view it lacks is NaN, to be predicted); a one-line error otherwise."""
+    rows, _, names = read_file(FileDatasetConfig(path=str(path)), headerless=True)
+    features = [str(f) for f in run.tree.constant_data["feature"].values]
+    if names is None or not set(names) <= set(features):
+        if rows.shape[1] == len(features):
+            return rows
+        raise DataError(
+            f"{path}: name the run's feature columns in a header row (a subset of them: the views"
+            f" to predict may be left out); {len(features)} features, e.g. {', '.join(features[:4])}"
+        )
+    out = np.full((len(rows), len(features)), np.nan)
+    out[:, [features.index(n) for n in names]] = rows
+    return out
+
+
+def write_views(out: Path, run, prediction) -> Path:
+    """``predicted_views.csv`` (every feature's predicted mean and ``<feature>_sd``, in the data's
+    units), then ``latents.csv`` last (``z0, ...`` and ``z0_sd, ...``: each row's q(z*))."""
+    import pandas as pd
+
+    out.mkdir(parents=True, exist_ok=True)
+    features = [str(f) for f in run.tree.constant_data["feature"].values]
+    table = pd.DataFrame(prediction.mean, columns=features)
+    for j, name in enumerate(features):
+        table[f"{name}_sd"] = prediction.sd[:, j]
+    results.write_atomic(out / VIEWS, lambda p: table.to_csv(p, index=False))
+    q = prediction.Z.shape[1]
+    latents = pd.DataFrame(prediction.Z, columns=[f"z{i}" for i in range(q)])
+    for i in range(q):
+        latents[f"z{i}_sd"] = prediction.Z_sd[:, i]
+    results.write_atomic(out / LATENTS, lambda p: latents.to_csv(p, index=False))
+    return out / VIEWS
+
+
 ALONG = "along.csv"
 
 
