@@ -35,3 +35,19 @@ def tiny_config(*overrides: str):
     return load_config(
         "dataset=synthetic", "dataset.n_obs=40", "dataset.n_features=8", "plot=true", *overrides
     )
+
+
+def point_for(model, values) -> dict:
+    """Values by PyMC value-variable name (log-transformed where PyMC transformed), from
+    constrained ``values`` by variable name."""
+    out = {}
+    for var in model.value_vars:
+        name = var.name.removesuffix("_log__")
+        out[var.name] = np.log(values[name]) if var.name.endswith("_log__") else values[name]
+    return out
+
+
+def point_at_first_draw(model, posterior) -> dict:
+    """:func:`point_for` at a posterior's first draw (a point fit's point)."""
+    names = [var.name.removesuffix("_log__") for var in model.value_vars]
+    return point_for(model, {name: posterior[name].values[0, 0] for name in names})

@@ -11,6 +11,7 @@ from gplvm.config import BackConstrainedConfig, load_config
 from gplvm.errors import ConfigError, DataError
 from gplvm.inference.python_mode import python_mode
 from gplvm.model.latent_priors.back_constraint import WEIGHTS, BackConstraint
+from tests.helpers import point_at_first_draw, point_for
 
 
 def mapping_for(Y, **settings) -> BackConstraint:
@@ -120,13 +121,7 @@ def test_the_record_is_the_models_density_and_inspect_names_the_mapping(digit_ru
     _, runs, _ = digit_runs
     bc = runs["bc"]
     model = method_for(bc.cfg.inference).build_model(bc.data, bc.spec)
-    posterior = bc.idata.posterior
-    point = {}
-    for value in model.value_vars:
-        name = value.name.removesuffix("_log__")
-        point[value.name] = posterior[name].values[0, 0]
-        if value.name.endswith("_log__"):
-            point[value.name] = np.log(point[value.name])
+    point = point_at_first_draw(model, bc.idata.posterior)
     logp = model.compile_logp(jacobian=False, mode=python_mode())(point)
     assert float(logp) == pytest.approx(bc.metrics["log_posterior"], rel=1e-9)
     record = bc.metrics["latent_prior"]
@@ -230,10 +225,7 @@ def test_the_models_gradient_in_the_whitened_weights_matches_central_differences
     )
     exp = fit_experiment(cfg)
     model = MapMethod(cfg.inference).build_model(exp.data, exp.spec)
-    point = {
-        name + ("_log__" if name in exp.spec.learned else ""): (np.log(v) if name in exp.spec.learned else v)
-        for name, v in starting_point(exp.data, exp.spec, Init.pca, 0).items()
-    }
+    point = point_for(model, starting_point(exp.data, exp.spec, Init.pca, 0))
     logp = model.compile_logp(jacobian=False, mode=python_mode())
     grad = model.compile_dlogp(vars=[model["bc_whitened"]], jacobian=False, mode=python_mode())(point)
     h = 1e-6

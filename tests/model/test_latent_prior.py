@@ -14,6 +14,7 @@ from gplvm.errors import ConfigError, DataError
 from gplvm.inference.python_mode import python_mode
 from gplvm.model.kernels import make_kernel
 from gplvm.model.latent_priors import GPLatentPrior
+from tests.helpers import point_at_first_draw
 
 
 def prior_for(times, groups=None, kernel="rbf", white=0.05, prior_scale=1.3) -> GPLatentPrior:
@@ -117,13 +118,7 @@ def test_the_gp_prior_recovers_a_trajectory_that_the_iid_prior_does_not(tmp_path
     from gplvm.inference import method_for
 
     model = method_for(gp.cfg.inference).build_model(gp.data, gp.spec)
-    posterior = gp.idata.posterior
-    point = {}
-    for value in model.value_vars:
-        name = value.name.removesuffix("_log__")
-        point[value.name] = posterior[name].values[0, 0]
-        if value.name.endswith("_log__"):
-            point[value.name] = np.log(point[value.name])
+    point = point_at_first_draw(model, gp.idata.posterior)
     logp = model.compile_logp(jacobian=False, mode=python_mode())(point)
     assert float(logp) == pytest.approx(gp.metrics["log_posterior"], rel=1e-9)
 

@@ -13,6 +13,7 @@ from gplvm.model.pymc_model import build_variational_model
 from gplvm.model.pymc_views import build_multiview_model
 from gplvm.model.spec import ModelSpec
 from gplvm.model.views import ViewSpec, relevance_matrix, shared_and_private
+from tests.helpers import point_for
 
 
 def rbf_ard_spec(latent_dim: int = 3, num_inducing: int = 8) -> ModelSpec:
@@ -25,15 +26,6 @@ def data(n_obs=40, n_features=10, missing_rows=()):
     Y = rng.standard_normal((n_obs, n_features))
     Y[list(missing_rows), 6:] = np.nan  # a whole view missing for some rows
     return Dataset("views", Y - np.nanmean(Y, axis=0), [f"y{d}" for d in range(n_features)])
-
-
-def point_for(model, values: dict) -> dict:
-    """Values by PyMC value-variable name (log-transformed where PyMC transformed)."""
-    out = {}
-    for var in model.value_vars:
-        name = var.name.removesuffix("_log__")
-        out[var.name] = np.log(values[name]) if var.name.endswith("_log__") else values[name]
-    return out
 
 
 def shared_values(rng, n_obs=40, latent_dim=3, num_inducing=8):
