@@ -160,7 +160,11 @@ def seed0_fit():
     full = shared_private_data(0, 240)
     train = Dataset("train", full.Y[:200], full.feature_names, views=full.views)
     cfg = load_config("model=rbf_ard", "model.latent_dim=4", "model.num_inducing=25", "inference=variational")
-    return full, train, fit_views(train, view_specs(cfg.model, train), cfg.inference, 1.0, 0)
+    return (
+        full,
+        train,
+        fit_views(train, view_specs(cfg.model, train.n_obs, train.views), cfg.inference, 1.0, 0),
+    )
 
 
 def check_shared_and_private(relevance: np.ndarray) -> None:
@@ -189,7 +193,9 @@ def test_the_relevance_matrix_finds_the_shared_and_private_dims_over_seeds(data_
     data = shared_private_data(data_seed)
     cfg = load_config("model=rbf_ard", "model.latent_dim=4", "model.num_inducing=25", "inference=variational")
     check_shared_and_private(
-        fit_views(data, view_specs(cfg.model, data), cfg.inference, 1.0, data_seed).relevance
+        fit_views(
+            data, view_specs(cfg.model, data.n_obs, data.views), cfg.inference, 1.0, data_seed
+        ).relevance
     )
 
 

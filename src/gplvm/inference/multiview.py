@@ -36,11 +36,11 @@ class ViewsFit:
         return relevance_matrix(self.views, flat)
 
 
-def view_specs(cfg: ModelConfig, data: Dataset) -> list[ViewSpec]:
-    """One single-view spec per ``dataset.views`` entry, each with the model's settings and the
-    sparse form (its own inducing inputs)."""
-    spec = ModelSpec.from_config(cfg, data.n_obs).as_sparse()
-    return [ViewSpec(name, columns, spec) for name, columns in data.views.items()]
+def view_specs(cfg: ModelConfig, n_obs: int, views: dict[str, np.ndarray]) -> list[ViewSpec]:
+    """One single-view spec per view (name -> its column indices), each with the model's settings
+    and the sparse form (its own inducing inputs)."""
+    spec = ModelSpec.from_config(cfg, n_obs).as_sparse()
+    return [ViewSpec(name, columns, spec) for name, columns in views.items()]
 
 
 def fit_views(

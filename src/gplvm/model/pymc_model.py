@@ -6,7 +6,7 @@ variances as free variables, the sparse bound under q and the KL term as potenti
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pymc as pm
@@ -63,14 +63,20 @@ def _data_and_hyperparameters(data: Dataset, spec: ModelSpec) -> tuple:
     else:
         Y = pm.Data("Y", data.Y, dims=("obs", "feature"), borrow=True)
         Y_sq_norm = pm.Data("Y_sq_norm", float(np.einsum("nd,nd->", data.Y, data.Y)))
+    return Y, Y_sq_norm, hyperparameter_variables(spec)
+
+
+def hyperparameter_variables(spec: ModelSpec, rename: Callable[[str], str] = str) -> dict:
+    """The spec's hyperparameters by name: free with their priors when learned, else fixed
+    ``pm.Data``; ``rename`` gives each its PyMC name (a view's suffixed one, say)."""
     hyper = {}
     for name, value in spec.configured.items():
         dims = "latent_dim" if np.ndim(value) else None
         if name in spec.learned:
-            hyper[name] = _learned(name, spec.priors[name], value, dims)
+            hyper[name] = _learned(rename(name), spec.priors[name], value, dims)
         else:
-            hyper[name] = pm.Data(name, value, dims=dims)
-    return Y, Y_sq_norm, hyper
+            hyper[name] = pm.Data(rename(name), value, dims=dims)
+    return hyper
 
 
 def _form_parameters(spec: ModelSpec, fixed: Mapping[str, np.ndarray] | None) -> dict:

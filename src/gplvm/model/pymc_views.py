@@ -7,7 +7,7 @@ import pymc as pm
 
 from gplvm.data.dataset import Dataset
 from gplvm.data.missing import filled
-from gplvm.model.pymc_model import _learned
+from gplvm.model.pymc_model import hyperparameter_variables
 from gplvm.model.variational_bound import (
     expected_log_likelihood,
     expected_missing_log_likelihood,
@@ -33,16 +33,9 @@ def _view_term(data: Dataset, view: ViewSpec, mean, variance):
     Y = data.Y[:, view.columns]
     missing = np.isnan(Y)
     Y_data = pm.Data(view.variable("Y"), filled(Y) if missing.any() else Y, dims=("obs", view.dim("feature")))
-    hyper = {}
-    for name, value in spec.configured.items():
-        dims = "latent_dim" if np.ndim(value) else None
-        if name in spec.learned:
-            hyper[name] = _learned(view.variable(name), spec.priors[name], value, dims)
-        else:
-            hyper[name] = pm.Data(view.variable(name), value, dims=dims)
-    for name, dims in spec.form.parameter_dims.items():
-        own = tuple(view.dim(d) if d != "latent_dim" else d for d in dims)
-        hyper[name] = pm.Flat(view.variable(name), dims=own)
+    hyper = hyperparameter_variables(spec, view.variable)
+    for name in spec.form.parameter_dims:
+        hyper[name] = pm.Flat(view.variable(name), dims=view.parameter_dims(name))
     if missing.any():
         return expected_missing_log_likelihood(spec.form, mean, variance, Y_data, hyper, ~missing)
     return expected_log_likelihood(spec.form, mean, variance, Y_data, hyper, float(np.sum(Y**2)))

@@ -44,6 +44,10 @@ class ViewSpec:
         """The name of one of this view's dims (``inducing_point`` -> ``inducing_point_<view>``)."""
         return f"{name}_{self.name}"
 
+    def parameter_dims(self, name: str) -> tuple[str, ...]:
+        """A form parameter's dims with this view's own ones renamed (``latent_dim`` is shared)."""
+        return tuple(d if d == "latent_dim" else self.dim(d) for d in self.spec.form.parameter_dims[name])
+
     def values(self, point: dict) -> dict:
         """This view's hyperparameters and form parameters from a point's (suffixed) values,
         under their single-view names."""

@@ -21,10 +21,10 @@ from gplvm.evaluate.along_inputs import AlongInputs, predict_along_inputs
 from gplvm.evaluate.projection import Projection, project, project_through_mapping, project_variational
 from gplvm.evaluate.record import RunMetrics
 from gplvm.inference.blas_threads import one_blas_thread
+from gplvm.inference.multiview import view_specs
 from gplvm.model.latent_priors import QMoments, make_latent_prior
 from gplvm.model.latent_priors.back_constraint import CENTRES, LENGTHSCALE, WEIGHTS, BackConstraint
 from gplvm.model.spec import ModelSpec
-from gplvm.model.views import ViewSpec
 from gplvm.run import lifecycle, results
 
 
@@ -135,24 +135,23 @@ class Run:
         data's units (see :mod:`gplvm.evaluate.across_views`)."""
         if not self.record.views:
             raise ValueError(f"{self.path} has one view: use project() or reconstruct()")
-        constant = self.tree.constant_data
-        spec = ModelSpec.from_config(model_config_from_yaml(self.tree.attrs["model_config"])).as_sparse()
-        view_of = constant["feature_view"].values.astype(str)
-        views = [ViewSpec(name, np.flatnonzero(view_of == name), spec) for name in self.record.views]
+        model = model_config_from_yaml(self.tree.attrs["model_config"])
+        view_of = self.tree.constant_data["feature_view"].values.astype(str)
+        columns = {name: np.flatnonzero(view_of == name) for name in self.record.views}
+        views = view_specs(model, self.record.n_obs, columns)
         posterior = self.tree.posterior.to_dataset()
         point = {name: posterior[name].values[0, 0] for name in posterior.data_vars if name != "Z"}
         q = self.tree["variational"]
         moments = QMoments(q["Z_mean"].values, q["Z_var"].values)
         values = {view.name: view.values(point) for view in views}
         offset, scale = self._units()
-        prior_scale = float(OmegaConf.select(self.config, "model.prior_scale", default=1.0))
         out = predict_across_views(
             views,
             values,
             moments,
             self.training_data(),
             self.to_fitted_units(rows),
-            prior_scale,
+            model.prior_scale,
             int(self.config.get("seed", 0)),
         )
         return replace(out, mean=out.mean * scale + offset, sd=out.sd * scale)

@@ -91,11 +91,10 @@ def views_tree(fitted: ViewsFit, data: Dataset, cfg: Config, config_yaml: str) -
     for view in fitted.views:
         for name, value in fitted.values[view.name].items():
             value = np.asarray(value, dtype=float)
-            dims = (
-                [view.dim(d) for d in ("inducing_point",)] + ["latent_dim"]
-                if name == "inducing"
-                else (["latent_dim"] if value.ndim else [])
-            )
+            if name in view.spec.form.parameter_dims:
+                dims = view.parameter_dims(name)
+            else:
+                dims = ("latent_dim",) if value.ndim else ()
             variables[view.variable(name)] = (
                 ("chain", "draw", *dims),
                 np.broadcast_to(value, (chains, draws, *value.shape)),
@@ -172,7 +171,9 @@ def fit_views_experiment(cfg: Config, data: Dataset, config_yaml: str = "") -> V
     """Fit the multi-view Bayesian GPLVM to ``data`` (with ``data.views``); write nothing."""
     check_views_config(cfg, data)
     config_yaml = config_yaml or OmegaConf.to_yaml(OmegaConf.structured(cfg))
-    fitted = fit_views(data, view_specs(cfg.model, data), cfg.inference, cfg.model.prior_scale, cfg.seed)
+    fitted = fit_views(
+        data, view_specs(cfg.model, data.n_obs, data.views), cfg.inference, cfg.model.prior_scale, cfg.seed
+    )
     record = views_record(fitted, data, cfg)
     return ViewsExperiment(data, fitted, record, views_tree(fitted, data, cfg, config_yaml), cfg)
 
