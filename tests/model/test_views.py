@@ -105,6 +105,39 @@ def test_rows_missing_a_view_contribute_only_their_other_views():
     )
 
 
+def test_a_map_with_views_sums_each_views_sparse_map_bound():
+    """inference=map with views: Z's Normal log prior, plus each view's single-view sparse bound
+    at Z (compiled on its own, over the rows that have the view), plus the hyperparameter priors."""
+    from scipy.stats import norm
+
+    from gplvm.model.pymc_model import build_model
+
+    rng = np.random.default_rng(3)
+    full = data(missing_rows=(3, 7, 20))
+    spec = rbf_ard_spec()
+    views = [ViewSpec("left", np.arange(6), spec), ViewSpec("right", np.arange(6, 10), spec)]
+    Z = rng.standard_normal((40, 3))
+    per_view = {view.name: view_values(rng, spec) for view in views}
+    values = {"Z": Z}
+    for view in views:
+        values |= {view.variable(k): v for k, v in per_view[view.name].items()}
+    multi = build_multiview_model(full, views, 3, 1.0, point=True)
+    total = float(multi.compile_logp(jacobian=False, mode=python_mode())(point_for(multi, values)))
+    expected = float(norm.logpdf(Z).sum())
+    for view in views:
+        keep = np.flatnonzero(~np.isnan(full.Y[:, view.columns]).all(axis=1))
+        part = Dataset("part", full.Y[keep][:, view.columns], [f"y{d}" for d in view.columns])
+        single = build_model(part, spec)
+        logp = single.compile_logp(vars=[single["log_likelihood"]], jacobian=False, mode=python_mode())
+        expected += float(logp(point_for(single, {"Z": Z[keep], **per_view[view.name]})))
+        expected += float(
+            multi.compile_logp(
+                vars=[multi[view.variable(name)] for name in spec.learned], jacobian=False, mode=python_mode()
+            )(point_for(multi, values))
+        )
+    assert total == pytest.approx(expected, rel=1e-10)
+
+
 def test_relevance_matrix_and_shared_private_dims():
     spec = rbf_ard_spec()
     views = [ViewSpec("a", np.arange(3), spec), ViewSpec("b", np.arange(3, 6), spec)]
@@ -243,16 +276,41 @@ def test_gplvm_runs_views_end_to_end_and_refuses_what_is_not_built(tmp_path, cap
         loaded.reconstruct()
 
 
-def test_views_need_the_bayesian_gplvm():
+def test_views_need_the_bayesian_gplvm_or_a_map():
     from gplvm.data.loading import load_dataset
     from gplvm.errors import ConfigError
     from gplvm.run.views_pipeline import fit_views_experiment
 
-    cfg = load_config("dataset=iris", "+dataset.views.a=0:2", "+dataset.views.b=2:4")
-    with pytest.raises(
-        ConfigError, match=r"dataset\.views fits the multi-view Bayesian GPLVM: use inference"
-    ):
+    cfg = load_config("dataset=iris", "+dataset.views.a=0:2", "+dataset.views.b=2:4", "inference=nuts")
+    with pytest.raises(ConfigError, match=r"inference=nuts is not built for several views"):
         fit_views_experiment(cfg, load_dataset(cfg.dataset))
+
+
+def test_a_map_with_views_runs_and_predicts_across_views(tmp_path):
+    """inference=map: the run records its log posterior, stores Z (no q) and a loaded run
+    predicts a left-out view as the in-memory fit does."""
+    import gplvm
+    from gplvm.data.loading import load_dataset
+    from gplvm.run.views_pipeline import fit_views_experiment, save_views_experiment
+
+    cfg = load_config(
+        "dataset=iris",
+        "+dataset.views.sepals=0:2",
+        "+dataset.views.petals=2:4",
+        "model=rbf_ard",
+        "model.num_inducing=10",
+        "inference=map",
+        "inference.maxiter=200",
+    )
+    exp = fit_views_experiment(cfg, load_dataset(cfg.dataset))
+    assert exp.metrics["method"] == "map" and np.isfinite(exp.metrics["log_posterior"])
+    assert exp.metrics["elbo"] is None and "variational" not in exp.idata
+    save_views_experiment(exp, tmp_path / "run", plot=False)
+    rows = exp.data.to_original_units(exp.data.Y[:4]).copy()
+    rows[:, 2:] = np.nan
+    loaded = gplvm.load_run(tmp_path / "run").predict_views(rows)
+    np.testing.assert_allclose(loaded.mean, exp.predict_views(rows).mean, rtol=1e-8)
+    assert np.all(loaded.sd[:, 2:] > 0)
 
 
 @pytest.mark.parametrize(

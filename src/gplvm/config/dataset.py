@@ -31,10 +31,28 @@ class DatasetConfig:
     missing: MissingCells = MissingCells.error  # allow: keep missing cells (NaN) and impute them
     # Several views of the same rows: view name -> its columns, as names or "start:stop" positions
     views: dict[str, Any] = field(default_factory=dict)  # empty: one view, every column
+    # The labels as one more view, one-hot (a supervised or semi-supervised GPLVM): its name.
+    # Rows without a label lack the view and get a predicted label and its probability.
+    label_view: str | None = None
+    hide_labels: float = 0.0  # share of the labelled rows whose label the label view leaves out
+    hide_labels_seed: int = 0
 
     def __post_init__(self) -> None:
         if self.max_obs is not None:
             require(self.max_obs >= 2, "dataset.max_obs", self.max_obs, "it must be >= 2 or null")
+        require(0 <= self.hide_labels < 1, "dataset.hide_labels", self.hide_labels, "it must lie in [0, 1)")
+        if self.hide_labels > 0:
+            require(
+                self.label_view is not None,
+                "dataset.hide_labels",
+                self.hide_labels,
+                "it hides labels from the label view: set dataset.label_view too",
+            )
+
+    @property
+    def has_views(self) -> bool:
+        """Several views (``views`` or a ``label_view``): the multi-view model fits it."""
+        return bool(self.views) or self.label_view is not None
 
 
 @dataclass

@@ -9,6 +9,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
+
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from gplvm.config.hyperparameters import (
     HYPERPARAMETERS,
@@ -17,6 +21,7 @@ from gplvm.config.hyperparameters import (
     with_hyperparameter_values,
 )
 from gplvm.config.validation import positive_finite, require
+from gplvm.errors import ConfigError
 
 
 class InducingInit(StrEnum):
@@ -49,6 +54,9 @@ class ModelConfig:
     jitter: float = 1e-6  # added to the diagonal, relative to the kernel's variance + bias
     num_inducing: int = 64  # sparse bound: M inducing inputs (at most N)
     inducing_init: InducingInit = InducingInit.random
+    # Several views (dataset.views): view name -> the settings that differ for that view's kernel,
+    # e.g. {label: {kernel: linear}}; latent_dim and prior_scale are shared by every view
+    views: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         require(self.latent_dim >= 1, "model.latent_dim", self.latent_dim, "it must be >= 1")
@@ -62,3 +70,19 @@ class ModelConfig:
             "it must lie in [0, 1)",
         )
         require(self.num_inducing >= 1, "model.num_inducing", self.num_inducing, "it must be >= 1")
+
+    def for_view(self, name: str) -> ModelConfig:
+        """The model of view ``name``: this config with its settings in ``views`` applied."""
+        overrides = self.views.get(name) or {}
+        shared = sorted({"latent_dim", "prior_scale", "views"} & set(overrides))
+        if shared:
+            raise ConfigError(
+                f"model.views.{name}.{shared[0]} cannot differ between views: set model.{shared[0]}"
+            )
+        base = OmegaConf.structured(self)
+        base.views = {}
+        try:
+            return OmegaConf.to_object(OmegaConf.merge(base, overrides))
+        except OmegaConfBaseException as exc:
+            first = str(exc).splitlines()[0]
+            raise ConfigError(f"model.views.{name}: {first}") from None

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from gplvm.data.label_view import LabelView
 from gplvm.errors import DataError
 
 
@@ -40,6 +41,9 @@ class Dataset:
         Columns of the data file kept out of Y, as text (the GP latent prior's inputs and group).
     views : dict of str to ndarray, or None
         ``dataset.views``: each view's column indices into ``Y``.
+    label_view : LabelView or None
+        ``dataset.label_view``: the view of one-hot label columns (appended to ``Y``), its classes
+        and the rows that lack it.
     """
 
     name: str
@@ -53,6 +57,7 @@ class Dataset:
     raw: np.ndarray | None = None
     covariates: dict[str, np.ndarray] | None = None
     views: dict[str, np.ndarray] | None = None
+    label_view: LabelView | None = None
 
     def to_original_units(self, values: np.ndarray) -> np.ndarray:
         """Rows in the fitted units (centred, maybe scaled) back in the raw columns' units."""

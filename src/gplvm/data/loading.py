@@ -19,7 +19,8 @@ from gplvm.config import (
 from gplvm.data.bundled import curve, load_digits_array, load_iris_array, synthetic
 from gplvm.data.dataset import Dataset, prepare
 from gplvm.data.files import read_columns, read_file
-from gplvm.data.views import view_columns, view_scales
+from gplvm.data.label_view import one_hot_view
+from gplvm.data.views import IMPLICIT_VIEW, view_columns, view_scales
 from gplvm.errors import DataError
 
 
@@ -67,11 +68,41 @@ def load_dataset(cfg: DatasetConfig, covariates: Sequence[str] = ()) -> Dataset:
     allow = cfg.missing == MissingCells.allow
     raw = np.array(Y, dtype=float) if allow and np.isnan(Y).any() else None  # prepare() works in place
     Y, offset, scale = prepare(Y, f"dataset {cfg.name}", cfg.standardize, allow, names)
-    names = names or [f"x{j}" for j in range(Y.shape[1])]
-    views = None
-    if cfg.views:  # each view scaled as a whole: raw = Y * scale + offset still
-        views = view_columns(dict(cfg.views), list(names))
+    names = list(names or [f"x{j}" for j in range(Y.shape[1])])
+    views, label_view = None, None
+    if cfg.has_views:  # each view scaled as a whole: raw = Y * scale + offset still
+        spec = dict(cfg.views) or {IMPLICIT_VIEW: f"0:{Y.shape[1]}"}
+        views = view_columns(spec, names)
+        if cfg.label_view is not None:
+            Y, names, offset, scale, raw, label_view = _with_label_view(
+                cfg, Y, names, labels, offset, scale, raw, views
+            )
         factor = view_scales(Y, views)
         Y /= factor
         scale = scale * factor
-    return Dataset(cfg.name, Y, list(names), labels, Z_true, attrs, offset, scale, raw, extra, views)
+    return Dataset(cfg.name, Y, names, labels, Z_true, attrs, offset, scale, raw, extra, views, label_view)
+
+
+def _with_label_view(cfg: DatasetConfig, Y, names, labels, offset, scale, raw, views: dict):
+    """Y, names, offset, scale and raw with the one-hot label columns appended (centred over
+    the labelled rows), ``views`` given the label view, and its :class:`LabelView`."""
+    name = cfg.label_view
+    if name in views:
+        implicit = " (the view of every column when dataset.views is empty)" if name == IMPLICIT_VIEW else ""
+        raise DataError(
+            f"dataset.label_view={name!r} is already the name of a view of the data{implicit};"
+            " give the label view another name"
+        )
+    onehot, label_view = one_hot_view(
+        labels, name, cfg.hide_labels, cfg.hide_labels_seed, f"dataset {cfg.name}"
+    )
+    centre = np.nanmean(onehot, axis=0)
+    views[name] = np.arange(Y.shape[1], Y.shape[1] + onehot.shape[1])
+    return (
+        np.concatenate([Y, onehot - centre], axis=1),
+        names + label_view.column_names(),
+        np.concatenate([offset, centre]),
+        np.concatenate([scale, np.ones(len(centre))]),
+        None if raw is None else np.concatenate([raw, onehot], axis=1),
+        label_view,
+    )

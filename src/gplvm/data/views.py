@@ -7,6 +7,8 @@ import numpy as np
 
 from gplvm.errors import DataError
 
+IMPLICIT_VIEW = "data"  # the view of every column when only a label view is named
+
 
 def view_columns(spec: dict, names: list[str]) -> dict[str, np.ndarray]:
     """Each view's column indices from ``dataset.views``: a list of column names, or a

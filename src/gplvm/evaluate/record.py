@@ -133,6 +133,17 @@ class RunMetrics:
     )
     view_dims: dict | None = _f("views: per latent dim, the views that use it and shared, private or unused")
     view_relevance_threshold: float | None = _f("views: the relevance above which a view uses a dim")
+    label_view: str | None = _f("dataset.label_view: the view of one-hot labels")
+    labels_hidden: int | None = _f("label view: labels left out by dataset.hide_labels")
+    labels_predicted: int | None = _f("label view: rows without a label, given a predicted one")
+    label_accuracy: float | None = _f(
+        "label view: share of the hidden labels predicted right", summary=True, report=True
+    )
+    label_confidence: float | None = _f(
+        "label view: mean probability of the predicted label on the hidden rows (near"
+        " label_accuracy when calibrated)",
+        report=True,
+    )
     map_log_likelihood: float | None = _f("NUTS: log_likelihood at the MAP the chains started from")
     map_log_posterior: float | None = _f("NUTS: log_posterior at that MAP")
     map_compile_seconds: float | None = _f("NUTS: compile seconds of that MAP")

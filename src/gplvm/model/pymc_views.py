@@ -1,4 +1,4 @@
-"""The multi-view Bayesian GPLVM (MRD) as a ``pm.Model``: one q(Z), a sparse bound per view."""
+"""The multi-view GPLVM (MRD) as a ``pm.Model``: one q(Z) (or one Z, for a MAP), a sparse bound per view."""
 
 from __future__ import annotations
 
@@ -27,8 +27,12 @@ def coords_for_views(data: Dataset, views: list[ViewSpec], latent_dim: int) -> d
     return coords
 
 
-def _view_term(data: Dataset, view: ViewSpec, mean, variance):
-    """View v's variables (suffixed) and its sparse bound under the shared q(Z)."""
+def _view_term(data: Dataset, view: ViewSpec, latents):
+    """View v's variables (suffixed) and its sparse bound: under the shared q(Z) when ``latents`` is
+    its (mean, variance), at Z itself when it is Z (a MAP).
+
+    Rows that lack the whole view are left out of its bound (a complete-data bound over the rest);
+    only cells missing within observed rows need the per-column bound."""
     spec = view.spec
     Y = data.Y[:, view.columns]
     missing = np.isnan(Y)
@@ -36,21 +40,39 @@ def _view_term(data: Dataset, view: ViewSpec, mean, variance):
     hyper = hyperparameter_variables(spec, view.variable)
     for name in spec.form.parameter_dims:
         hyper[name] = pm.Flat(view.variable(name), dims=view.parameter_dims(name))
+    present = ~missing.all(axis=1)
+    if not present.all():
+        rows = np.flatnonzero(present)
+        latents = tuple(x[rows] for x in latents) if isinstance(latents, tuple) else latents[rows]
+        Y_data, missing = Y_data[rows], missing[rows]
+    sq_norm = float(np.nansum(Y**2))
+    if isinstance(latents, tuple):
+        mean, variance = latents
+        if missing.any():
+            return expected_missing_log_likelihood(spec.form, mean, variance, Y_data, hyper, ~missing)
+        return expected_log_likelihood(spec.form, mean, variance, Y_data, hyper, sq_norm)
     if missing.any():
-        return expected_missing_log_likelihood(spec.form, mean, variance, Y_data, hyper, ~missing)
-    return expected_log_likelihood(spec.form, mean, variance, Y_data, hyper, float(np.sum(Y**2)))
+        return spec.form.missing_log_likelihood(latents, Y_data, hyper, ~missing)
+    return spec.form.log_likelihood(latents, Y_data, hyper, sq_norm)
 
 
 def build_multiview_model(
-    data: Dataset, views: list[ViewSpec], latent_dim: int, prior_scale: float
+    data: Dataset, views: list[ViewSpec], latent_dim: int, prior_scale: float, point: bool = False
 ) -> pm.Model:
     """MRD's objective: free ``Z_mean`` and ``Z_var`` shared by every view; per view its learned
     hyperparameters and inducing inputs; potentials ``log_likelihood_<view>`` (its bound) and
-    ``kl`` (minus KL(q(Z) || N(0, prior_scale^2)), once)."""
+    ``kl`` (minus KL(q(Z) || N(0, prior_scale^2)), once).
+
+    ``point``: the MAP's model instead, ``Z ~ Normal(0, prior_scale)`` and each view's sparse
+    bound at Z (the single-view ``model.likelihood=sparse``, summed over views)."""
     with pm.Model(coords=coords_for_views(data, views, latent_dim)) as model:
-        mean = pm.Flat("Z_mean", dims=("obs", "latent_dim"))
-        variance = pm.HalfFlat("Z_var", dims=("obs", "latent_dim"))
+        dims = ("obs", "latent_dim")
+        if point:
+            latents = pm.Normal("Z", mu=0.0, sigma=np.float64(prior_scale), dims=dims)
+        else:
+            latents = (pm.Flat("Z_mean", dims=dims), pm.HalfFlat("Z_var", dims=dims))
         for view in views:
-            pm.Potential(view.variable("log_likelihood"), _view_term(data, view, mean, variance))
-        pm.Potential("kl", -gaussian_kl(mean, variance, prior_scale))
+            pm.Potential(view.variable("log_likelihood"), _view_term(data, view, latents))
+        if not point:
+            pm.Potential("kl", -gaussian_kl(*latents, prior_scale))
     return model

@@ -138,11 +138,14 @@ class Run:
         model = model_config_from_yaml(self.tree.attrs["model_config"])
         view_of = self.tree.constant_data["feature_view"].values.astype(str)
         columns = {name: np.flatnonzero(view_of == name) for name in self.record.views}
-        views = view_specs(model, self.record.n_obs, columns)
+        views = view_specs(model, self.record.n_obs, columns, self.record.label_view)
         posterior = self.tree.posterior.to_dataset()
         point = {name: posterior[name].values[0, 0] for name in posterior.data_vars if name != "Z"}
-        q = self.tree["variational"]
-        moments = QMoments(q["Z_mean"].values, q["Z_var"].values)
+        if "variational" in self.tree:
+            q = self.tree["variational"]
+            moments = QMoments(q["Z_mean"].values, q["Z_var"].values)
+        else:  # a MAP: its Z, with variance 0
+            moments = QMoments(self.latents, np.zeros_like(self.latents))
         values = {view.name: view.values(point) for view in views}
         offset, scale = self._units()
         out = predict_across_views(
@@ -153,6 +156,7 @@ class Run:
             self.to_fitted_units(rows),
             model.prior_scale,
             int(self.config.get("seed", 0)),
+            self.record.label_view,
         )
         return replace(out, mean=out.mean * scale + offset, sd=out.sd * scale)
 

@@ -364,7 +364,7 @@ def run_experiment(
         # Started first, so that loading matplotlib overlaps the fit on another core.
         plotter = PlotWorker() if cfg.plot else None
         try:
-            if cfg.dataset.views:  # several views: the multi-view Bayesian GPLVM
+            if cfg.dataset.has_views:  # several views: the multi-view Bayesian GPLVM
                 exp = fit_views_experiment(cfg, load_dataset(cfg.dataset), config_yaml)
                 exp.record.config_sha256 = config_sha256
                 save_views_experiment(exp, run_dir, plot=cfg.plot)

@@ -10,6 +10,7 @@ it. ``latents.csv`` holds one row per new row, in order, with columns ``z0, z1, 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -145,7 +146,9 @@ def read_view_rows(run, path: Path) -> np.ndarray:
 
 def write_views(out: Path, run, prediction) -> Path:
     """``predicted_views.csv`` (every feature's predicted mean and ``<feature>_sd``, in the data's
-    units), then ``latents.csv`` last (``z0, ...`` and ``z0_sd, ...``: each row's q(z*))."""
+    units; with a label view also ``predicted_label``, its ``predicted_label_probability`` and
+    ``probability_<class>`` for each class), then ``latents.csv`` last (``z0, ...`` and
+    ``z0_sd, ...``: each row's q(z*))."""
     import pandas as pd
 
     out.mkdir(parents=True, exist_ok=True)
@@ -153,6 +156,12 @@ def write_views(out: Path, run, prediction) -> Path:
     table = pd.DataFrame(prediction.mean, columns=features)
     for j, name in enumerate(features):
         table[f"{name}_sd"] = prediction.sd[:, j]
+    if prediction.class_probability is not None:  # a label view: the likeliest class and each one's
+        classes = np.asarray(json.loads(run.tree.attrs["label_classes"]))
+        table["predicted_label"] = classes[np.argmax(prediction.class_probability, axis=1)]
+        table["predicted_label_probability"] = prediction.class_probability.max(axis=1)
+        for c, name in enumerate(classes):
+            table[f"probability_{name}"] = prediction.class_probability[:, c]
     results.write_atomic(out / VIEWS, lambda p: table.to_csv(p, index=False))
     q = prediction.Z.shape[1]
     latents = pd.DataFrame(prediction.Z, columns=[f"z{i}" for i in range(q)])
