@@ -54,17 +54,7 @@ def recovered(kinds: dict) -> bool:
 def main() -> dict:
     rows, results = [], {}
     for seed in SEEDS:
-        cfg = load_config(
-            "dataset=file",
-            f"dataset.path={write_data(seed)}",
-            f"+dataset.views.A=0:{N_COLUMNS}",
-            f"+dataset.views.B={N_COLUMNS}:",
-            "model=rbf_ard",
-            "model.latent_dim=4",
-            "model.num_inducing=25",
-            "inference=variational",
-            f"seed={seed}",
-        )
+        cfg = load_config("+experiment=synthetic_views", f"dataset.path={write_data(seed)}", f"seed={seed}")
         start = time.perf_counter()
         exp = fit_views_experiment(cfg, load_dataset(cfg.dataset))
         seconds = time.perf_counter() - start
