@@ -152,6 +152,9 @@ def test_a_semi_supervised_run_predicts_the_hidden_labels(tmp_path):
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["label_view"] == "label" and metrics["labels_hidden"] == 44
     assert metrics["labels_predicted"] == 46 and metrics["label_accuracy"] > 0.9
+    from gplvm.run.inspection import inspect
+
+    assert "label view 'label': 46 rows without a label predicted; on the 44 hidden labels" in inspect(run)
     table = pd.read_csv(tmp_path / "run" / "predicted_labels.csv", keep_default_na=False)
     assert len(table) == 46 and {0, 45} <= set(table["obs"])
     probabilities = table[[f"probability_{c}" for c in "pqr"]].to_numpy()

@@ -130,12 +130,20 @@ def views_report(run: Run) -> str:
     ]
     return "\n".join(
         [
-            f"VARIATIONAL run with {len(names)} views {run.path}",
+            f"{m.method.upper()} run with {len(names)} views {run.path}",
             f"  {m.dataset}: N={m.n_obs}, views "
             + ", ".join(f"{n} ({m.views[n]} columns)" for n in names)
-            + f", Q={m.latent_dim}, {m.kernel} kernel per view",
-            f"  L-BFGS-B: {m.iterations} iterations, ELBO {_fmt(m.elbo)}; fit {m.fit_seconds:.1f} s",
-            f"  leave-one-out 1-NN error of q's means {_fmt(m.knn_error)} (PCA {_fmt(m.pca_knn_error)})",
+            + f", Q={m.latent_dim}, {m.kernel} kernel (model.views may change a view's)",
+            f"  L-BFGS-B: {m.iterations} iterations, "
+            + (
+                f"ELBO {_fmt(m.elbo)}"
+                if m.method == "variational"
+                else f"log posterior {_fmt(m.log_posterior)}"
+            )
+            + f"; fit {m.fit_seconds:.1f} s",
+            f"  leave-one-out 1-NN error of the latent means {_fmt(m.knn_error)}"
+            f" (PCA {_fmt(m.pca_knn_error)})",
+            *_label_lines(m),
             f"  ARD relevance, each view divided by its largest (a view uses a dim above"
             f" {m.view_relevance_threshold:g}):",
             header,
@@ -145,6 +153,19 @@ def views_report(run: Run) -> str:
             f"Verdict: {'converged' if m.converged else 'NOT converged: raise inference.maxiter'}.",
         ]
     )
+
+
+def _label_lines(m: RunMetrics) -> list[str]:
+    """A label view's predictions: how many, and their accuracy on the hidden labels."""
+    if m.label_view is None:
+        return []
+    line = f"  label view {m.label_view!r}: {m.labels_predicted} rows without a label predicted"
+    if m.label_accuracy is not None:
+        line += (
+            f"; on the {m.labels_hidden} hidden labels accuracy {m.label_accuracy:.3f},"
+            f" mean probability of the predicted label {m.label_confidence:.3f}"
+        )
+    return [line + " (predicted_labels.csv)"]
 
 
 def model_line(m: RunMetrics) -> str:
