@@ -101,7 +101,7 @@ def test_per_view_model_settings():
     assert own.kernel == "linear" and not own.ard and not own.learn.variance and not own.learn.lengthscale
     # the label view's noise is fixed unless its settings say otherwise
     label = view_model_config(cfg, "label", label_view="label")
-    assert label.beta == 10.0 and not label.learn.beta and label.kernel == "rbf"
+    assert label.beta == 10.0 and not label.learn.beta and label.kernel == "rbf" and not label.ard
     learned = view_model_config(
         ModelConfig(kernel="rbf", views={"label": {"learn": {"beta": True}}}), "label", label_view="label"
     )

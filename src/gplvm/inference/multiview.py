@@ -41,23 +41,24 @@ class ViewsFit:
         return relevance_matrix(self.views, flat)
 
 
-LABEL_VIEW_DEFAULTS = {"beta": 10.0, "learn": {"beta": False}}
-"""A label view's noise: fixed at a tenth of the view's variance. Learned, it falls towards 0 (the
-one-hot rows can be interpolated exactly: beta 8e9 on 600 digits), the label GP then shrinks
-to the labelled rows and unlabelled rows are misclassified (accuracy 0.84 against 0.97 fixed)."""
+LABEL_VIEW_DEFAULTS = {"beta": 10.0, "ard": False, "learn": {"beta": False}}
+"""A label view's model, unless ``model.views.<label view>`` says otherwise (digits, Q = 5, half the
+labels hidden, 2026-11-30). Noise fixed at a tenth of the view's variance: learned, it falls towards
+0 (the one-hot rows can be interpolated exactly: beta 8e9 on 600 digits) and the hidden labels were
+predicted at 0.84 against 0.97. One length scale: with ARD the label view switched off three of
+five dims and reached 0.938 on 1797 digits against 0.977 without."""
 
 
 def view_model_config(cfg: ModelConfig, name: str, label_view: str | None = None) -> ModelConfig:
     """The model of view ``name``: ``model.views.<name>`` applied (over the label view's defaults
-    for the label view); a view given another kernel stops learning (and ARD over) what that kernel lacks."""
+    for the label view); a view whose kernel lacks a hyperparameter does not learn it (nor ARD
+    without length scales)."""
     if name == label_view:
         cfg = replace(cfg, views={**cfg.views, name: _merged(LABEL_VIEW_DEFAULTS, cfg.views.get(name) or {})})
     own = replace(cfg.for_view(name), likelihood="sparse")  # every view has its inducing inputs
-    if own.kernel != cfg.kernel:
-        kernel_names = {"beta", *make_kernel(own.kernel).hyperparameters}
-        lacking = {f.name: False for f in fields(own.learn) if f.name not in kernel_names}
-        own = replace(own, learn=replace(own.learn, **lacking), ard=own.ard and "lengthscale" in kernel_names)
-    return own
+    kernel_names = {"beta", *make_kernel(own.kernel).hyperparameters}
+    lacking = {f.name: False for f in fields(own.learn) if f.name not in kernel_names}
+    return replace(own, learn=replace(own.learn, **lacking), ard=own.ard and "lengthscale" in kernel_names)
 
 
 def _merged(defaults: dict, overrides: dict) -> dict:
