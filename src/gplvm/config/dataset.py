@@ -117,12 +117,14 @@ class IrisDatasetConfig(DatasetConfig):
 
 @dataclass
 class FileDatasetConfig(DatasetConfig):
-    """A user file: ``.csv`` with a header row, ``.parquet``, ``.npy`` (a 2-D array) or ``.npz``."""
+    """A user file: ``.csv`` with a header row, ``.parquet``, ``.npy`` (a 2-D array), ``.npz`` or
+    ``.h5ad`` (AnnData: X or a layer, cells as rows)."""
 
     name: str = "file"
     path: str = MISSING
-    label_column: str | None = None  # csv, parquet: a column name; npz: an array name
+    label_column: str | None = None  # csv, parquet: a column name; npz: an array name; h5ad: obs column
     array: str = "Y"  # npz: the name of the data array
+    layer: str | None = None  # h5ad: a layer instead of X (e.g. counts)
 
 
 DATASETS = {

@@ -1,5 +1,5 @@
-"""User data files: ``.csv`` with a header row, ``.parquet``, ``.npy`` (a 2-D array) or ``.npz``,
-with an optional label column; every problem is one DataError line."""
+"""User data files: ``.csv`` with a header row, ``.parquet``, ``.npy`` (a 2-D array), ``.npz`` or
+``.h5ad`` (AnnData), with an optional label column; every problem is one DataError line."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from gplvm.config import FileDatasetConfig
+from gplvm.data.h5ad import read_h5ad, read_obs_columns
 from gplvm.errors import DataError
 
 _NAN_WORDS = ("nan", "+nan", "-nan", "", "na", "n/a", "null")
@@ -33,10 +34,13 @@ def _split_label(frame, path: Path, label_column: str | None, exclude: Sequence[
 
 
 def read_columns(path: Path, columns: Sequence[str]) -> dict[str, np.ndarray]:
-    """Named columns of a ``.csv`` or ``.parquet`` table as text (covariates, groups), stripped."""
+    """Named columns of a ``.csv`` or ``.parquet`` table, or ``obs`` columns of an ``.h5ad`` file,
+    as text (covariates, groups), stripped."""
     suffix = path.suffix.lower()
+    if suffix == ".h5ad":
+        return read_obs_columns(path, columns)
     if suffix not in (".csv", ".parquet"):
-        raise DataError(f"{path}: covariate columns need a .csv or .parquet table with named columns")
+        raise DataError(f"{path}: covariate columns need a .csv, .parquet or .h5ad file with named columns")
     if suffix == ".csv":
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, engine="pyarrow")
         frame.columns = [str(c).strip() for c in frame.columns]
@@ -177,7 +181,8 @@ def _read_npz(path: Path, array: str, label_column: str | None) -> tuple[np.ndar
 def read_file(
     cfg: FileDatasetConfig, headerless: bool = False, exclude: Sequence[str] = ()
 ) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
-    """Read a ``.csv`` (header row), ``.parquet``, ``.npy`` or ``.npz`` file: raw data, labels, names.
+    """Read a ``.csv`` (header row), ``.parquet``, ``.npy``, ``.npz`` or ``.h5ad`` file: raw data,
+    labels, names.
 
     ``headerless`` accepts a CSV without a header row (names None); otherwise it is refused.
     ``exclude`` names columns kept out of the data (covariates; read by :func:`read_columns`).
@@ -187,6 +192,8 @@ def read_file(
         raise DataError(f"dataset.path={cfg.path!r}: no such file")
     suffix = path.suffix.lower()
     names = None
+    if cfg.layer is not None and suffix != ".h5ad":
+        raise DataError(f"dataset.layer={cfg.layer!r} names a layer of an .h5ad file; {path.name} is not one")
     try:
         if suffix == ".csv":
             Y, labels, names = _read_csv(path, cfg.label_column, headerless, exclude)
@@ -194,6 +201,8 @@ def read_file(
             Y, labels, names = _read_parquet(path, cfg.label_column, exclude)
         elif suffix == ".npz":
             Y, labels = _read_npz(path, cfg.array, cfg.label_column)
+        elif suffix == ".h5ad":
+            Y, labels, names = read_h5ad(path, cfg.layer, cfg.label_column)
         elif suffix == ".npy":
             if cfg.label_column is not None:
                 raise DataError(
@@ -203,7 +212,7 @@ def read_file(
         else:
             raise DataError(
                 f"dataset.path={cfg.path!r}: unsupported file type {suffix!r};"
-                " use .csv, .parquet, .npy or .npz"
+                " use .csv, .parquet, .npy, .npz or .h5ad"
             )
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise DataError(f"cannot read {path}: {exc}") from None

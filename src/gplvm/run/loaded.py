@@ -12,7 +12,12 @@ import arviz as az
 import numpy as np
 from omegaconf import OmegaConf
 
-from gplvm.config import CovariatePriorConfig, latent_prior_config_from_yaml, model_config_from_yaml
+from gplvm.config import (
+    CovariatePriorConfig,
+    dataset_config_from_yaml,
+    latent_prior_config_from_yaml,
+    model_config_from_yaml,
+)
 from gplvm.data.run_data import COVARIATE_PREFIX, training_data
 from gplvm.errors import RunDirectoryError
 from gplvm.evaluate.across_views import AcrossViews, predict_across_views
@@ -26,6 +31,7 @@ from gplvm.model.latent_priors import QMoments, make_latent_prior
 from gplvm.model.latent_priors.back_constraint import CENTRES, LENGTHSCALE, WEIGHTS, BackConstraint
 from gplvm.model.spec import ModelSpec
 from gplvm.run import lifecycle, results
+from gplvm.run.h5ad_export import is_h5ad, source_obs_names, write_run_h5ad
 
 
 @dataclass
@@ -84,6 +90,20 @@ class Run:
     def config(self):
         """The composed config the run was started with, as an OmegaConf ``DictConfig``."""
         return OmegaConf.create(self.tree.attrs.get("config") or "{}")
+
+    def write_h5ad(self, path: str | Path) -> Path:
+        """Write the latent means and sds as an AnnData file (``obsm["X_gplvm"]``,
+        ``obsm["X_gplvm_sd"]``; see :mod:`gplvm.run.h5ad_export`), rows named as in the source
+        ``.h5ad`` when the run read one and it is still there, else 0, 1, ..."""
+        text = self.tree.attrs.get("dataset_config")
+        dataset = dataset_config_from_yaml(text) if text else None
+        n_obs = self.record.n_obs
+        if is_h5ad(dataset) and Path(dataset.path).expanduser().is_file():
+            names = source_obs_names(dataset, n_obs)
+        else:
+            names = [str(i) for i in range(n_obs)]
+        write_run_h5ad(Path(path), self.tree, names)
+        return Path(path)
 
     @property
     def latents(self) -> np.ndarray:

@@ -41,6 +41,7 @@ from gplvm.model.latent_priors.back_constraint import BackConstraint
 from gplvm.model.spec import ModelSpec
 from gplvm.plots.worker import PlotWorker, draw_here
 from gplvm.run import lifecycle, results
+from gplvm.run.h5ad_export import LATENTS_H5AD, is_h5ad, source_obs_names, write_run_h5ad
 from gplvm.run.views_pipeline import fit_views_experiment, save_views_experiment
 
 log = logging.getLogger(__name__)
@@ -335,7 +336,8 @@ def save_experiment(
     exp: Experiment, run_dir: Path, plot: bool = True, plotter: PlotWorker | None = None
 ) -> None:
     """Write ``posterior.nc``, ``imputed.csv`` and ``imputed_sd.csv`` (data with missing cells),
-    ``latent.png`` and, last, ``metrics.json`` with status completed.
+    ``latents.h5ad`` (data from an ``.h5ad`` file), ``latent.png`` and, last, ``metrics.json``
+    with status completed.
 
     ``plotter``, when given, draws ``latent.png`` in its own process while ``posterior.nc`` is
     written (see :mod:`gplvm.plots.worker`).
@@ -346,6 +348,9 @@ def save_experiment(
     results.write_posterior(run_dir, exp.idata)
     if "imputed" in exp.idata:
         results.write_imputed(run_dir, exp.idata["imputed"].to_dataset())
+    if is_h5ad(exp.cfg.dataset):
+        names = source_obs_names(exp.cfg.dataset, exp.data.n_obs)
+        write_run_h5ad(run_dir / LATENTS_H5AD, exp.idata, names)
     if plot:
         png = plotter.result() if plotter is not None else draw_here(*latent_plot_request(exp))
         results.write_atomic(run_dir / results.LATENT_PLOT, lambda p: p.write_bytes(png))
