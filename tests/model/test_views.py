@@ -193,10 +193,10 @@ def test_one_view_gives_the_bayesian_gplvms_gradients_and_fit():
     assert multi_d == pytest.approx(single_d, rel=1e-10)
 
     overrides = ("model=rbf_ard", "model.latent_dim=2", "model.num_inducing=8", "inference=variational")
-    cfg = load_config("dataset=iris", *overrides)
+    cfg = load_config("dataset=iris", "dataset.max_obs=60", *overrides)
     one = fit_experiment(cfg)
     iris = one.data
-    views_cfg = load_config("dataset=iris", "+dataset.views.all=0:4", *overrides)
+    views_cfg = load_config("dataset=iris", "dataset.max_obs=60", "+dataset.views.all=0:4", *overrides)
     fitted = fit_views(
         iris,
         view_specs(views_cfg.model, iris.n_obs, {"all": np.arange(4)}),
