@@ -145,7 +145,10 @@ def fit_svi(
             step += 1
             _, grads = objective(state, rows, Y, n_obs / len(rows))
             for name, grad in zip(names, grads, strict=True):
-                if name in ("mean", "log_var"):  # only the batch rows' q(z_n) moved
+                # Only the batch rows' q(z_n) move. Their Adam bias correction uses the global
+                # step, which damps a row's first updates: 3137 against 3105 with per-row counts
+                # (curve, 300 rows, 200 epochs; the collapsed fit: 3160).
+                if name in ("mean", "log_var"):
                     part = [moments[name][0][rows], moments[name][1][rows]]
                     state[name][rows] = _adam(state[name][rows], grad, part, step, rate)
                     moments[name][0][rows], moments[name][1][rows] = part
