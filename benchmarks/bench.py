@@ -469,6 +469,7 @@ def main(argv: list[str] | None = None) -> int:
     import bench_missing
     import bench_projection
     import bench_sparse
+    import bench_svi
 
     def run(key: str, title: str, measure: Callable[[], list[dict]], table=None) -> None:
         """Measure one section, showing its start, and its table and time as soon as it ends."""
@@ -544,6 +545,13 @@ def main(argv: list[str] | None = None) -> int:
         "bound_floor",
         "Bayesian GPLVM bound: one value + gradient on digits' shape against its flop floor",
         lambda: bench_sparse.bench_bound_floor(time_call),
+    )
+    svi_sizes = [10_000, 30_000] if args.quick else [10_000, 100_000]
+    run(
+        "svi_epochs",
+        f"Minibatch SVI: seconds per epoch against N (D = {bench_svi.D}, Q = {bench_svi.Q},"
+        f" M = {bench_svi.M}, batches of {bench_svi.BATCH})",
+        lambda: bench_svi.bench_svi_epochs(svi_sizes),
     )
     if bench_sparse.gpy_available():
         run(
