@@ -64,12 +64,12 @@ class _Objective:
         hyper["inducing"] = inducing
         chol = pt.tril(chol_raw, -1) + pt.diag(pt.exp(pt.diagonal(chol_raw)))
         variance = pt.exp(log_var)
-        psi0, Psi1, Psi2 = expectations_of(spec.kernel).psi_statistics_by_row(mean, variance, inducing, hyper)
+        psi0, Psi1, Psi2 = expectations_of(spec.kernel).psi_statistics(mean, variance, inducing, hyper)
         Kuu = spec.form.K_uu(hyper)
         noise = spec.kernel.noise_variance(hyper)
         s2 = prior_scale**2
         kl_z = 0.5 * pt.sum(variance / s2 + mean**2 / s2 - 1.0 - log_var + np.log(s2))
-        rows = pt.sum(row_terms(psi0, Psi1, Psi2, Y, q_mean, chol, Kuu, noise))
+        rows = row_terms(psi0, Psi1, Psi2, Y, q_mean, chol, Kuu, noise)
         priors = sum((_log_prior(hyper[n], spec.priors[n]) for n in self.learned), pt.constant(0.0))
         objective = scale * (rows - kl_z) - q_u_kl(q_mean, chol, Kuu) + priors
         params = [mean, log_var, q_mean, chol_raw, inducing, *logs.values()]

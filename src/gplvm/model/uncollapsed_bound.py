@@ -5,7 +5,7 @@ columns), q(z_n) = N(mu_n, diag s_n) per row, and the psi statistics of row n un
 
     F = sum_n [ r_n - KL(q(z_n) || p(z_n)) ] - sum_d KL(q(u_d) || p(u_d)),
 
-r_n = sum_d E[log N(y_nd | f_nd, noise)] under q(z_n) and q(u) (:func:`row_terms`).
+r_n = sum_d E[log N(y_nd | f_nd, noise)] under q(z_n) and q(u) (:func:`row_terms` sums them).
 The row terms need only row n, so (N / B) times the sum over a uniformly drawn batch of B rows,
 minus the KL of q(u), is an unbiased estimate of F (Hensman, Fusi and Lawrence 2013). At the
 optimal q(u) for given q(Z) the bound equals Titsias's collapsed bound (see
@@ -21,29 +21,30 @@ from gplvm.model.constants import LOG_2PI
 
 
 def row_terms(psi0, Psi1, Psi2, Y, q_u_mean, q_u_chol, Kuu, noise) -> pt.TensorVariable:
-    """Each row's expected log likelihood summed over its columns (B,).
+    """The rows' expected log likelihoods summed over the rows and columns (a scalar).
 
-    ``psi0`` (B,), ``Psi1`` (B, M) and ``Psi2`` (B, M, M) are the rows' own psi statistics, ``Y``
-    (B, D) their data, ``q_u_mean`` (M, D) the columns' q(u) means and ``q_u_chol`` (M, M) the
-    lower Cholesky factor of their shared covariance S. Per row n::
+    ``psi0`` and ``Psi2`` (M, M) are the psi statistics summed over the B rows, ``Psi1`` (B, M)
+    per row, ``Y`` (B, D) their data, ``q_u_mean`` (M, D) the columns' q(u) means and ``q_u_chol``
+    (M, M) the lower Cholesky factor of their shared covariance S. Each row n contributes::
 
         -D/2 log(2 pi noise) - 1/(2 noise) [ ||y_n||^2 - 2 y_n^T W^T psi1_n + tr(W^T Psi2_n W)
                                               + D tr(A S A Psi2_n) + D (psi0_n - tr(A Psi2_n)) ]
 
-    with W = A q_u_mean; the last term is E[k_nn - k_nu A k_un], what u leaves uncertain in f.
+    with A = K_uu^-1 and W = A q_u_mean; the last term is E[k_nn - k_nu A k_un], what u leaves
+    uncertain in f. Every term is linear in the row's psi0_n and Psi2_n, so their sums suffice:
+    no B x M x M array is formed.
     """
     Psi1, Psi2, Y = pt.as_tensor(Psi1), pt.as_tensor(Psi2), pt.as_tensor(Y)
-    n_features = Y.shape[1]
+    n_rows, n_features = Y.shape[0], Y.shape[1]
     W = solve(Kuu, q_u_mean, assume_a="pos")  # (M, D)
     A_L = solve(Kuu, q_u_chol, assume_a="pos")  # A L, so A S A = (A L)(A L)^T
     A = solve(Kuu, pt.eye(Kuu.shape[0]), assume_a="pos")
-    quadratic = (
-        pt.sum(Y**2, axis=1)
-        - 2.0 * pt.sum(Y * (Psi1 @ W), axis=1)
-        + pt.sum(W[None] * (Psi2 @ W[None]), axis=(1, 2))
+    quadratic = pt.sum(Y**2) - 2.0 * pt.sum(Y * (Psi1 @ W)) + pt.sum(W * (Psi2 @ W))
+    spread = pt.sum(Psi2 * (A_L @ A_L.T)) + psi0 - pt.sum(Psi2 * A)
+    return (
+        -0.5 * n_rows * n_features * (LOG_2PI + pt.log(noise))
+        - 0.5 * (quadratic + n_features * spread) / noise
     )
-    spread = pt.sum(Psi2 * (A_L @ A_L.T)[None], axis=(1, 2)) + psi0 - pt.sum(Psi2 * A[None], axis=(1, 2))
-    return -0.5 * n_features * (LOG_2PI + pt.log(noise)) - 0.5 * (quadratic + n_features * spread) / noise
 
 
 def q_u_kl(q_u_mean, q_u_chol, Kuu) -> pt.TensorVariable:
