@@ -19,6 +19,7 @@ import pytensor.tensor as pt
 from gplvm.model.kernels import Hyper, Kernel
 
 PsiStatistics = tuple[pt.TensorVariable, pt.TensorVariable, pt.TensorVariable]
+SUMMED_PATTERNS = 4  # up to this many patterns of observed rows, Psi2 is summed per pattern directly
 
 
 class Expectations(ABC):
@@ -64,18 +65,31 @@ class Expectations(ABC):
         """psi0 (D,), Psi1 (N, M) and Psi2 (D, M, M) with the sums over each column's observed rows.
         ``observed`` (bool, N x D) marks the observed cells (data with missing cells).
 
-        This version sums :meth:`psi_statistics_by_row` with one product with each distinct
-        pattern of observed rows, then repeats it over the columns that share it: O(N M^2 (Q + G))
-        for G patterns (G <= D; 2 when one block of columns misses the same rows, as a missing
-        view does), and an (N, M^2) temporary (59 MB on digits at M = 64).
+        With few distinct patterns of observed rows (at most ``SUMMED_PATTERNS``, as when a block
+        of columns misses the same rows) each pattern's Psi2 is :meth:`psi_statistics` over its
+        rows, summed without an N x M x M stack; otherwise :meth:`psi_statistics_by_row` is summed
+        with one product per pattern: O(N M^2 (Q + G)) and an (N, M^2) temporary. Either way
+        each column then takes its pattern's sums.
         """
-        psi0, Psi1, Psi2 = self.psi_statistics_by_row(mean, variance, inducing, hyper)
         patterns, pattern_of = np.unique(observed.T, axis=0, return_inverse=True)
+        pattern_of = pattern_of.ravel()
+        n_columns = observed.shape[1]
+        if len(patterns) <= SUMMED_PATTERNS:
+            mean, variance = pt.as_tensor(mean), pt.as_tensor(variance)
+            _, Psi1, _ = self.psi_statistics(mean, variance, inducing, hyper)
+            sums = [
+                self.psi_statistics(mean[rows], variance[rows], inducing, hyper)
+                for rows in (np.flatnonzero(p) for p in patterns)
+            ]
+            psi0 = pt.stack([pt.as_tensor(p0) for p0, _, _ in sums])
+            Psi2 = pt.stack([P2 for _, _, P2 in sums])
+            return psi0[pattern_of], Psi1, Psi2[pattern_of]
+        psi0, Psi1, Psi2 = self.psi_statistics_by_row(mean, variance, inducing, hyper)
         mask_T = pt.as_tensor(patterns.astype(float))
         n_rows, n_inducing = Psi1.shape
         per_pattern = mask_T @ Psi2.reshape((n_rows, n_inducing * n_inducing))
-        per_column = per_pattern[pattern_of.ravel()].reshape((observed.shape[1], n_inducing, n_inducing))
-        return (mask_T @ psi0)[pattern_of.ravel()], Psi1, per_column
+        per_column = per_pattern[pattern_of].reshape((n_columns, n_inducing, n_inducing))
+        return (mask_T @ psi0)[pattern_of], Psi1, per_column
 
 
 def has_psi_statistics(kernel: Kernel | type[Kernel]) -> bool:
