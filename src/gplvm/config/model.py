@@ -71,8 +71,9 @@ class ModelConfig:
         )
         require(self.num_inducing >= 1, "model.num_inducing", self.num_inducing, "it must be >= 1")
 
-    def for_view(self, name: str) -> ModelConfig:
-        """The model of view ``name``: this config with its settings in ``views`` applied."""
+    def for_view(self, name: str, defaults: dict | None = None) -> ModelConfig:
+        """The model of view ``name``: this config with ``defaults`` (a view's own, e.g. a label
+        view's) and then its settings in ``views`` applied."""
         overrides = self.views.get(name) or {}
         shared = sorted({"latent_dim", "prior_scale", "views"} & set(overrides))
         if shared:
@@ -82,7 +83,7 @@ class ModelConfig:
         base = OmegaConf.structured(self)
         base.views = {}
         try:
-            return OmegaConf.to_object(OmegaConf.merge(base, overrides))
+            return OmegaConf.to_object(OmegaConf.merge(base, defaults or {}, overrides))
         except OmegaConfBaseException as exc:
             first = str(exc).splitlines()[0]
             raise ConfigError(f"model.views.{name}: {first}") from None

@@ -119,7 +119,6 @@ class ViewPredictor:
 
 
 def infer_rows(
-    views: list[ViewSpec],
     predictor: ViewPredictor,
     Y_train: np.ndarray,
     Y_new: np.ndarray,
@@ -128,7 +127,7 @@ def infer_rows(
     """Each new row's q(z*) from its observed views: means, variances and which converged."""
     q, latent_dim = predictor.q, predictor.q.mean.shape[1]
     objectives = []
-    for view in views:
+    for view in predictor.views:
         hyper = predictor.hyper[view.name]
         objective = VariationalObjective(view.spec.kernel, hyper, prior_scale, len(view.columns), latent_dim)
         objective.use(Y_new[:, view.columns], hyper, predictor.groups[view.name], len(view.columns))
@@ -157,9 +156,9 @@ def predict_across_views(
 ) -> AcrossViews:
     """q(z*) for each row of ``Y_new`` (n*, D in the fitted units, NaN where unobserved: a whole
     view NaN when the row lacks it) and every column's predictive mean and sd; with ``label_view``
-    (a one-hot view's name) each class's probability too (:func:`label_probabilities`)."""
+    (a one-hot view's name) each class's probability too (:func:`class_probabilities`)."""
     predictor = ViewPredictor(views, values, q, Y_train)
-    mean_z, var_z, converged = infer_rows(views, predictor, Y_train, Y_new, prior_scale)
+    mean_z, var_z, converged = infer_rows(predictor, Y_train, Y_new, prior_scale)
     mean, sd = predictor.predict(mean_z, var_z, seed)
     probabilities = None
     if label_view is not None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 
 import numpy as np
-from omegaconf import DictConfig
 
 from gplvm.config import Init, MapConfig, ModelConfig, VariationalConfig
 from gplvm.data.dataset import Dataset
@@ -53,20 +52,11 @@ def view_model_config(cfg: ModelConfig, name: str, label_view: str | None = None
     """The model of view ``name``: ``model.views.<name>`` applied (over the label view's defaults
     for the label view); a view whose kernel lacks a hyperparameter does not learn it (nor ARD
     without length scales)."""
-    if name == label_view:
-        cfg = replace(cfg, views={**cfg.views, name: _merged(LABEL_VIEW_DEFAULTS, cfg.views.get(name) or {})})
-    own = replace(cfg.for_view(name), likelihood="sparse")  # every view has its inducing inputs
+    own = cfg.for_view(name, LABEL_VIEW_DEFAULTS if name == label_view else None)
+    own = replace(own, likelihood="sparse")  # every view has its inducing inputs
     kernel_names = {"beta", *make_kernel(own.kernel).hyperparameters}
     lacking = {f.name: False for f in fields(own.learn) if f.name not in kernel_names}
     return replace(own, learn=replace(own.learn, **lacking), ard=own.ard and "lengthscale" in kernel_names)
-
-
-def _merged(defaults: dict, overrides: dict) -> dict:
-    out = dict(defaults)
-    for key, value in overrides.items():
-        both = isinstance(value, dict | DictConfig) and isinstance(out.get(key), dict)
-        out[key] = _merged(out[key], dict(value)) if both else value
-    return out
 
 
 def view_specs(
@@ -78,9 +68,7 @@ def view_specs(
     if unknown:
         raise ConfigError(f"model.views.{unknown[0]} names no view of the data (views: {', '.join(views)})")
     return [
-        ViewSpec(
-            name, columns, ModelSpec.from_config(view_model_config(cfg, name, label_view), n_obs).as_sparse()
-        )
+        ViewSpec(name, columns, ModelSpec.from_config(view_model_config(cfg, name, label_view), n_obs))
         for name, columns in views.items()
     ]
 

@@ -183,8 +183,8 @@ def predict_labels(fitted: ViewsFit, data: Dataset, seed: int) -> LabelPredictio
     if label_view is None or not label_view.unlabelled.any():
         return None
     rows = np.flatnonzero(label_view.unlabelled)
-    predictor = ViewPredictor(fitted.views, fitted.values, fitted.q, data.Y)
     view = next(v for v in fitted.views if v.name == label_view.name)
+    predictor = ViewPredictor([view], fitted.values, fitted.q, data.Y)  # the label view's q(u) only
     probability = class_probabilities(predictor, view, fitted.q.mean[rows], fitted.q.variance[rows], seed)
     return LabelPredictions(rows, label_view.classes, probability)
 
