@@ -171,6 +171,18 @@ def test_two_view_gradients_match_finite_differences():
         assert analytic == pytest.approx(numeric, rel=1e-5)
 
 
+def one_view_models(rng):
+    """One view of every column and the single-view Bayesian GPLVM, each with its point for the
+    same q(Z) and hyperparameters: (multi, single, at_multi, at_single)."""
+    spec = rbf_ard_spec()
+    view = ViewSpec("all", np.arange(10), spec)
+    q, own = shared_values(rng), view_values(rng, spec)
+    multi = build_multiview_model(data(), [view], 3, 1.0)
+    single = build_variational_model(data(), spec)
+    at_multi = point_for(multi, {**q, **{view.variable(k): v for k, v in own.items()}})
+    return multi, single, at_multi, point_for(single, {**q, **own})
+
+
 def test_one_view_gives_the_bayesian_gplvms_gradients_and_fit():
     """One view: the same directional derivatives as the single-view model at the same point, and
     from the same start the same fitted bound and q(Z)."""
@@ -178,14 +190,7 @@ def test_one_view_gives_the_bayesian_gplvms_gradients_and_fit():
     from gplvm.run.pipeline import fit_experiment
 
     rng = np.random.default_rng(5)
-    full = data()
-    spec = rbf_ard_spec()
-    view = ViewSpec("all", np.arange(10), spec)
-    q, own = shared_values(rng), view_values(rng, spec)
-    multi = build_multiview_model(full, [view], 3, 1.0)
-    single = build_variational_model(full, spec)
-    at_multi = point_for(multi, {**q, **{view.variable(k): v for k, v in own.items()}})
-    at_single = point_for(single, {**q, **own})
+    multi, single, at_multi, at_single = one_view_models(rng)
     raw = {n: rng.standard_normal(np.shape(v)) for n, v in at_single.items()}
     renamed = {n: raw[n.replace("_all", "")] for n in at_multi}
     multi_d = _directional_derivatives(multi, at_multi, [renamed])[0][0]
@@ -230,15 +235,7 @@ def test_relevance_matrix_and_shared_private_dims():
 
 def test_one_view_is_the_bayesian_gplvm():
     """Every column in one view: the same objective as the single-view model, term for term."""
-    rng = np.random.default_rng(3)
-    full = data()
-    spec = rbf_ard_spec()
-    view = ViewSpec("all", np.arange(10), spec)
-    q, own = shared_values(rng), view_values(rng, spec)
-    multi = build_multiview_model(full, [view], 3, 1.0)
-    single = build_variational_model(full, spec)
-    at_multi = point_for(multi, {**q, **{view.variable(k): v for k, v in own.items()}})
-    at_single = point_for(single, {**q, **own})
+    multi, single, at_multi, at_single = one_view_models(np.random.default_rng(3))
     logp_multi = multi.compile_logp(jacobian=False, mode=python_mode())(at_multi)
     logp_single = single.compile_logp(jacobian=False, mode=python_mode())(at_single)
     assert float(logp_multi) == pytest.approx(float(logp_single), rel=1e-12)
