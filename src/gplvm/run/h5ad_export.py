@@ -36,6 +36,14 @@ def is_h5ad(dataset) -> bool:
     return isinstance(dataset, FileDatasetConfig) and Path(dataset.path).suffix.lower() == ".h5ad"
 
 
+def row_names(dataset, n_obs: int) -> list[str]:
+    """The rows' names: the cells' ``obs_names`` in the source ``.h5ad`` (the first ``n_obs``, as
+    ``dataset.max_obs`` keeps) when the data came from one that is still there, else 0, 1, ..."""
+    if is_h5ad(dataset) and Path(dataset.path).expanduser().is_file():
+        return obs_names(Path(dataset.path).expanduser())[:n_obs]
+    return [str(i) for i in range(n_obs)]
+
+
 def write_run_h5ad(path: Path, tree: DataTree, names: list[str]) -> None:
     """``path`` (atomically): the latent means and sds of ``tree``'s rows, named ``names``."""
     mean, sd = latent_summary(tree)
@@ -43,6 +51,7 @@ def write_run_h5ad(path: Path, tree: DataTree, names: list[str]) -> None:
     results.write_atomic(path, lambda tmp: write_latents(tmp, mean, sd, names, info))
 
 
-def source_obs_names(dataset: FileDatasetConfig, n_obs: int) -> list[str]:
-    """The cells' names in the source ``.h5ad`` (the first ``n_obs``, as ``dataset.max_obs`` keeps)."""
-    return obs_names(Path(dataset.path).expanduser())[:n_obs]
+def write_latents_h5ad(run_dir: Path, dataset, tree: DataTree, n_obs: int) -> None:
+    """A run on an ``.h5ad`` file: its ``latents.h5ad``; other data sets: nothing."""
+    if is_h5ad(dataset):
+        write_run_h5ad(run_dir / LATENTS_H5AD, tree, row_names(dataset, n_obs))

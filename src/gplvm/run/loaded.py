@@ -31,7 +31,7 @@ from gplvm.model.latent_priors import QMoments, make_latent_prior
 from gplvm.model.latent_priors.back_constraint import CENTRES, LENGTHSCALE, WEIGHTS, BackConstraint
 from gplvm.model.spec import ModelSpec
 from gplvm.run import lifecycle, results
-from gplvm.run.h5ad_export import is_h5ad, source_obs_names, write_run_h5ad
+from gplvm.run.h5ad_export import row_names, write_run_h5ad
 
 
 @dataclass
@@ -97,12 +97,7 @@ class Run:
         ``.h5ad`` when the run read one and it is still there, else 0, 1, ..."""
         text = self.tree.attrs.get("dataset_config")
         dataset = dataset_config_from_yaml(text) if text else None
-        n_obs = self.record.n_obs
-        if is_h5ad(dataset) and Path(dataset.path).expanduser().is_file():
-            names = source_obs_names(dataset, n_obs)
-        else:
-            names = [str(i) for i in range(n_obs)]
-        write_run_h5ad(Path(path), self.tree, names)
+        write_run_h5ad(Path(path), self.tree, row_names(dataset, self.record.n_obs))
         return Path(path)
 
     @property

@@ -41,7 +41,7 @@ from gplvm.model.latent_priors.back_constraint import BackConstraint
 from gplvm.model.spec import ModelSpec
 from gplvm.plots.worker import PlotWorker, draw_here
 from gplvm.run import lifecycle, results
-from gplvm.run.h5ad_export import LATENTS_H5AD, is_h5ad, source_obs_names, write_run_h5ad
+from gplvm.run.h5ad_export import write_latents_h5ad
 from gplvm.run.views_pipeline import fit_views_experiment, save_views_experiment
 
 log = logging.getLogger(__name__)
@@ -348,9 +348,7 @@ def save_experiment(
     results.write_posterior(run_dir, exp.idata)
     if "imputed" in exp.idata:
         results.write_imputed(run_dir, exp.idata["imputed"].to_dataset())
-    if is_h5ad(exp.cfg.dataset):
-        names = source_obs_names(exp.cfg.dataset, exp.data.n_obs)
-        write_run_h5ad(run_dir / LATENTS_H5AD, exp.idata, names)
+    write_latents_h5ad(run_dir, exp.cfg.dataset, exp.idata, exp.data.n_obs)
     if plot:
         png = plotter.result() if plotter is not None else draw_here(*latent_plot_request(exp))
         results.write_atomic(run_dir / results.LATENT_PLOT, lambda p: p.write_bytes(png))
