@@ -106,3 +106,27 @@ def test_a_run_on_an_h5ad_file_writes_its_latents_as_h5ad(tmp_path):
     again = anndata.read_h5ad(loaded.write_h5ad(tmp_path / "again.h5ad"))
     np.testing.assert_allclose(again.obsm["X_gplvm"], latents.obsm["X_gplvm"])
     assert list(again.obs_names) == list(latents.obs_names)
+
+
+def test_a_multi_view_run_on_an_h5ad_file_writes_its_latents_too(tmp_path):
+    """Two views of the genes, fitted by a short MAP: latents.h5ad names the cells and holds Z."""
+    from gplvm.run.views_pipeline import fit_views_experiment, save_views_experiment
+
+    write_cells(tmp_path / "cells.h5ad")
+    cfg = load_config(
+        "dataset=file",
+        f"dataset.path={tmp_path / 'cells.h5ad'}",
+        "dataset.layer=log1p",
+        "+dataset.views.a=0:4",
+        "+dataset.views.b=4:8",
+        "model=rbf_ard",
+        "model.num_inducing=8",
+        "inference=map",
+        "inference.maxiter=30",
+    )
+    exp = fit_views_experiment(cfg, load_dataset(cfg.dataset))
+    save_views_experiment(exp, tmp_path / "run", plot=False)
+    latents = anndata.read_h5ad(tmp_path / "run" / "latents.h5ad")
+    assert list(latents.obs_names) == [f"cell{i}" for i in range(60)]
+    np.testing.assert_allclose(latents.obsm["X_gplvm"], exp.fit.q.mean)
+    assert "X_gplvm_sd" not in latents.obsm  # a MAP has no sds

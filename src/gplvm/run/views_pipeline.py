@@ -32,6 +32,7 @@ from gplvm.inference.multiview import ViewsFit, fit_views, view_specs
 from gplvm.model.views import RELEVANCE_THRESHOLD, shared_and_private
 from gplvm.plots.worker import draw_here
 from gplvm.run import results
+from gplvm.run.h5ad_export import write_latents_h5ad
 
 log = logging.getLogger(__name__)
 RELEVANCE_PLOT = "view_relevance.png"
@@ -272,10 +273,12 @@ def write_predicted_labels(path: Path, labels: LabelPredictions, data: Dataset) 
 
 
 def save_views_experiment(exp: ViewsExperiment, run_dir: Path, plot: bool = True) -> None:
-    """``posterior.nc``, the plots, and last ``metrics.json``."""
+    """``posterior.nc``, ``predicted_labels.csv`` (a label view), ``latents.h5ad`` (data from an
+    ``.h5ad`` file), the plots, and last ``metrics.json``."""
     results.write_posterior(run_dir, exp.idata)
     if exp.labels is not None:
         write_predicted_labels(run_dir / PREDICTED_LABELS, exp.labels, exp.data)
+    write_latents_h5ad(run_dir, exp.cfg.dataset, exp.idata, exp.data.n_obs)
     if plot:
         matrix = exp.fit.relevance
         names = [view.name for view in exp.fit.views]
