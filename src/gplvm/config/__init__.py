@@ -39,11 +39,13 @@ from gplvm.config.hyperparameters import (
 )
 from gplvm.config.inference import (
     BACKENDS,
+    Q_METHODS,
     InferenceConfig,
     Init,
     MapConfig,
     NutsConfig,
     Sampler,
+    SVIConfig,
     VariationalConfig,
 )
 from gplvm.config.latent_prior import (
@@ -65,6 +67,7 @@ __all__ = [
     "HYPERPARAMETERS",
     "HYPERPARAMETER_NAMES",
     "LATENT_PRIORS",
+    "Q_METHODS",
     "SCHEMAS",
     "BackConstrainedConfig",
     "Config",
@@ -91,6 +94,7 @@ __all__ = [
     "PriorConfig",
     "PriorDist",
     "PriorsConfig",
+    "SVIConfig",
     "Sampler",
     "SyntheticDatasetConfig",
     "VariationalConfig",

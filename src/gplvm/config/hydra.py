@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from gplvm.config.dataset import DATASETS, DatasetConfig
-from gplvm.config.inference import InferenceConfig, VariationalConfig
+from gplvm.config.inference import Q_METHODS, InferenceConfig
 from gplvm.config.latent_prior import LATENT_PRIORS, IidLatentPriorConfig
 from gplvm.config.model import ModelConfig
 from gplvm.config.overrides import extra_keys, key_hint
@@ -75,7 +75,7 @@ def to_run_config(cfg: DictConfig) -> Config:
     if not isinstance(run_cfg, Config):
         raise ConfigError("the config was not composed from the gplvm schema (schema_config)")
     refuse_extra_keys(cfg, run_cfg)
-    if isinstance(run_cfg.inference, VariationalConfig):
+    if isinstance(run_cfg.inference, Q_METHODS):
         # The Bayesian GPLVM integrates Z out of the sparse bound; no other form applies.
         run_cfg.model.likelihood = "sparse"
     return run_cfg
@@ -104,7 +104,9 @@ def inference_config_from_yaml(text: str) -> tuple[InferenceConfig, int]:
     method = str(values.get("inference", {}).get("method"))
     schema = SCHEMAS.get(f"schema_inference_{method}")
     if schema is None:
-        raise ConfigError(f"inference method {method!r} is unknown; choose one of map, nuts, variational")
+        raise ConfigError(
+            f"inference method {method!r} is unknown; choose one of map, nuts, svi, variational"
+        )
     return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), values.inference)), int(
         values.get("seed", 0)
     )

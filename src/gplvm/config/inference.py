@@ -165,3 +165,59 @@ class VariationalConfig(MapConfig):
         )
         require(self.draws >= 1, "inference.draws", self.draws, "it must be >= 1")
         require(self.chains >= 1, "inference.chains", self.chains, "it must be >= 1")
+
+
+@dataclass
+class SVIConfig(InferenceConfig):
+    """The Bayesian GPLVM by minibatch stochastic variational inference on the uncollapsed bound.
+
+    q(Z) = prod_n N(mu_n, diag S_n) as in ``variational``, and q(u_d) = N(m_d, S) per column with
+    S shared by the columns. Each Adam step draws ``batch_size`` rows; the bound is a sum over rows,
+    so (N / batch) x the batch's terms estimate it without bias, and memory stays O(batch M^2 +
+    M D) whatever N. The step size starts at ``learning_rate`` and is multiplied by ``decay``
+    whenever the bound, averaged over ``tol_window`` epochs, gains less than ``tol`` x |bound| on
+    the ``tol_window`` epochs before; at ``min_rate_share`` x ``learning_rate`` such a plateau is
+    convergence. ``epochs`` caps the run.
+    """
+
+    method: str = "svi"
+    init: Init = Init.pca
+    backend: str = "c"  # PyTensor's compiled C: a step costs about half of FAST_COMPILE's
+    batch_size: int = 256
+    epochs: int = 1000
+    learning_rate: float = 0.02
+    decay: float = 0.1
+    min_rate_share: float = 0.01
+    tol: float = 1e-5
+    tol_window: int = 10
+    init_variance: float = 0.1
+    draws: int = 50  # draws from q per chain; each is scored over all N rows
+    chains: int = 2
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(
+            self.init in (Init.pca, Init.random),
+            "inference.init",
+            self.init.value,
+            "q's means start from pca or random",
+        )
+        require(self.batch_size >= 1, "inference.batch_size", self.batch_size, "it must be >= 1")
+        require(self.epochs >= 1, "inference.epochs", self.epochs, "it must be >= 1")
+        positive_finite("inference.learning_rate", self.learning_rate)
+        require(0 < self.decay < 1, "inference.decay", self.decay, "it must lie in (0, 1)")
+        require(
+            0 < self.min_rate_share <= 1,
+            "inference.min_rate_share",
+            self.min_rate_share,
+            "it must lie in (0, 1]",
+        )
+        require(self.tol >= 0, "inference.tol", self.tol, "it must be >= 0 (0: run all epochs)")
+        require(self.tol_window >= 1, "inference.tol_window", self.tol_window, "it must be >= 1")
+        positive_finite("inference.init_variance", self.init_variance)
+        require(self.draws >= 1, "inference.draws", self.draws, "it must be >= 1")
+        require(self.chains >= 1, "inference.chains", self.chains, "it must be >= 1")
+
+
+# Methods whose q(Z) is free and integrated out of the sparse bound through the psi statistics
+Q_METHODS = (VariationalConfig, SVIConfig)

@@ -10,7 +10,7 @@ from omegaconf import MISSING
 
 from gplvm.config.dataset import DATASETS
 from gplvm.config.evaluation import HeldoutConfig, KFoldConfig
-from gplvm.config.inference import MapConfig, NutsConfig, VariationalConfig
+from gplvm.config.inference import MapConfig, NutsConfig, SVIConfig, VariationalConfig
 from gplvm.config.latent_prior import LATENT_PRIORS
 from gplvm.config.model import ModelConfig
 from gplvm.config.validation import require
@@ -55,5 +55,6 @@ SCHEMAS = {
     "schema_inference_map": MapConfig,
     "schema_inference_nuts": NutsConfig,
     "schema_inference_variational": VariationalConfig,
+    "schema_inference_svi": SVIConfig,
     **{f"schema_latent_prior_{name}": schema for name, schema in LATENT_PRIORS.items()},
 }

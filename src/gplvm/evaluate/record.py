@@ -26,7 +26,7 @@ class RunMetrics:
     status: str | None = _f(
         "running, completed, failed or interrupted (stale: a dead running job)", report=True
     )
-    method: str | None = _f("the fit method: map, nuts or variational", summary=True, report=True)
+    method: str | None = _f("the fit method: map, nuts, variational or svi", summary=True, report=True)
     dataset: str | None = _f("the dataset's name")
     n_obs: int | None = _f("N, rows fitted", summary=True)
     n_features: int | None = _f("D, columns fitted (held-out ones excluded)", summary=True, report=True)
@@ -91,22 +91,25 @@ class RunMetrics:
     compile_seconds: float | None = _f("time before the first iteration or draw", summary=True, report=True)
     fit_seconds: float | None = _f("time optimising or sampling", summary=True, report=True)
     converged: bool | None = _f("the optimiser's or the sampler's verdict", summary=True, report=True)
-    iterations: int | None = _f("MAP: L-BFGS-B iterations, summed over restarts")
+    iterations: int | None = _f("MAP: L-BFGS-B iterations, summed over restarts; svi: Adam steps")
+    epochs: int | None = _f("svi: epochs run (passes over the rows)")
+    batch_size: int | None = _f("svi: rows per step")
+    final_step_size: float | None = _f("svi: Adam's step size at the end")
     restarts: int | None = _f("MAP: restarts after a stalled line search")
     likelihood_choice: str | None = _f("model.likelihood=auto: the form chosen and why")
     latent_prior: dict | None = _f(
         "latent_prior other than iid: its name, settings and (fitted) hyperparameter"
     )
-    init: str | None = _f("MAP: where it started (pca, random, or sparse: from a sparse MAP)")
+    init: str | None = _f("MAP, svi: where it started (pca, random, or sparse: from a sparse MAP)")
     sparse_start: dict | None = _f("MAP from a sparse MAP: that fit's iterations, converged, seconds")
     lbfgs_maxcor: int | None = _f("MAP: L-BFGS correction pairs kept (maxcor, lowered to fit history_mb)")
     gradient_max_abs: float | None = _f("MAP: largest gradient entry at the end")
-    convergence: str | None = _f("MAP: which convergence rule applied")
+    convergence: str | None = _f("MAP, svi: which convergence rule applied")
     optimizer_message: str | None = _f("MAP: L-BFGS-B's message")
     warnings: list | None = _f("MAP: warnings raised while fitting")
-    draws: int | None = _f("NUTS: draws per chain")
+    draws: int | None = _f("NUTS, variational, svi: draws per chain")
     tune: int | None = _f("NUTS: tuning steps per chain")
-    chains: int | None = _f("NUTS: chains")
+    chains: int | None = _f("NUTS, variational, svi: chains")
     sampler: str | None = _f("NUTS: nutpie or pymc")
     divergences: int | None = _f("NUTS: divergent transitions", summary=True, report=True)
     step_size_mean: float | None = _f("NUTS: mean step size")
@@ -126,7 +129,11 @@ class RunMetrics:
     diagnostic_problems: list | None = _f(
         "each failed check with a remedy (NUTS diagnostics, runaway hyperparameters)"
     )
-    elbo: float | None = _f("variational: the evidence lower bound at the optimum", summary=True, report=True)
+    elbo: float | None = _f(
+        "variational, svi: the evidence lower bound at the optimum (svi: over all rows)",
+        summary=True,
+        report=True,
+    )
     views: dict | None = _f("dataset.views: each view's number of columns")
     view_relevance: dict | None = _f(
         "views: each view's ARD relevance per latent dim, divided by its largest"

@@ -17,9 +17,12 @@ from gplvm.inference.base import (
 )
 from gplvm.inference.map import MapMethod
 from gplvm.inference.nuts import NutsMethod
+from gplvm.inference.svi_method import SVIMethod
 from gplvm.inference.variational import VariationalMethod
 
-METHODS: dict[str, type[FitMethod]] = {m.name: m for m in (MapMethod, NutsMethod, VariationalMethod)}
+METHODS: dict[str, type[FitMethod]] = {
+    m.name: m for m in (MapMethod, NutsMethod, SVIMethod, VariationalMethod)
+}
 
 __all__ = [
     "METHODS",

@@ -72,6 +72,11 @@ class FitMethod(ABC):
         """The model this method fits: by default the GPLVM of :func:`gplvm.model.pymc_model.build_model`."""
         return build_model(data, spec)
 
+    def check_data(self, data: Dataset) -> None:
+        """Refuse, with a one-line :class:`~gplvm.errors.ConfigError`, data this method cannot fit
+        (by default it fits any)."""
+        return None
+
     @abstractmethod
     def fit(self, model: pm.Model, data: Dataset, spec: ModelSpec, seed: int) -> Fit:
         """Fit ``model`` (from :meth:`build_model`) and return the result."""

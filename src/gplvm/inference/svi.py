@@ -1,97 +1,70 @@
-"""Minibatch stochastic variational inference on the uncollapsed bound (Gaussian likelihood).
+"""Minibatch stochastic variational inference: Adam on an unbiased estimate of the uncollapsed bound.
 
-Each step draws a batch of B rows, estimates the bound of :mod:`gplvm.model.uncollapsed_bound`
-as (N / B) sum over the batch of (row term - KL(q(z_n))) - KL(q(u)) + the log priors of the
-learned hyperparameters, and takes an Adam step on the batch rows' q(z_n), q(u) = N(m_d, L L^T),
-the inducing inputs and the log hyperparameters. Memory is O(B M^2 + M D) per step beside the
-parameters; nothing of size N x N or N x M^2 is formed. This is the library piece of the minibatch
-fit: it is not yet a run method (``inference=...``).
+Each epoch visits every row once, in a seeded order, in batches of B rows; each step estimates the
+bound from its batch (:mod:`gplvm.inference.svi_objectives`) and takes an Adam step on the batch
+rows' q(z_n) and on the global parameters. The step size is cut by ``decay`` at each plateau of
+the smoothed bound (the mean over ``window`` epochs of the steps' estimates); a plateau at the
+smallest step size is convergence. Memory is O(B M^2 + M D) per step beside the parameters;
+nothing of size N x N or N x M^2 is formed.
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
-import pytensor
-import pytensor.tensor as pt
 
-from gplvm.config import PriorDist
-from gplvm.model.expectations import expectations_of
-from gplvm.model.spec import ModelSpec
-from gplvm.model.uncollapsed_bound import q_u_kl, row_terms
+from gplvm.config import SVIConfig
+from gplvm.inference.svi_objectives import ROW_PARAMETERS, SVIObjective, cholesky_of_raw, raw_cholesky
+
+log = logging.getLogger(__name__)
 
 ADAM_BETAS = (0.9, 0.999)
-FINAL_RATE_SHARE = 0.01  # the last epoch's step size, as a share of the first's
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Batch size, the epoch cap, the step sizes and the plateau rule (see :class:`SVIConfig`)."""
+
+    batch_size: int
+    epochs: int
+    learning_rate: float
+    decay: float = 0.1
+    min_rate_share: float = 0.01
+    tol: float = 1e-5
+    window: int = 10
+    progress_seconds: float = 0.0
+
+    @classmethod
+    def from_config(cls, cfg: SVIConfig, n_obs: int) -> Schedule:
+        return cls(
+            batch_size=min(cfg.batch_size, n_obs),
+            epochs=cfg.epochs,
+            learning_rate=cfg.learning_rate,
+            decay=cfg.decay,
+            min_rate_share=cfg.min_rate_share,
+            tol=cfg.tol,
+            window=cfg.tol_window,
+            progress_seconds=cfg.progress_seconds,
+        )
 
 
 @dataclass
-class SVIFit:
-    """q(Z), q(u), the hyperparameters and the full-data bound (the ELBO, without the
-    hyperparameters' log priors) after each epoch."""
+class Trace:
+    """Per epoch: the mean of the steps' bound estimates and the step size; and how it ended."""
 
-    mean: np.ndarray
-    variance: np.ndarray
-    q_u_mean: np.ndarray
-    q_u_chol: np.ndarray
-    hyper: dict[str, np.ndarray]
-    bounds: list[float]
-    seconds: float
+    bounds: list[float] = field(default_factory=list)
+    rates: list[float] = field(default_factory=list)
+    steps: int = 0
+    converged: bool = False
+    verdict: str = "epoch cap reached"
+    seconds: float = 0.0
 
-
-def _log_prior(value, prior) -> pt.TensorVariable:
-    """Log density of a positive hyperparameter's prior at ``value`` (lognormal or half-normal)."""
-    if prior.dist == PriorDist.lognormal:
-        log_value = pt.log(value)
-        return pt.sum(-log_value - 0.5 * ((log_value - prior.mu) / prior.sigma) ** 2)
-    return pt.sum(-0.5 * (value / prior.sigma) ** 2)
-
-
-class _Objective:
-    """The minibatch estimate and its gradients, compiled once."""
-
-    def __init__(self, spec: ModelSpec, prior_scale: float) -> None:
-        self.learned = list(spec.learned)
-        mean, log_var, Y = pt.matrix("mean"), pt.matrix("log_var"), pt.matrix("Y")
-        scale = pt.scalar("scale")
-        q_mean, chol_raw, inducing = pt.matrix("q_mean"), pt.matrix("chol_raw"), pt.matrix("inducing")
-        logs = {
-            name: pt.tensor(name, shape=(None,) * np.ndim(spec.configured[name])) for name in self.learned
-        }
-        hyper = {name: pt.as_tensor(np.asarray(v, dtype=float)) for name, v in spec.configured.items()}
-        hyper |= {name: pt.exp(log) for name, log in logs.items()}
-        hyper["inducing"] = inducing
-        chol = pt.tril(chol_raw, -1) + pt.diag(pt.exp(pt.diagonal(chol_raw)))
-        variance = pt.exp(log_var)
-        psi0, Psi1, Psi2 = expectations_of(spec.kernel).psi_statistics(mean, variance, inducing, hyper)
-        Kuu = spec.form.K_uu(hyper)
-        noise = spec.kernel.noise_variance(hyper)
-        s2 = prior_scale**2
-        kl_z = 0.5 * pt.sum(variance / s2 + mean**2 / s2 - 1.0 - log_var + np.log(s2))
-        rows = row_terms(psi0, Psi1, Psi2, Y, q_mean, chol, Kuu, noise)
-        priors = sum((_log_prior(hyper[n], spec.priors[n]) for n in self.learned), pt.constant(0.0))
-        objective = scale * (rows - kl_z) - q_u_kl(q_mean, chol, Kuu) + priors
-        params = [mean, log_var, q_mean, chol_raw, inducing, *logs.values()]
-        self.fn = pytensor.function([*params, Y, scale], [objective, *pt.grad(objective, params)])
-        # for the full-data bound, value only: the rows' terms, and apart the terms that do not
-        # sum over rows (-KL(q(u)) and the log priors)
-        self.row_part = pytensor.function([*params, Y], rows - kl_z)
-        self.shared = pytensor.function(params[2:], [-q_u_kl(q_mean, chol, Kuu), priors])
-
-    def args(self, state: dict) -> list[np.ndarray]:
-        return [
-            state["q_mean"],
-            state["chol_raw"],
-            state["inducing"],
-            *[state[f"log_{n}"] for n in self.learned],
-        ]
-
-    def __call__(self, state: dict, rows: np.ndarray, Y: np.ndarray, scale: float):
-        value, *grads = self.fn(
-            state["mean"][rows], state["log_var"][rows], *self.args(state), Y[rows], scale
-        )
-        return float(value), grads
+    @property
+    def epochs(self) -> int:
+        return len(self.bounds)
 
 
 def _adam(value, grad, moments, step: int, lr: float) -> np.ndarray:
@@ -106,78 +79,153 @@ def _adam(value, grad, moments, step: int, lr: float) -> np.ndarray:
     return value + lr * m_hat / (np.sqrt(v_hat) + 1e-8)
 
 
-def fit_svi(
-    Y: np.ndarray,
-    spec: ModelSpec,
-    start: dict[str, np.ndarray],
-    batch_size: int,
-    epochs: int,
-    learning_rate: float,
-    prior_scale: float = 1.0,
-    seed: int = 0,
-) -> SVIFit:
-    """Maximise the uncollapsed bound by Adam on minibatches of rows.
+class _Plateau:
+    """The step size's schedule: cut by ``decay`` when the ``window``-epoch mean of the bound gains
+    less than ``tol`` x |mean| on the window before; a plateau at the floor ends the run."""
 
-    ``start`` holds ``Z_mean``, ``Z_var``, ``inducing``, ``q_u_mean`` and ``q_u_chol`` (e.g. the
-    optimal q(u) at the start); the hyperparameters start at the spec's values. Each epoch visits
-    every row once in a seeded order; the full-data bound is recorded after each.
-    """
-    n_obs = len(Y)
-    objective = _Objective(spec, prior_scale)
-    chol_raw = np.tril(start["q_u_chol"], -1) + np.diag(np.log(np.diag(start["q_u_chol"])))
-    state = {
-        "mean": np.array(start["Z_mean"], dtype=float),
-        "log_var": np.log(start["Z_var"]),
-        "q_mean": np.array(start["q_u_mean"], dtype=float),
-        "chol_raw": chol_raw,
-        "inducing": np.array(start["inducing"], dtype=float),
-        **{f"log_{n}": np.log(np.asarray(spec.configured[n], dtype=float)) for n in objective.learned},
-    }
-    names = ["mean", "log_var", "q_mean", "chol_raw", "inducing", *[f"log_{n}" for n in objective.learned]]
+    def __init__(self, schedule: Schedule) -> None:
+        self.schedule = schedule
+        self.rate = schedule.learning_rate
+        self.floor = schedule.learning_rate * schedule.min_rate_share * (1 + 1e-9)
+        self.since = 0  # epochs since the last cut
+
+    def after_epoch(self, bounds: list[float]) -> bool:
+        """Update the rate after an epoch; True once converged."""
+        self.since += 1
+        w = self.schedule.window
+        if self.schedule.tol <= 0 or self.since < 2 * w:
+            return False
+        recent, before = np.mean(bounds[-w:]), np.mean(bounds[-2 * w : -w])
+        if recent - before >= self.schedule.tol * max(1.0, abs(recent)):
+            return False
+        if self.rate <= self.floor:
+            return True
+        self.rate = max(self.rate * self.schedule.decay, self.floor)
+        self.since = 0
+        return False
+
+
+def _to_optimal_q_u(objective: SVIObjective, state: dict, moments: dict) -> None:
+    """Set q(u) to its optimum for the current q(Z) and hyperparameters (one pass over the rows),
+    which can only raise the bound, and restart its Adam moments."""
+    q_mean, chol = objective.optimal_q_u(state)
+    state["q_mean"], state["chol_raw"] = q_mean, raw_cholesky(chol)
+    for name in ("q_mean", "chol_raw"):
+        moments[name] = [np.zeros_like(state[name]), np.zeros_like(state[name])]
+
+
+def climb(objective: SVIObjective, state: dict, schedule: Schedule, seed: int, label: str = "SVI") -> Trace:
+    """Adam on ``objective``'s minibatch estimates, updating ``state`` in place, until the plateau
+    rule converges or ``schedule.epochs`` have run. Progress goes to the log every
+    ``schedule.progress_seconds`` (0: quiet): epoch, smoothed bound, step size, rows/s, elapsed."""
+    n_obs = len(state["mean"])
+    names = objective.names
     moments = {n: [np.zeros_like(state[n]), np.zeros_like(state[n])] for n in names}
     rng = np.random.default_rng(seed)
-    bounds, step, began = [], 0, time.perf_counter()
-    for epoch in range(epochs):
-        # the step size decays geometrically to FINAL_RATE_SHARE of itself over the epochs: Adam
-        # at a fixed rate keeps hopping around the optimum with the batches' noise
-        rate = learning_rate * FINAL_RATE_SHARE ** (epoch / max(epochs - 1, 1))
+    plateau = _Plateau(schedule)
+    trace = Trace()
+    began = last_log = time.perf_counter()
+    for epoch in range(1, schedule.epochs + 1):
         order = rng.permutation(n_obs)
-        for first in range(0, n_obs, batch_size):
-            rows = order[first : first + batch_size]
-            step += 1
-            _, grads = objective(state, rows, Y, n_obs / len(rows))
+        estimates = []
+        for first in range(0, n_obs, schedule.batch_size):
+            rows = np.sort(order[first : first + schedule.batch_size])  # sorted: local reads of a memory map
+            trace.steps += 1
+            value, grads = objective.step(state, rows, n_obs / len(rows))
+            if not np.isfinite(value):
+                raise FloatingPointError(f"the bound's estimate is {value} at epoch {epoch}")
+            estimates.append(value)
             for name, grad in zip(names, grads, strict=True):
                 # Only the batch rows' q(z_n) move. Their Adam bias correction uses the global
                 # step, which damps a row's first updates: 3137 against 3105 with per-row counts
                 # (curve, 300 rows, 200 epochs; the collapsed fit: 3160).
-                if name in ("mean", "log_var"):
+                if name in ROW_PARAMETERS:
                     part = [moments[name][0][rows], moments[name][1][rows]]
-                    state[name][rows] = _adam(state[name][rows], grad, part, step, rate)
+                    state[name][rows] = _adam(state[name][rows], grad, part, trace.steps, plateau.rate)
                     moments[name][0][rows], moments[name][1][rows] = part
                 else:
-                    state[name] = _adam(state[name], grad, moments[name], step, rate)
-        bounds.append(full_bound(objective, state, Y)[0])
+                    state[name] = _adam(state[name], grad, moments[name], trace.steps, plateau.rate)
+        trace.bounds.append(float(np.mean(estimates)))
+        trace.rates.append(plateau.rate)
+        rate = plateau.rate
+        done = plateau.after_epoch(trace.bounds)
+        if (done or plateau.rate < rate) and objective.has_optimal_q_u:
+            _to_optimal_q_u(objective, state, moments)
+        now = time.perf_counter()
+        if schedule.progress_seconds > 0 and (now - last_log >= schedule.progress_seconds or done):
+            last_log = now
+            smoothed = np.mean(trace.bounds[-schedule.window :])
+            log.info(
+                "%s epoch %d (cap %d): bound %.8g (mean of %d epochs), step size %.3g, %s rows/s, %.1f s",
+                label,
+                epoch,
+                schedule.epochs,
+                smoothed,
+                min(schedule.window, epoch),
+                trace.rates[-1],
+                f"{epoch * n_obs / (now - began):,.0f}",
+                now - began,
+            )
+        if done:
+            trace.converged = True
+            trace.verdict = (
+                f"the {schedule.window}-epoch mean of the bound gained less than {schedule.tol:g} x |bound|"
+                f" at the smallest step size ({plateau.floor / (1 + 1e-9):.3g})"
+            )
+            break
+    trace.seconds = time.perf_counter() - began
+    return trace
+
+
+@dataclass
+class SVIFit:
+    """q(Z), q(u), the hyperparameters, the full-data bound at the end and the climb's trace."""
+
+    mean: np.ndarray
+    variance: np.ndarray
+    q_u_mean: np.ndarray
+    q_u_chol: np.ndarray
+    hyper: dict[str, np.ndarray]
+    elbo: float  # the full-data bound (without the hyperparameters' log priors)
+    log_prior: float  # the learned hyperparameters' log priors (without constants)
+    trace: Trace
+
+
+def initial_state(objective: SVIObjective, start: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The climb's state from ``start``: ``Z_mean``, ``Z_var``, ``inducing`` and, optionally,
+    ``q_u_mean`` and ``q_u_chol`` (by default q(u)'s optimum at the start, when the objective has
+    one); hyperparameters start at the spec's values."""
+    spec = objective.spec
+    state = {
+        "mean": np.array(start["Z_mean"], dtype=float),
+        "log_var": np.log(start["Z_var"]),
+        "inducing": np.array(start["inducing"], dtype=float),
+        **{f"log_{n}": np.log(np.asarray(spec.configured[n], dtype=float)) for n in objective.learned},
+    }
+    if "q_u_mean" in start:
+        q_mean, chol = start["q_u_mean"], start["q_u_chol"]
+    else:
+        q_mean, chol = objective.optimal_q_u(state)
+    state["q_mean"] = np.array(q_mean, dtype=float)
+    state["chol_raw"] = raw_cholesky(chol)
+    return state
+
+
+def fit_svi(
+    objective: SVIObjective, start: dict[str, np.ndarray], schedule: Schedule, seed: int = 0
+) -> SVIFit:
+    """Climb ``objective`` from ``start`` (see :func:`initial_state`) and return the fit."""
+    state = initial_state(objective, start)
+    trace = climb(objective, state, schedule, seed)
+    elbo, log_prior = objective.full_bound(state)
     hyper = {n: np.exp(state[f"log_{n}"]) for n in objective.learned}
-    chol = np.tril(state["chol_raw"], -1) + np.diag(np.exp(np.diag(state["chol_raw"])))
     return SVIFit(
         state["mean"],
         np.exp(state["log_var"]),
         state["q_mean"],
-        chol,
-        {**spec.configured, **hyper, "inducing": state["inducing"]},
-        bounds,
-        time.perf_counter() - began,
+        cholesky_of_raw(state["chol_raw"]),
+        {**objective.spec.configured, **hyper, "inducing": state["inducing"]},
+        elbo,
+        log_prior,
+        trace,
     )
-
-
-def full_bound(objective: _Objective, state: dict, Y: np.ndarray, chunk: int = 4096) -> tuple[float, float]:
-    """The full-data bound at ``state`` and the hyperparameters' log priors, the rows' terms
-    ``chunk`` rows at a time (no gradients)."""
-    kl_u, priors = (float(v) for v in objective.shared(*objective.args(state)))
-    total = kl_u
-    for first in range(0, len(Y), chunk):
-        rows = slice(first, first + chunk)
-        total += float(
-            objective.row_part(state["mean"][rows], state["log_var"][rows], *objective.args(state), Y[rows])
-        )
-    return total, priors

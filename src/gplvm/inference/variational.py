@@ -57,13 +57,19 @@ def initial_variances(
     return (1.0 - rng.random(shape)) * init_variance * prior_scale**2
 
 
-def _tree(
-    point: dict[str, np.ndarray], Z: np.ndarray, q: QMoments, opt: DataTree, spec: ModelSpec
+def q_tree(
+    point: dict[str, np.ndarray],
+    Z: np.ndarray,
+    q: QMoments,
+    posterior: xr.Dataset,
+    spec: ModelSpec,
+    groups: dict[str, xr.Dataset],
+    extra_q: dict[str, xr.DataArray] | None = None,
 ) -> DataTree:
-    """Draws from q as the posterior (hyperparameters and inducing inputs repeated); q as
-    ``variational``, with ``log_q`` (chain, draw), each draw's log density under q."""
+    """Draws from q as the posterior (hyperparameters and inducing inputs, from the one-draw
+    ``posterior`` of the fit, repeated); q as ``variational``, with ``log_q`` (chain, draw), each
+    draw's log density under q, and ``extra_q`` (q(u), say); beside the fit's other ``groups``."""
     chains, draws = Z.shape[:2]
-    posterior = opt.posterior.to_dataset()
     coords = {"chain": np.arange(chains), "draw": np.arange(draws)}
     variables = {"Z": (("chain", "draw", "obs", "latent_dim"), Z)}
     for name in (*spec.free_hyperparameters, *spec.form.parameters):
@@ -83,27 +89,19 @@ def _tree(
         {name: (("obs", "latent_dim"), value) for name, value in q_vars.items()} | {"log_q": log_q},
         coords={"obs": posterior["obs"], "latent_dim": posterior["latent_dim"], **coords},
         attrs={"family": family},
-    )
-    groups = {
-        "posterior": draws_ds,
-        "variational": q_group,
-        "constant_data": opt["constant_data"].to_dataset(),
-        "optimizer_result": opt["optimizer_result"].to_dataset(),
-    }
-    tree = DataTree.from_dict(groups)
-    tree.attrs = dict(opt.attrs)
-    return tree
+    ).assign(extra_q or {})
+    return DataTree.from_dict({"posterior": draws_ds, "variational": q_group, **groups})
 
 
-def _mean_fit(point: dict[str, np.ndarray], opt: Fit, spec: ModelSpec) -> Fit:
-    """q's means and the fitted hyperparameters as a one-draw point fit (the alignment reference)."""
-    posterior = opt.idata.posterior.to_dataset()
+def mean_fit(point: dict[str, np.ndarray], posterior: xr.Dataset, spec: ModelSpec, method: str) -> Fit:
+    """q's means and the fitted hyperparameters (the one-draw ``posterior`` of the fit) as a
+    one-draw point fit: the alignment reference."""
     names = (*spec.free_hyperparameters, *spec.form.parameters)
     point_ds = posterior[list(names)].assign(
         Z=(("chain", "draw", "obs", "latent_dim"), point["Z_mean"][None, None])
     )
     return Fit(
-        "variational",
+        method,
         idata=DataTree.from_dict({"posterior": point_ds}),
         compile_seconds=0.0,
         fit_seconds=0.0,
@@ -155,12 +153,15 @@ class VariationalMethod(FitMethod):
             "draws": self.cfg.draws,
             "chains": self.cfg.chains,
         }
+        groups = {name: opt.idata[name].to_dataset() for name in ("constant_data", "optimizer_result")}
+        tree = q_tree(point, Z, q, opt.idata.posterior.to_dataset(), spec, groups)
+        tree.attrs = dict(opt.idata.attrs)
         return Fit(
             "variational",
-            idata=_tree(point, Z, q, opt.idata, spec),
+            idata=tree,
             compile_seconds=opt.compile_seconds,
             fit_seconds=opt.fit_seconds,
             has_draws=True,
             info=info,
-            start=_mean_fit(point, opt, spec),
+            start=mean_fit(point, opt.idata.posterior.to_dataset(), spec, "variational"),
         )

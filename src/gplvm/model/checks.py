@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from gplvm.config import (
     HYPERPARAMETER_NAMES,
+    Q_METHODS,
     BackConstrainedConfig,
     Config,
     CovariatePriorConfig,
     GPLatentPriorConfig,
+    IidLatentPriorConfig,
     InformativeLatentPriorConfig,
     MapConfig,
     ModelConfig,
-    VariationalConfig,
+    SVIConfig,
 )
 from gplvm.config.validation import require
 from gplvm.model.expectations import has_psi_statistics
@@ -78,14 +80,14 @@ def check_model(cfg: ModelConfig) -> None:
     )
 
 
-def check_variational(cfg: ModelConfig) -> None:
-    """inference=variational needs the kernel's expectations under q(Z) in closed form."""
+def check_variational(cfg: ModelConfig, method: str = "variational") -> None:
+    """inference=variational (and svi) needs the kernel's expectations under q(Z) in closed form."""
     able = sorted(name for name, k in KERNELS.items() if has_psi_statistics(k))
     require(
         has_psi_statistics(KERNELS[cfg.kernel]),
         "model.kernel",
         cfg.kernel,
-        f"inference=variational needs a kernel with closed-form psi statistics ({', '.join(able)});"
+        f"inference={method} needs a kernel with closed-form psi statistics ({', '.join(able)});"
         " use inference=map with model.likelihood=sparse for this kernel",
     )
 
@@ -96,7 +98,7 @@ def check_latent_prior(cfg: Config) -> None:
     the spread at 0)."""
     prior = cfg.latent_prior
     require(
-        not (isinstance(prior, BackConstrainedConfig) and isinstance(cfg.inference, VariationalConfig)),
+        not (isinstance(prior, BackConstrainedConfig) and isinstance(cfg.inference, Q_METHODS)),
         "latent_prior",
         "back_constrained",
         "back-constraints replace Z by g(Y) and fit by inference=map or inference=nuts,"
@@ -112,7 +114,7 @@ def check_latent_prior(cfg: Config) -> None:
             "latent_prior.approximation=hsgp takes one input column (time, say)",
         )
         require(
-            not isinstance(cfg.inference, VariationalConfig),
+            not isinstance(cfg.inference, Q_METHODS),
             "latent_prior.approximation",
             prior.approximation,
             "the Bayesian GPLVM's q under the GP prior needs the exact prior; use inference=map or nuts",
@@ -137,6 +139,14 @@ def check_run_config(cfg: Config) -> Config:
     """All the checks of a validated config that need the model classes; returns ``cfg``."""
     check_model(cfg.model)
     check_latent_prior(cfg)
-    if isinstance(cfg.inference, VariationalConfig):
-        check_variational(cfg.model)
+    if isinstance(cfg.inference, Q_METHODS):
+        check_variational(cfg.model, cfg.inference.method)
+    if isinstance(cfg.inference, SVIConfig):
+        require(
+            isinstance(cfg.latent_prior, IidLatentPriorConfig),
+            "latent_prior",
+            cfg.latent_prior.name,
+            "inference=svi fits q(z_n) row by row under the iid prior; use latent_prior=iid, or"
+            " inference=variational for a structured prior",
+        )
     return cfg

@@ -79,13 +79,23 @@ def variational_report(run: Run) -> str:
     """The text report for a Bayesian GPLVM: q(Z), the bound, ARD relevance and the latent space."""
     m, q = run.record, run.tree["variational"]
     point_sd = np.sqrt(q["Z_var"].values.sum(axis=1))
+    if m.method == "svi":
+        climb = (
+            f"  minibatch SVI: {m.epochs} epochs of batches of {m.batch_size} rows"
+            f" ({m.iterations} Adam steps),"
+            f" full-data ELBO {_fmt(m.elbo)}"
+        )
+        remedy = "; raise inference.epochs to continue further up the bound."
+    else:
+        climb = f"  L-BFGS-B: {m.iterations} iterations, ELBO {_fmt(m.elbo)}"
+        remedy = "; raise inference.maxiter to continue further up the bound."
+    how = m.convergence if m.optimizer_message is None else f"{m.convergence}: {m.optimizer_message}"
     lines = [
-        f"VARIATIONAL run {run.path}",
+        f"{m.method.upper()} run {run.path}",
         model_line(m) + ";",
         f"  q(Z) = prod_n N(Z_mean[n], diag Z_var[n]) with M={m.num_inducing} inducing inputs;"
         f" {m.chains} chains x {m.draws} draws from q in the posterior",
-        f"  L-BFGS-B: {m.iterations} iterations, ELBO {_fmt(m.elbo)};"
-        f" compile {m.compile_seconds:.1f} s, fit {m.fit_seconds:.1f} s",
+        f"{climb}; compile {m.compile_seconds:.1f} s, fit {m.fit_seconds:.1f} s",
         f"  q's sd of a point's position: median {np.median(point_sd):.3g}, max {point_sd.max():.3g}",
     ]
     if m.q_pareto_k is not None:
@@ -101,13 +111,8 @@ def variational_report(run: Run) -> str:
         f"  leave-one-out 1-NN error of Z_mean {_fmt(m.knn_error)}"
         f" (two most relevant dims {_fmt(m.knn_error_relevant)}; PCA {_fmt(m.pca_knn_error)})",
         "",
-        f"Verdict: {'converged' if m.converged else 'NOT converged'}"
-        f" ({m.convergence}: {m.optimizer_message})"
-        + (
-            "."
-            if m.converged or m.diagnostic_problems
-            else "; raise inference.maxiter to continue further up the bound."
-        ),
+        f"Verdict: {'converged' if m.converged else 'NOT converged'} ({how})"
+        + ("." if m.converged or m.diagnostic_problems else remedy),
         *[f"  - {p}" for p in m.diagnostic_problems or []],
         *([f"  POOR q: {m.q_warning}"] if m.q_warning else []),
     ]

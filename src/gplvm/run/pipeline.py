@@ -276,6 +276,7 @@ def fit_experiment(cfg: Config, config_yaml: str = "", data: Dataset | None = No
         spec = replace(spec, back_constraint=mapping)
     check_config(cfg, data, spec)
     method = method_for(cfg.inference)
+    method.check_data(data)
     fit = method.fit(method.build_model(data, spec), data, spec, cfg.seed)
     heldout = None
     if Y_heldout is not None:

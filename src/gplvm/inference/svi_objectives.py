@@ -1,0 +1,190 @@
+"""The minibatch estimates of the uncollapsed bound that :mod:`gplvm.inference.svi` climbs.
+
+Each objective compiles, once, the estimate (N / B) sum over a batch of B rows of (row term -
+KL(q(z_n))) - KL(q(u)) + the learned hyperparameters' log priors, with its gradients with respect
+to the parameters in :attr:`SVIObjective.names` (the batch rows' q(z_n), q(u), the inducing inputs
+and the log hyperparameters), and the full-data bound without gradients, a chunk of rows at a
+time. The state is a dict of NumPy arrays under those names; the rows' parameters ``mean`` and
+``log_var`` are (N, Q), the others global.
+
+:class:`GaussianObjective` integrates z_n in closed form through the kernel's psi statistics.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+
+from gplvm.config import PriorDist
+from gplvm.model.expectations import expectations_of
+from gplvm.model.spec import ModelSpec
+from gplvm.model.uncollapsed_bound import q_u_kl, row_terms
+
+ROW_PARAMETERS = ("mean", "log_var")
+GLOBAL_PARAMETERS = ("q_mean", "chol_raw", "inducing")
+FULL_BOUND_CHUNK = 4096  # rows per call of the value-only full-data bound: memory O(chunk M^2)
+
+
+def log_prior(value, prior) -> pt.TensorVariable:
+    """Log density of a positive hyperparameter's prior at ``value`` (lognormal or half-normal),
+    without the constants (they do not move the optimum)."""
+    if prior.dist == PriorDist.lognormal:
+        log_value = pt.log(value)
+        return pt.sum(-log_value - 0.5 * ((log_value - prior.mu) / prior.sigma) ** 2)
+    return pt.sum(-0.5 * (value / prior.sigma) ** 2)
+
+
+def lower_cholesky(chol_raw):
+    """L from its unconstrained form: the strict lower triangle as is, the diagonal exp'd."""
+    return pt.tril(chol_raw, -1) + pt.diag(pt.exp(pt.diagonal(chol_raw)))
+
+
+def raw_cholesky(chol: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`lower_cholesky`, in NumPy."""
+    return np.tril(chol, -1) + np.diag(np.log(np.diag(chol)))
+
+
+def cholesky_of_raw(chol_raw: np.ndarray) -> np.ndarray:
+    """:func:`lower_cholesky` in NumPy."""
+    return np.tril(chol_raw, -1) + np.diag(np.exp(np.diag(chol_raw)))
+
+
+class SVIObjective:
+    """The compiled minibatch estimate of the bound, its gradients and the full-data bound.
+
+    Subclasses set :attr:`fn` (parameters, batch data, scale -> value and gradients),
+    :attr:`row_part` (parameters, rows' data -> the rows' terms) and :attr:`shared` (global
+    parameters -> -KL(q(u)) and the log priors).
+    """
+
+    has_optimal_q_u = False  # whether :meth:`optimal_q_u` gives q(u)'s optimum in closed form
+
+    def __init__(self, spec: ModelSpec, Y: np.ndarray, prior_scale: float, mode=None) -> None:
+        self.spec = spec
+        self.Y = Y  # may be a read-only memory map: only batches and chunks of it are read
+        self.prior_scale = prior_scale
+        self.mode = mode
+        self.learned = list(spec.learned)
+        self.names = [*ROW_PARAMETERS, *GLOBAL_PARAMETERS, *(f"log_{n}" for n in self.learned)]
+
+    def _inputs(self, spec: ModelSpec):
+        """Symbolic parameters in :attr:`names` order, and the hyperparameters by name."""
+        mean, log_var = pt.matrix("mean"), pt.matrix("log_var")
+        q_mean, chol_raw, inducing = pt.matrix("q_mean"), pt.matrix("chol_raw"), pt.matrix("inducing")
+        logs = {
+            name: pt.tensor(f"log_{name}", shape=(None,) * np.ndim(spec.configured[name]))
+            for name in self.learned
+        }
+        hyper = {name: pt.as_tensor(np.asarray(v, dtype=float)) for name, v in spec.configured.items()}
+        hyper |= {name: pt.exp(log) for name, log in logs.items()}
+        hyper["inducing"] = inducing
+        return [mean, log_var, q_mean, chol_raw, inducing, *logs.values()], hyper
+
+    def _kl_z(self, mean, log_var):
+        s2 = self.prior_scale**2
+        return 0.5 * pt.sum(pt.exp(log_var) / s2 + mean**2 / s2 - 1.0 - log_var + np.log(s2))
+
+    def _priors(self, hyper):
+        terms = [log_prior(hyper[n], self.spec.priors[n]) for n in self.learned]
+        return sum(terms, pt.constant(0.0))
+
+    def _compile(self, params, batch_inputs, rows, q_mean, chol, Kuu, hyper) -> None:
+        kl_u = q_u_kl(q_mean, chol, Kuu)
+        priors = self._priors(hyper)
+        scale = pt.scalar("scale")
+        objective = scale * rows - kl_u + priors
+        grads = pt.grad(objective, params)
+        self.fn = self._function([*params, *batch_inputs, scale], [objective, *grads])
+        self.row_part = self._function([*params, *batch_inputs], rows)
+        self.shared = self._function(params[2:], [-kl_u, priors])
+
+    def _function(self, inputs, outputs):
+        with warnings.catch_warnings():
+            # the C backend's note that it found no BLAS to link: it runs, and is still the fastest
+            warnings.filterwarnings("ignore", message=".*could not link to a BLAS")
+            return pytensor.function(inputs, outputs, mode=self.mode, on_unused_input="ignore")
+
+    def optimal_q_u(self, state: dict) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError(f"{type(self).__name__} has no closed-form optimal q(u)")
+
+    def global_args(self, state: dict) -> list[np.ndarray]:
+        return [state[name] for name in self.names[2:]]
+
+    def batch_data(self, rows) -> list[np.ndarray]:
+        """The batch's data arguments (``rows`` an index array or a slice)."""
+        return [np.asarray(self.Y[rows], dtype=float)]
+
+    def step(self, state: dict, rows: np.ndarray, scale: float) -> tuple[float, list[np.ndarray]]:
+        """The estimate at ``state`` from the batch ``rows`` (scaled by ``scale`` = N / B) and its
+        gradients, in :attr:`names` order (the row parameters' for the batch rows only)."""
+        value, *grads = self.fn(
+            state["mean"][rows],
+            state["log_var"][rows],
+            *self.global_args(state),
+            *self.batch_data(rows),
+            scale,
+        )
+        return float(value), grads
+
+    def full_bound(self, state: dict) -> tuple[float, float]:
+        """The full-data bound at ``state`` (the ELBO) and the hyperparameters' log priors."""
+        kl_u, priors = (float(v) for v in self.shared(*self.global_args(state)))
+        total = kl_u
+        for first in range(0, len(self.Y), FULL_BOUND_CHUNK):
+            rows = slice(first, first + FULL_BOUND_CHUNK)
+            total += float(
+                self.row_part(
+                    state["mean"][rows],
+                    state["log_var"][rows],
+                    *self.global_args(state),
+                    *self.batch_data(rows),
+                )
+            )
+        return total, priors
+
+
+class GaussianObjective(SVIObjective):
+    """Gaussian noise: each row's expected log likelihood in closed form from its psi statistics
+    (:func:`gplvm.model.uncollapsed_bound.row_terms`)."""
+
+    has_optimal_q_u = True
+
+    def __init__(self, spec: ModelSpec, Y: np.ndarray, prior_scale: float, mode=None) -> None:
+        super().__init__(spec, Y, prior_scale, mode)
+        params, hyper = self._inputs(spec)
+        mean, log_var, q_mean, chol_raw, inducing = params[:5]
+        Y_batch = pt.matrix("Y")
+        chol = lower_cholesky(chol_raw)
+        variance = pt.exp(log_var)
+        expectations = expectations_of(spec.kernel)
+        psi0, Psi1, Psi2 = expectations.psi_statistics(mean, variance, inducing, hyper)
+        Kuu = spec.form.K_uu(hyper)
+        noise = spec.kernel.noise_variance(hyper)
+        rows = row_terms(psi0, Psi1, Psi2, Y_batch, q_mean, chol, Kuu, noise) - self._kl_z(mean, log_var)
+        self._compile(params, [Y_batch], rows, q_mean, chol, Kuu, hyper)
+        # q(u)'s optimum needs Psi1^T Y and Psi2 summed over all rows, a chunk at a time
+        self._stats = self._function(
+            [mean, log_var, inducing, *params[5:], Y_batch], [Psi1.T @ Y_batch, Psi2]
+        )
+        self._kuu_noise = self._function([inducing, *params[5:]], [Kuu, noise])
+
+    def optimal_q_u(self, state: dict) -> tuple[np.ndarray, np.ndarray]:
+        """q(u)'s optimum (mean (M, D), lower Cholesky factor of S) for the state's q(Z) and
+        hyperparameters: with Sigma = K_uu + Psi2 / noise, S = K_uu Sigma^-1 K_uu and
+        m = K_uu Sigma^-1 Psi1^T Y / noise (Titsias's q(u), at which the bounds agree)."""
+        logs = [state[f"log_{n}"] for n in self.learned]
+        Kuu, noise = self._kuu_noise(state["inducing"], *logs)
+        psi1_y, psi2 = 0.0, 0.0
+        for first in range(0, len(self.Y), FULL_BOUND_CHUNK):
+            rows = slice(first, first + FULL_BOUND_CHUNK)
+            a, b = self._stats(
+                state["mean"][rows], state["log_var"][rows], state["inducing"], *logs, *self.batch_data(rows)
+            )
+            psi1_y, psi2 = psi1_y + a, psi2 + b
+        Sigma = Kuu + psi2 / noise
+        S = Kuu @ np.linalg.solve(Sigma, Kuu)
+        mean = Kuu @ np.linalg.solve(Sigma, psi1_y) / noise
+        return mean, np.linalg.cholesky(0.5 * (S + S.T))
