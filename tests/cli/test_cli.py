@@ -89,6 +89,10 @@ BAD_INPUTS = {
         "model.latent_dim=5 is invalid with the linear kernel on 4 feature columns",
     ),
     "lengthscale": (["model=rbf", "model.lengthscale=-1"], "model.lengthscale=-1.0 is invalid"),
+    "svi_batch_above_n": (
+        ["dataset=iris", "model=rbf", "inference=svi", "inference.batch_size=151"],
+        "inference.batch_size=151 is invalid: it must lie in [1, 150]",
+    ),
     "singular_K": (
         [
             "dataset=curve",

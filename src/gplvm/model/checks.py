@@ -102,7 +102,7 @@ def check_latent_prior(cfg: Config) -> None:
         "latent_prior",
         "back_constrained",
         "back-constraints replace Z by g(Y) and fit by inference=map or inference=nuts,"
-        " not variational (whose q(Z) is free)",
+        " not variational or svi (whose q(Z) is free)",
     )
     if isinstance(prior, CovariatePriorConfig):
         prior.check_inputs()
