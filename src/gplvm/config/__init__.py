@@ -9,6 +9,7 @@ one line that names the bad value and what would be valid.
 
 from gplvm.config.dataset import (
     DATASETS,
+    CountsDatasetConfig,
     CurveDatasetConfig,
     DatasetConfig,
     DigitsDatasetConfig,
@@ -57,7 +58,7 @@ from gplvm.config.latent_prior import (
     InformativeLatentPriorConfig,
     LatentPriorConfig,
 )
-from gplvm.config.model import InducingInit, ModelConfig
+from gplvm.config.model import InducingInit, ModelConfig, Noise
 from gplvm.config.root import SCHEMAS, Config, check_against_data
 
 __all__ = [
@@ -71,6 +72,7 @@ __all__ = [
     "SCHEMAS",
     "BackConstrainedConfig",
     "Config",
+    "CountsDatasetConfig",
     "CovariatePriorConfig",
     "CurveDatasetConfig",
     "DatasetConfig",
@@ -90,6 +92,7 @@ __all__ = [
     "MapConfig",
     "MissingCells",
     "ModelConfig",
+    "Noise",
     "NutsConfig",
     "PriorConfig",
     "PriorDist",

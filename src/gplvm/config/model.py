@@ -31,6 +31,14 @@ class InducingInit(StrEnum):
     random = "random"
 
 
+class Noise(StrEnum):
+    """The observation model: Gaussian (eq. 1), or counts with a log link (``inference=svi``)."""
+
+    gaussian = "gaussian"
+    poisson = "poisson"
+    negative_binomial = "negative_binomial"
+
+
 @dataclass
 @with_hyperparameter_values
 class ModelConfig:
@@ -54,6 +62,11 @@ class ModelConfig:
     jitter: float = 1e-6  # added to the diagonal, relative to the kernel's variance + bias
     num_inducing: int = 64  # sparse bound: M inducing inputs (at most N)
     inducing_init: InducingInit = InducingInit.random
+    # gaussian, or counts with a log link (inference=svi): poisson, or negative_binomial with a
+    # learned dispersion per column; beta is then unused
+    noise: Noise = Noise.gaussian
+    # counts: each row's total over the median row's total, as an offset (the library size)
+    size_factors: bool = True
     # Several views (dataset.views): view name -> the settings that differ for that view's kernel,
     # e.g. {label: {kernel: linear}}; latent_dim and prior_scale are shared by every view
     views: dict[str, Any] = field(default_factory=dict)

@@ -1,5 +1,5 @@
-"""The bundled datasets: synthetic draws from the linear model, a noisy arc, and scikit-learn's
-digits and iris (read from the files that scikit-learn ships)."""
+"""The bundled datasets: synthetic draws from the linear model, a noisy arc, synthetic counts,
+and scikit-learn's digits and iris (read from the files that scikit-learn ships)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gplvm.config import CurveDatasetConfig, SyntheticDatasetConfig
+from gplvm.config import CountsDatasetConfig, CurveDatasetConfig, SyntheticDatasetConfig
 from gplvm.errors import DataError
 
 
@@ -40,6 +40,29 @@ def curve(cfg: CurveDatasetConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     Y = Y + cfg.noise * rng.standard_normal(Y.shape)
     segment = np.minimum((t * cfg.n_segments).astype(int), cfg.n_segments - 1)
     return Y, t[:, None], np.array([f"seg{s}" for s in segment])
+
+
+def counts(cfg: CountsDatasetConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Poisson counts y_nd with mean s_n exp(b_d + f_d(z_n)) from a known 2-D latent.
+
+    z_n: a cluster centre (seeded, spread over [-2, 2]^2) plus N(0, 0.35^2 I); the labels name the
+    clusters. f_d(z) = sum_k w_dk exp(-|z - c_k|^2 / 2) over 12 seeded bump centres c_k, w_dk ~
+    N(0, 1): a smooth non-linear map, so that PCA of the log counts cannot straighten it. b_d sets
+    the columns' levels around log ``mean_count``; log s_n ~ N(0, ``library_sd``^2).
+    Returns the counts (as float), Z_true (N x 2) and the labels.
+    """
+    rng = np.random.default_rng(cfg.seed)
+    centres = rng.uniform(-2.0, 2.0, (cfg.n_clusters, 2))
+    cluster = rng.integers(cfg.n_clusters, size=cfg.n_obs)
+    Z = centres[cluster] + 0.35 * rng.standard_normal((cfg.n_obs, 2))
+    bumps = rng.uniform(-2.5, 2.5, (12, 2))
+    weights = rng.standard_normal((12, cfg.n_features))
+    level = np.log(cfg.mean_count) + 0.5 * rng.standard_normal(cfg.n_features)
+    features = np.exp(-0.5 * ((Z[:, None, :] - bumps[None]) ** 2).sum(axis=-1))
+    log_size = cfg.library_sd * rng.standard_normal(cfg.n_obs)
+    rate = np.exp(log_size[:, None] + level + features @ weights)
+    labels = np.array([f"cluster{c}" for c in cluster])
+    return rng.poisson(rate).astype(float), Z, labels
 
 
 IRIS_FEATURES = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"]

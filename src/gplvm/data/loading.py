@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from gplvm.config import (
+    CountsDatasetConfig,
     CurveDatasetConfig,
     DatasetConfig,
     DigitsDatasetConfig,
@@ -16,7 +17,7 @@ from gplvm.config import (
     MissingCells,
     SyntheticDatasetConfig,
 )
-from gplvm.data.bundled import curve, load_digits_array, load_iris_array, synthetic
+from gplvm.data.bundled import counts, curve, load_digits_array, load_iris_array, synthetic
 from gplvm.data.dataset import Dataset, prepare
 from gplvm.data.files import read_columns, read_file
 from gplvm.data.label_view import one_hot_view
@@ -50,6 +51,9 @@ def load_dataset(cfg: DatasetConfig, covariates: Sequence[str] = ()) -> Dataset:
     elif isinstance(cfg, CurveDatasetConfig):
         Y, Z_true, labels = curve(cfg)
         attrs = {"arc_degrees": cfg.arc_degrees, "noise": cfg.noise, "data_seed": cfg.seed}
+    elif isinstance(cfg, CountsDatasetConfig):
+        Y, Z_true, labels = counts(cfg)
+        attrs = {"library_sd": cfg.library_sd, "data_seed": cfg.seed}
     elif isinstance(cfg, DigitsDatasetConfig):
         Y, labels, names = load_digits_array()
     elif isinstance(cfg, IrisDatasetConfig):

@@ -11,7 +11,7 @@ import logging
 import numpy as np
 from xarray import DataTree
 
-from gplvm.config import Config
+from gplvm.config import Config, Noise
 from gplvm.data.dataset import Dataset
 from gplvm.data.missing import filled
 from gplvm.evaluate import diagnostics, elpd
@@ -23,6 +23,7 @@ from gplvm.evaluate.record import RunMetrics
 from gplvm.evaluate.shading import top_two
 from gplvm.inference import Fit
 from gplvm.model.analytic import gram_relative_error
+from gplvm.model.count_model import log1p_normalised, size_factors
 from gplvm.model.spec import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -71,15 +72,23 @@ def nearest_neighbour_error(Z: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(labels[nearest] != labels))
 
 
-def neighbour_metrics(Z: np.ndarray, data: Dataset, latent_dim: int, relevance=None) -> dict:
+def neighbour_metrics(
+    Z: np.ndarray, data: Dataset, latent_dim: int, relevance=None, noise: str = Noise.gaussian
+) -> dict:
     """1-NN error of the fitted latent space and of PCA with as many dims (null without labels).
 
-    With ARD ``relevance`` and Q > 2, also in the two most relevant dims (the ones plotted).
+    PCA is of the fitted data, or for counts of their log1p-normalised values (each row over its
+    size factor), the usual baseline for count data. With ARD ``relevance`` and Q > 2, also in
+    the two most relevant dims (the ones plotted).
     """
     if data.labels is None:
         return {"knn_error": None, "pca_knn_error": None}
 
-    Y = filled(data.Y) if data.n_missing else data.Y  # missing cells at their column's mean
+    if noise == Noise.gaussian:
+        Y = filled(data.Y) if data.n_missing else data.Y  # missing cells at their column's mean
+    else:
+        counts = np.rint(data.to_original_units(data.Y))
+        Y = log1p_normalised(counts, size_factors(counts))
     pca = pca_scores(Y, min(latent_dim, data.n_features, data.n_obs), centred=True)
     out = {
         "knn_error": nearest_neighbour_error(Z, data.labels),
@@ -195,7 +204,9 @@ def fit_metrics(
             out["converged"], out["diagnostic_problems"] = diagnostics.verdict(out, posterior.sizes["chain"])
         out["alignment_residual_mean"] = float(posterior["alignment_residual"].mean())
         out.update(
-            neighbour_metrics(tree["alignment"]["Z_reference"].values, data, spec.latent_dim, relevance)
+            neighbour_metrics(
+                tree["alignment"]["Z_reference"].values, data, spec.latent_dim, relevance, spec.noise
+            )
         )
         if fit.start is not None and fit.start.method == "map":
             at_map = analytic_metrics(
@@ -207,9 +218,10 @@ def fit_metrics(
             out["map_compile_seconds"] = fit.start.compile_seconds
             out["map_fit_seconds"] = fit.start.fit_seconds
     fitted_Z = tree["alignment"]["Z_reference"].values if fit.has_draws else fit.point_estimate()
-    out["reconstruction_rmse"] = reconstruction_rmse(
-        fitted_Z, data.Y, spec, {**fitted, **spec.form_values(posterior)}
-    )
+    if spec.noise == Noise.gaussian:  # counts: the Gaussian predictive mean does not apply
+        out["reconstruction_rmse"] = reconstruction_rmse(
+            fitted_Z, data.Y, spec, {**fitted, **spec.form_values(posterior)}
+        )
     out["train_log_lik_per_feature"] = out["log_likelihood"] / data.n_features
 
     if "variational" in tree and "log_p" in tree["variational"]:

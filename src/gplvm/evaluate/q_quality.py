@@ -8,8 +8,9 @@ work?") is small when q covers the posterior and above ArviZ's threshold, min(1 
 for drawing from q (``arviz_stats.loo_approximate_posterior``).
 
 The target density is log p(Y | Z_s, theta) + log p(Z_s): with the exact (dense) likelihood up to
-:data:`EXACT_MAX_ROWS` rows, the collapsed sparse bound at the fitted inducing inputs above (the
-run records which, as ``q_log_p``).
+:data:`EXACT_MAX_ROWS` rows, the collapsed sparse bound at the fitted inducing inputs above, and
+for count likelihoods the uncollapsed bound at the fitted q(u) (the run records which, as
+``q_log_p``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from gplvm.model.spec import ModelSpec
 
 EXACT_MAX_ROWS = 500  # one N x N Cholesky factor per draw: 500 draws at N = 500 take a few seconds
 EXACT, BOUND = "exact", "collapsed_bound"
+UNCOLLAPSED = "uncollapsed_bound"  # count likelihoods: each column's bound at q(u) (inference=svi)
 
 
 def target_spec(spec: ModelSpec, n_obs: int) -> tuple[ModelSpec, str]:

@@ -35,6 +35,7 @@ class RunMetrics:
     kernel: str | None = _f("the kernel's name", summary=True)
     ard: bool | None = _f("one length scale per latent dim")
     likelihood: str | None = _f("the likelihood form: woodbury, dense or sparse")
+    noise: str | None = _f("svi: the observation model: gaussian, poisson or negative_binomial")
     num_inducing: int | None = _f("sparse: M, the number of inducing inputs")
     backend: str | None = _f("PyTensor compile backend")
     seed: int | None = _f("the run's seed")
@@ -70,7 +71,9 @@ class RunMetrics:
         "variational: Pareto k of the importance ratios p(Y, Z_s) / q(Z_s) over q's draws", report=True
     )
     q_pareto_k_threshold: float | None = _f("variational: ArviZ's threshold for it")
-    q_log_p: str | None = _f("variational: the likelihood in p: exact (N <= 500) or collapsed_bound")
+    q_log_p: str | None = _f(
+        "variational: the likelihood in p: exact (N <= 500), collapsed_bound or (counts) uncollapsed_bound"
+    )
     q_warning: str | None = _f("variational: the warning and remedies when q_pareto_k is high")
     elpd_kfold: float | None = _f("kfold.folds >= 2: exact K-fold elpd over the feature columns", report=True)
     elpd_kfold_se: float | None = _f("kfold: its standard error", report=True)
@@ -84,7 +87,8 @@ class RunMetrics:
         "leave-one-out 1-NN error of the labels in the latent space", summary=True, report=True
     )
     reconstruction_rmse: float | None = _f(
-        "RMSE of Y against its predictive mean at the fitted latents (fitted data's units)", report=True
+        "RMSE of Y against its predictive mean at the fitted latents (fitted data's units; null for counts)",
+        report=True,
     )
     knn_error_relevant: float | None = _f("ARD with Q > 2: the same in the two most relevant dims")
     pca_knn_error: float | None = _f("the same for PCA with as many dims")

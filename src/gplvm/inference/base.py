@@ -54,6 +54,9 @@ class Fit:
     info: dict = field(default_factory=dict)
     start: Fit | None = None
     description: str = "MAP"  # what the fit is, as a point that draws are aligned to
+    # each feature's log-likelihood per draw (chain, draw, feature), when the method scores its
+    # draws itself (count likelihoods: each column's bound); else the spec's likelihood does
+    columns: np.ndarray | None = None
 
     def point_estimate(self, name: str = "Z") -> np.ndarray:
         """A variable at the point fit (or at the point a sampler started from); Z has shape (N, Q)."""
@@ -72,7 +75,7 @@ class FitMethod(ABC):
         """The model this method fits: by default the GPLVM of :func:`gplvm.model.pymc_model.build_model`."""
         return build_model(data, spec)
 
-    def check_data(self, data: Dataset) -> None:
+    def check_data(self, data: Dataset, spec: ModelSpec) -> None:
         """Refuse, with a one-line :class:`~gplvm.errors.ConfigError`, data this method cannot fit
         (by default it fits any)."""
         return None

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gplvm.config import SVIConfig
-from gplvm.inference.svi_objectives import ROW_PARAMETERS, SVIObjective, cholesky_of_raw, raw_cholesky
+from gplvm.errors import NumericalError
+from gplvm.inference.svi_objectives import ROW_PARAMETERS, SVIObjective
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +109,7 @@ class _Plateau:
 def _to_optimal_q_u(objective: SVIObjective, state: dict, moments: dict) -> None:
     """Set q(u) to its optimum for the current q(Z) and hyperparameters (one pass over the rows),
     which can only raise the bound, and restart its Adam moments."""
-    q_mean, chol = objective.optimal_q_u(state)
-    state["q_mean"], state["chol_raw"] = q_mean, raw_cholesky(chol)
+    objective.set_q_u(state, *objective.optimal_q_u(state))
     for name in ("q_mean", "chol_raw"):
         moments[name] = [np.zeros_like(state[name]), np.zeros_like(state[name])]
 
@@ -133,7 +133,10 @@ def climb(objective: SVIObjective, state: dict, schedule: Schedule, seed: int, l
             trace.steps += 1
             value, grads = objective.step(state, rows, n_obs / len(rows))
             if not np.isfinite(value):
-                raise FloatingPointError(f"the bound's estimate is {value} at epoch {epoch}")
+                raise NumericalError(
+                    f"the bound's minibatch estimate is {value} at epoch {epoch}: the fit diverged;"
+                    f" lower inference.learning_rate (now {schedule.learning_rate:g})"
+                )
             estimates.append(value)
             for name, grad in zip(names, grads, strict=True):
                 # Only the batch rows' q(z_n) move. Their Adam bias correction uses the global
@@ -189,6 +192,7 @@ class SVIFit:
     elbo: float  # the full-data bound (without the hyperparameters' log priors)
     log_prior: float  # the learned hyperparameters' log priors (without constants)
     trace: Trace
+    extra: dict[str, np.ndarray] = field(default_factory=dict)  # the objective's own, e.g. bias
 
 
 def initial_state(objective: SVIObjective, start: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -202,12 +206,13 @@ def initial_state(objective: SVIObjective, start: dict[str, np.ndarray]) -> dict
         "inducing": np.array(start["inducing"], dtype=float),
         **{f"log_{n}": np.log(np.asarray(spec.configured[n], dtype=float)) for n in objective.learned},
     }
+    for name in objective.names:  # the objective's own parameters (a count model's bias)
+        if name not in state and name not in ("q_mean", "chol_raw"):
+            state[name] = np.array(start[name], dtype=float)
     if "q_u_mean" in start:
-        q_mean, chol = start["q_u_mean"], start["q_u_chol"]
+        objective.set_q_u(state, start["q_u_mean"], start["q_u_chol"])
     else:
-        q_mean, chol = objective.optimal_q_u(state)
-    state["q_mean"] = np.array(q_mean, dtype=float)
-    state["chol_raw"] = raw_cholesky(chol)
+        objective.set_q_u(state, *objective.optimal_q_u(state))
     return state
 
 
@@ -219,13 +224,14 @@ def fit_svi(
     trace = climb(objective, state, schedule, seed)
     elbo, log_prior = objective.full_bound(state)
     hyper = {n: np.exp(state[f"log_{n}"]) for n in objective.learned}
+    known = {"mean", "log_var", "q_mean", "chol_raw", "inducing", *(f"log_{n}" for n in objective.learned)}
     return SVIFit(
         state["mean"],
         np.exp(state["log_var"]),
-        state["q_mean"],
-        cholesky_of_raw(state["chol_raw"]),
+        *objective.q_u(state),
         {**objective.spec.configured, **hyper, "inducing": state["inducing"]},
         elbo,
         log_prior,
         trace,
+        {name: state[name] for name in objective.names if name not in known},
     )

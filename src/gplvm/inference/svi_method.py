@@ -15,12 +15,13 @@ import time
 import numpy as np
 import xarray as xr
 
-from gplvm.config import SVIConfig
+from gplvm.config import Noise, SVIConfig
 from gplvm.data.dataset import Dataset
 from gplvm.errors import ConfigError, NumericalError
 from gplvm.inference.base import Fit, FitMethod, compile_mode, starting_point
 from gplvm.inference.svi import Schedule, SVIFit, fit_svi
-from gplvm.inference.svi_objectives import GaussianObjective, SVIObjective
+from gplvm.inference.svi_counts import CountData
+from gplvm.inference.svi_objectives import CountObjective, GaussianObjective, SVIObjective
 from gplvm.inference.variational import draws_from_q, initial_variances, mean_fit, q_tree
 from gplvm.model.forms import describe
 from gplvm.model.latent_priors import QMoments
@@ -80,7 +81,7 @@ class SVIMethod(FitMethod):
         """No PyMC model: the objective is compiled from the spec by the fit itself."""
         return None
 
-    def check_data(self, data: Dataset) -> None:
+    def check_data(self, data: Dataset, spec: ModelSpec) -> None:
         if self.cfg.batch_size > data.n_obs:
             raise ConfigError(
                 f"inference.batch_size={self.cfg.batch_size} is invalid: it must lie in [1, {data.n_obs}]"
@@ -91,32 +92,52 @@ class SVIMethod(FitMethod):
                 f"inference=svi needs complete data, and this has {data.n_missing} missing cells;"
                 " use inference=variational, which integrates over them"
             )
-
-    def objective(self, data: Dataset, spec: ModelSpec) -> SVIObjective:
-        """The compiled minibatch objective for ``data``."""
-        return GaussianObjective(spec, data.Y, spec.prior_scale, compile_mode(self.cfg.backend))
+        if spec.noise != Noise.gaussian:
+            CountData.of(data, spec)
 
     def fit(self, model: None, data: Dataset, spec: ModelSpec, seed: int) -> Fit:
-        self.check_data(data)
-        start = starting_point(data, spec, self.cfg.init, seed)
-        Z0 = start["Z"]
+        self.check_data(data, spec)
+        mode = compile_mode(self.cfg.backend)
+        counts = None
+        if spec.noise == Noise.gaussian:
+            start = starting_point(data, spec, self.cfg.init, seed)
+            Z0 = start.pop("Z")
+        else:
+            counts = CountData.of(data, spec)
+            start = counts.starting_point(spec, self.cfg.init, seed)
+            Z0 = start["Z_mean"]
         variances = initial_variances(Z0.shape, self.cfg.init_variance, spec.prior_scale, seed)
+        start = {**start, "Z_mean": Z0, "Z_var": variances}
         began = time.perf_counter()
-        objective = self.objective(data, spec)
+        if counts is None:
+            objective: SVIObjective = GaussianObjective(spec, data.Y, spec.prior_scale, mode)
+        else:
+            objective = CountObjective(spec, counts.counts, counts.log_size, spec.prior_scale, mode, seed)
         compile_seconds = time.perf_counter() - began
         schedule = Schedule.from_config(self.cfg, data.n_obs)
-        start_q = {"Z_mean": Z0, "Z_var": variances, "inducing": start["inducing"]}
         began = time.perf_counter()
-        fit = fit_svi(objective, start_q, schedule, seed)
+        fit = fit_svi(objective, start, schedule, seed)
         fit_seconds = time.perf_counter() - began
-        arrays = [fit.mean, fit.variance, fit.q_u_mean, fit.q_u_chol, *fit.hyper.values()]
+        arrays = [
+            fit.mean,
+            fit.variance,
+            fit.q_u_mean,
+            fit.q_u_chol,
+            *fit.hyper.values(),
+            *fit.extra.values(),
+        ]
         if not (np.isfinite(fit.elbo) and all(np.all(np.isfinite(a)) for a in arrays)):
             hyper = {n: fit.hyper[n] for n in spec.learned}
             raise NumericalError(
                 f"the minibatch fit diverged to non-finite values ({describe(hyper)}); lower"
                 f" inference.learning_rate (now {self.cfg.learning_rate:g})"
             )
-        return self._fit_result(fit, data, spec, seed, compile_seconds, fit_seconds)
+        result = self._fit_result(fit, data, spec, seed, compile_seconds, fit_seconds)
+        if counts is not None:
+            result.columns = counts.draw_columns(result.idata.posterior.to_dataset(), fit, spec)
+            constant = result.idata["constant_data"].to_dataset()
+            result.idata["constant_data"] = constant.assign(size_factor=("obs", np.exp(counts.log_size)))
+        return result
 
     def _fit_result(
         self,
@@ -135,6 +156,10 @@ class SVIMethod(FitMethod):
             "q_u_mean": (("inducing_point", "feature"), fit.q_u_mean),
             "q_u_chol": (("inducing_point", "inducing_point_"), fit.q_u_chol),
         }
+        if "bias" in fit.extra:
+            q_u["column_bias"] = ("feature", fit.extra["bias"])
+        if "log_dispersion" in fit.extra:
+            q_u["dispersion"] = ("feature", np.exp(fit.extra["log_dispersion"]))
         groups = {"constant_data": _constant_data(data, spec), "svi_trace": _trace_group(fit)}
         tree = q_tree(point, Z, q, posterior, spec, groups, q_u)
         trace = fit.trace
@@ -155,6 +180,7 @@ class SVIMethod(FitMethod):
             "draws": self.cfg.draws,
             "chains": self.cfg.chains,
             "init": self.cfg.init.value,
+            "noise": spec.noise,
         }
         return Fit(
             "svi",

@@ -7,7 +7,8 @@ and the log hyperparameters), and the full-data bound without gradients, a chunk
 time. The state is a dict of NumPy arrays under those names; the rows' parameters ``mean`` and
 ``log_var`` are (N, Q), the others global.
 
-:class:`GaussianObjective` integrates z_n in closed form through the kernel's psi statistics.
+:class:`GaussianObjective` integrates z_n in closed form through the kernel's psi statistics;
+:class:`CountObjective` (Poisson and negative-binomial counts) by the reparameterisation trick.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ import warnings
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
+from pytensor.tensor.linalg import cholesky
 
-from gplvm.config import PriorDist
+from gplvm.config import Noise, PriorDist
+from gplvm.model.count_model import count_row_terms, whiten
 from gplvm.model.expectations import expectations_of
 from gplvm.model.spec import ModelSpec
 from gplvm.model.uncollapsed_bound import q_u_kl, row_terms
@@ -110,8 +113,17 @@ class SVIObjective:
     def optimal_q_u(self, state: dict) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError(f"{type(self).__name__} has no closed-form optimal q(u)")
 
+    def set_q_u(self, state: dict, mean: np.ndarray, chol: np.ndarray) -> None:
+        """Put q(u) = N(mean, chol chol^T) into ``state`` (in the objective's parameterisation)."""
+        state["q_mean"] = np.array(mean, dtype=float)
+        state["chol_raw"] = raw_cholesky(chol)
+
+    def q_u(self, state: dict) -> tuple[np.ndarray, np.ndarray]:
+        """q(u)'s mean and lower Cholesky factor of its covariance, from ``state``."""
+        return state["q_mean"], cholesky_of_raw(state["chol_raw"])
+
     def global_args(self, state: dict) -> list[np.ndarray]:
-        return [state[name] for name in self.names[2:]]
+        return [state[name] for name in self.names[len(ROW_PARAMETERS) :]]
 
     def batch_data(self, rows) -> list[np.ndarray]:
         """The batch's data arguments (``rows`` an index array or a slice)."""
@@ -188,3 +200,77 @@ class GaussianObjective(SVIObjective):
         S = Kuu @ np.linalg.solve(Sigma, Kuu)
         mean = Kuu @ np.linalg.solve(Sigma, psi1_y) / noise
         return mean, np.linalg.cholesky(0.5 * (S + S.T))
+
+
+class CountObjective(SVIObjective):
+    """Poisson or negative-binomial counts with a log link (:mod:`gplvm.model.count_model`).
+
+    z_n is integrated by the reparameterisation z_n = mu_n + sd_n x eps_n, one fresh eps_n per row
+    per step, so each step's estimate stays unbiased; the full-data bound uses one seeded eps per
+    row, so it is itself a Monte Carlo estimate (its spread over seeds is far below the bound's
+    changes that matter: see docs/model.md). Beside q(Z) and q(u) the parameters are each column's
+    log level ``bias`` and, for the negative binomial, its ``log_dispersion``. q(u) is held
+    whitened (see :func:`gplvm.model.count_model.f_moments`); :meth:`q_u` and :meth:`set_q_u`
+    translate.
+    """
+
+    FULL_BOUND_SEED = 12345
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        counts: np.ndarray,
+        log_size: np.ndarray,
+        prior_scale: float,
+        mode=None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(spec, counts, prior_scale, mode)
+        self.log_size = log_size
+        self.noise = spec.noise
+        self.rng = np.random.default_rng([seed, 2])
+        extra = ["bias"] + (["log_dispersion"] if spec.noise == Noise.negative_binomial else [])
+        self.names += extra
+        params, hyper = self._inputs(spec)
+        extras = [pt.vector(name) for name in extra]
+        params += extras
+        mean, log_var, q_mean, chol_raw, inducing = params[:5]
+        Y_batch, log_size_batch, eps = pt.matrix("Y"), pt.vector("log_size"), pt.matrix("eps")
+        chol = lower_cholesky(chol_raw)
+        Z = mean + pt.exp(0.5 * log_var) * eps
+        Kfu = spec.kernel.cross(Z, inducing, hyper)
+        kff = spec.kernel.diagonal(Z, hyper)
+        L_K = cholesky(spec.form.K_uu(hyper), lower=True)
+        dispersion = pt.exp(extras[1]) if len(extras) > 1 else None
+        rows = count_row_terms(
+            Kfu, kff, Y_batch, log_size_batch, q_mean, chol, L_K, extras[0], self.noise, dispersion
+        ) - self._kl_z(mean, log_var)
+        # q(v) is whitened: its prior is N(0, I)
+        identity = pt.eye(q_mean.shape[0])
+        self._compile(params, [Y_batch, log_size_batch, eps], rows, q_mean, chol, identity, hyper)
+        self._chol_kuu = self._function([inducing, *params[5 : 5 + len(self.learned)]], L_K)
+
+    def _L_K(self, state: dict) -> np.ndarray:
+        return self._chol_kuu(state["inducing"], *[state[f"log_{n}"] for n in self.learned])
+
+    def set_q_u(self, state: dict, mean: np.ndarray, chol: np.ndarray) -> None:
+        v_mean, v_chol = whiten(mean, chol, self._L_K(state))
+        super().set_q_u(state, v_mean, v_chol)
+
+    def q_u(self, state: dict) -> tuple[np.ndarray, np.ndarray]:
+        L_K = self._L_K(state)
+        v_mean, v_chol = super().q_u(state)
+        return L_K @ v_mean, L_K @ v_chol
+
+    def batch_data(self, rows) -> list[np.ndarray]:
+        counts = np.asarray(self.Y[rows], dtype=float)
+        eps = self.rng.standard_normal((len(counts), self.spec.latent_dim))
+        return [counts, np.asarray(self.log_size[rows], dtype=float), eps]
+
+    def full_bound(self, state: dict) -> tuple[float, float]:
+        """The full-data bound with one seeded eps per row (the same at every call)."""
+        rng, self.rng = self.rng, np.random.default_rng(self.FULL_BOUND_SEED)
+        try:
+            return super().full_bound(state)
+        finally:
+            self.rng = rng

@@ -18,6 +18,7 @@ from gplvm.config import (
     InformativeLatentPriorConfig,
     MapConfig,
     ModelConfig,
+    Noise,
     SVIConfig,
 )
 from gplvm.config.validation import require
@@ -135,12 +136,40 @@ def check_latent_prior(cfg: Config) -> None:
         )
 
 
+def check_count_run(cfg: Config) -> None:
+    """Count likelihoods are fitted by inference=svi, on one view, scored on the fitted columns."""
+    noise = cfg.model.noise.value
+    require(
+        isinstance(cfg.inference, SVIConfig),
+        "model.noise",
+        noise,
+        f"count likelihoods are fitted by inference=svi (not {cfg.inference.method}); use"
+        " inference=svi, or model.noise=gaussian",
+    )
+    require(not cfg.dataset.has_views, "model.noise", noise, "several views take model.noise=gaussian")
+    require(
+        cfg.heldout.fraction == 0,
+        "heldout.fraction",
+        cfg.heldout.fraction,
+        f"held-out columns are scored under the Gaussian likelihood; set 0 with model.noise={noise}",
+    )
+    require(
+        cfg.kfold.folds == 0,
+        "kfold.folds",
+        cfg.kfold.folds,
+        f"K-fold refits are scored under the Gaussian likelihood; set 0 with model.noise={noise}"
+        " (the PSIS-LOO over features in metrics.json covers counts)",
+    )
+
+
 def check_run_config(cfg: Config) -> Config:
     """All the checks of a validated config that need the model classes; returns ``cfg``."""
     check_model(cfg.model)
     check_latent_prior(cfg)
     if isinstance(cfg.inference, Q_METHODS):
         check_variational(cfg.model, cfg.inference.method)
+    if cfg.model.noise != Noise.gaussian:
+        check_count_run(cfg)
     if isinstance(cfg.inference, SVIConfig):
         require(
             isinstance(cfg.latent_prior, IidLatentPriorConfig),

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import xarray as xr
 
-from gplvm.config import ModelConfig, PriorConfig, PriorDist
+from gplvm.config import ModelConfig, Noise, PriorConfig, PriorDist
 from gplvm.errors import ConfigError
 from gplvm.model.analytic import AnalyticOptimum
 from gplvm.model.checks import check_model
@@ -66,6 +66,11 @@ class ModelSpec:
         Z = g(Y) (``latent_prior=back_constrained``): the mapping's whitened weights ``bc_whitened``
         are the free parameters in place of Z, with an iid Normal prior; each draw's values carry
         them and the weights ``bc_weights``.
+    noise : str
+        ``gaussian`` (eq. 1), or ``poisson`` or ``negative_binomial`` counts with a log link
+        (:mod:`gplvm.model.count_model`); beta is not learned for counts.
+    size_factors : bool
+        Counts: each row's library size as an offset.
     """
 
     kernel: Kernel
@@ -79,6 +84,8 @@ class ModelSpec:
     inducing_init: str = "random"
     latent_prior: StructuredPrior | None = None
     back_constraint: BackConstraint | None = None
+    noise: str = "gaussian"
+    size_factors: bool = True
 
     @classmethod
     def from_config(cls, cfg: ModelConfig, n_obs: int | None = None) -> ModelSpec:
@@ -98,6 +105,8 @@ class ModelSpec:
         if cfg.ard:
             configured["lengthscale"] = np.full(cfg.latent_dim, cfg.lengthscale)
         learned = tuple(name for name in names if getattr(cfg.learn, name))
+        if cfg.noise != Noise.gaussian:  # counts have no Gaussian noise: beta is not a parameter
+            learned = tuple(name for name in learned if name != "beta")
         return cls(
             kernel=kernel,
             form=make_form(cfg.likelihood, kernel, cfg),
@@ -108,6 +117,8 @@ class ModelSpec:
             priors={name: getattr(cfg.priors, name) for name in learned},
             num_inducing=cfg.num_inducing,
             inducing_init=str(cfg.inducing_init),
+            noise=str(cfg.noise),
+            size_factors=cfg.size_factors,
         )
 
     def as_sparse(self) -> ModelSpec:

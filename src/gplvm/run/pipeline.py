@@ -28,7 +28,7 @@ from gplvm.evaluate.along_inputs import AlongInputs, predict_along_inputs
 from gplvm.evaluate.diagnostics import column_log_likelihoods, rotation_aware_posterior
 from gplvm.evaluate.impute import MAX_DRAWS, impute, imputed_group, laplace_latent_draws
 from gplvm.evaluate.metrics import fit_metrics
-from gplvm.evaluate.q_quality import target_spec
+from gplvm.evaluate.q_quality import UNCOLLAPSED, target_spec
 from gplvm.evaluate.record import RunMetrics
 from gplvm.evaluate.shading import latent_shading
 from gplvm.inference import Fit, method_for
@@ -156,10 +156,13 @@ def build_tree(
     if fit.has_draws:
         reference = None if fit.start is None else fit.point_estimate()
         name = None if fit.start is None else fit.start.description
-        scoring, likelihood = spec, None
-        if "variational" in groups:  # q's draws are scored by the model's own likelihood
-            scoring, likelihood = target_spec(spec, data.n_obs)
-        columns = column_log_likelihoods(groups["posterior"], data, scoring)
+        if fit.columns is not None:  # scored by the method itself: each column's bound
+            columns, likelihood = fit.columns, UNCOLLAPSED
+        else:
+            scoring, likelihood = spec, None
+            if "variational" in groups:  # q's draws are scored by the model's own likelihood
+                scoring, likelihood = target_spec(spec, data.n_obs)
+            columns = column_log_likelihoods(groups["posterior"], data, scoring)
         groups["posterior"], groups["alignment"] = rotation_aware_posterior(
             groups["posterior"], data, spec, reference, name, columns
         )
@@ -276,7 +279,7 @@ def fit_experiment(cfg: Config, config_yaml: str = "", data: Dataset | None = No
         spec = replace(spec, back_constraint=mapping)
     check_config(cfg, data, spec)
     method = method_for(cfg.inference)
-    method.check_data(data)
+    method.check_data(data, spec)
     fit = method.fit(method.build_model(data, spec), data, spec, cfg.seed)
     heldout = None
     if Y_heldout is not None:

@@ -71,6 +71,12 @@ class Sparse(LikelihoodForm):
         floor = self.kernel.jitter * pt.mean(pt.diagonal(K))
         return K + floor * pt.eye(U.shape[0])
 
+    def K_uu_np(self, hyper: Hyper) -> np.ndarray:
+        """:meth:`K_uu` in NumPy."""
+        K_uu = self.kernel.covariance_np(np.asarray(hyper["inducing"], dtype=float), hyper)
+        K_uu[np.diag_indices_from(K_uu)] += self.kernel.jitter * np.mean(np.diag(K_uu))
+        return K_uu
+
     def log_likelihood(self, Z, Y, hyper, Y_sq_norm=None):
         Psi1 = self.kernel.cross(Z, hyper["inducing"], hyper)
         psi0 = pt.sum(self.kernel.diagonal(Z, hyper))
@@ -94,8 +100,7 @@ class Sparse(LikelihoodForm):
         """(L, L_B, A A^T, noise), A A^T = L^-1 Psi2 L^-T / noise, from ``psi`` = Psi2 (``outer``)
         or Psi1^T, whose outer product is then formed through A (better conditioned)."""
         U = np.asarray(hyper["inducing"], dtype=float)
-        K_uu = self.kernel.covariance_np(U, hyper)
-        K_uu[np.diag_indices_from(K_uu)] += self.kernel.jitter * np.mean(np.diag(K_uu))
+        K_uu = self.K_uu_np(hyper)
         noise = float(self.kernel.noise_variance(hyper))
         try:
             L = np.linalg.cholesky(K_uu)

@@ -1,0 +1,166 @@
+"""The GPLVM for counts: y_nd ~ Poisson or negative binomial with mean s_n exp(b_d + f_d(z_n)).
+
+s_n is row n's size factor (its total count over the median row's: the library size, an offset),
+b_d column d's log level (a learned bias), f_d ~ GP(0, k) as in the Gaussian GPLVM with inducing
+outputs u_d at the inducing inputs, and q(u_d) = N(m_d, S) with S shared by the columns. Given a
+latent point z, q(u) makes f_d(z) Gaussian:
+
+    mean m_d^T A k_u(z),  variance k(z, z) - k_u(z)^T A k_u(z) + k_u(z)^T A S A k_u(z),   A = K_uu^-1,
+
+(computed through the whitened q(v) of u = L_K v, L_K the Cholesky factor of K_uu),
+
+and each cell's expected log likelihood under it is closed form (Poisson) or by quadrature
+(negative binomial; :mod:`gplvm.model.count_likelihoods`). Unlike the Gaussian case, the
+expectation over q(z_n) has no closed form, so the fit integrates z by the reparameterisation
+z = mu + sd x eps (eps ~ N(0, I)) and scores posterior draws of Z directly.
+
+:func:`count_row_terms` is the bound's rows in PyTensor for the fit, :func:`column_bounds` each
+column's bound at a draw of Z in NumPy for the run's ``log_likelihood`` group.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytensor.tensor as pt
+from pytensor.tensor.linalg import solve_triangular
+from scipy import linalg as sla
+
+from gplvm.config import Noise
+from gplvm.errors import DataError
+from gplvm.model.count_likelihoods import (
+    negative_binomial_expected_log_lik,
+    negative_binomial_expected_log_lik_np,
+    poisson_expected_log_lik,
+    poisson_expected_log_lik_np,
+)
+from gplvm.model.kernels import Hyper, Kernel
+
+INTEGER_TOL = 1e-6  # how far from an integer a count may be after centring and back (rounding)
+
+
+def counts_of(values: np.ndarray, names: list[str], noise: str) -> np.ndarray:
+    """The data as counts (float64 integers), or a one-line :class:`DataError` naming the first
+    negative or non-integer cell."""
+    counts = np.rint(values)
+    bad = (counts < 0) | (np.abs(values - counts) > INTEGER_TOL * np.maximum(1.0, np.abs(values)))
+    if bad.any():
+        n, d = (int(i) for i in np.argwhere(bad)[0])
+        raise DataError(
+            f"model.noise={noise} needs non-negative integer counts, and column {names[d]!r} has"
+            f" {values[n, d]:.6g} at row {n} ({int(bad.sum())} such cells); use model.noise=gaussian"
+            " for other data"
+        )
+    return counts
+
+
+def size_factors(counts: np.ndarray) -> np.ndarray:
+    """Each row's total count over the median row total; a row with no count is refused."""
+    totals = counts.sum(axis=1)
+    empty = np.flatnonzero(totals == 0)
+    if len(empty):
+        raise DataError(
+            f"row {int(empty[0])} (counting from 0) has no counts ({len(empty)} such rows): a size factor"
+            " needs at least one; drop empty rows, or set model.size_factors=false"
+        )
+    return totals / np.median(totals)
+
+
+def log1p_normalised(counts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """log(1 + y_nd / s_n), centred per column: counts on a log scale with library size removed."""
+    values = np.log1p(counts / sizes[:, None])
+    return values - values.mean(axis=0)
+
+
+def initial_bias(counts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Each column's log level at f = 0: log(its total / the size factors' total), half a count
+    added so that an all-zero column starts finite."""
+    return np.log((counts.sum(axis=0) + 0.5) / sizes.sum())
+
+
+def initial_dispersion(counts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Each column's negative-binomial r by moments of the size-normalised counts, mean^2 /
+    (variance - mean), clipped to [0.1, 1000] (large r: nearly Poisson)."""
+    normalised = counts / sizes[:, None]
+    mean, var = normalised.mean(axis=0), normalised.var(axis=0)
+    excess = np.maximum(var - mean, 1e-3 * np.maximum(mean, 1e-3))
+    return np.clip(mean**2 / excess, 0.1, 1000.0)
+
+
+def f_moments(Kfu, kff, q_v_mean, q_v_chol, L_K):
+    """f's mean (B, D) and variance (B,) at B latent points, in PyTensor, with q(u) whitened:
+    u = L_K v, q(v) = N(m, S), S = C C^T. With V = L_K^-1 k_u(z), f's mean is V^T m and its
+    variance k(z, z) - |V|^2 + |C^T V|^2: triangular solves only, which stay accurate when K_uu
+    is ill-conditioned (the exp of the count likelihoods magnifies any error in f's variance)."""
+    V = solve_triangular(L_K, Kfu.T, lower=True)  # (M, B)
+    mean = V.T @ q_v_mean
+    variance = kff - pt.sum(V**2, axis=0) + pt.sum((q_v_chol.T @ V) ** 2, axis=0)
+    return mean, pt.maximum(variance, 1e-12)
+
+
+def count_row_terms(Kfu, kff, Y, log_size, q_v_mean, q_v_chol, L_K, bias, noise: str, dispersion=None):
+    """sum over the B rows and D columns of E[log p(y_nd | f)] under the whitened q(v) (see
+    :func:`f_moments`), at one latent point per row (``Kfu`` (B, M) = k(z_n, U), ``kff`` (B,) =
+    k(z_n, z_n)); ``log_size`` (B,), ``bias`` (D,), ``L_K`` the lower Cholesky factor of K_uu."""
+    mean, variance = f_moments(Kfu, kff, q_v_mean, q_v_chol, L_K)
+    mean = mean + bias[None, :]
+    if noise == Noise.poisson:
+        cells = poisson_expected_log_lik(Y, mean, variance[:, None], log_size[:, None])
+    else:
+        cells = negative_binomial_expected_log_lik(
+            Y, mean, pt.broadcast_to(variance[:, None], mean.shape), log_size[:, None], dispersion[None, :]
+        )
+    return pt.sum(cells)
+
+
+def whiten(q_u_mean: np.ndarray, q_u_chol: np.ndarray, L_K: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """q(u) = N(m, L L^T) as the whitened q(v) of u = L_K v: (L_K^-1 m, L_K^-1 L)."""
+    return (
+        sla.solve_triangular(L_K, q_u_mean, lower=True),
+        sla.solve_triangular(L_K, q_u_chol, lower=True),
+    )
+
+
+def column_kl(q_u_mean: np.ndarray, q_u_chol: np.ndarray, Kuu: np.ndarray) -> np.ndarray:
+    """KL(N(m_d, S) || N(0, K_uu)) for each column d, shape (D,), in NumPy."""
+    L_K = np.linalg.cholesky(Kuu)
+    scaled_chol = sla.solve_triangular(L_K, q_u_chol, lower=True)
+    scaled_mean = sla.solve_triangular(L_K, q_u_mean, lower=True)
+    log_det = 2.0 * np.sum(np.log(np.diag(L_K))) - 2.0 * np.sum(np.log(np.abs(np.diag(q_u_chol))))
+    shared = np.sum(scaled_chol**2) - len(Kuu) + log_det
+    return 0.5 * (shared + np.sum(scaled_mean**2, axis=0))
+
+
+def column_bounds(
+    Z: np.ndarray,
+    counts: np.ndarray,
+    log_size: np.ndarray,
+    kernel: Kernel,
+    hyper: Hyper,
+    Kuu: np.ndarray,
+    q_u: tuple[np.ndarray, np.ndarray],
+    bias: np.ndarray,
+    noise: str,
+    dispersion: np.ndarray | None = None,
+    chunk: int = 8192,
+) -> np.ndarray:
+    """Each column's bound on log p(y_d | Z) at the latent points Z, shape (D,): sum_n E[log p(y_nd
+    | f)] under q(u) minus KL(q(u_d) || p(u_d)). It is the column's share of the uncollapsed bound
+    at Z, as a Gaussian run's column terms are of the collapsed one; rows go ``chunk`` at a time."""
+    U = np.asarray(hyper["inducing"])
+    L_K = np.linalg.cholesky(Kuu)
+    v_mean, v_chol = whiten(*q_u, L_K)
+    total = np.zeros(counts.shape[1])
+    for first in range(0, len(Z), chunk):
+        rows = slice(first, first + chunk)
+        V = sla.solve_triangular(L_K, kernel.cross_np(Z[rows], U, hyper).T, lower=True)
+        mean = V.T @ v_mean + bias
+        variance = kernel.diag_np(Z[rows], hyper) - np.sum(V**2, axis=0) + np.sum((v_chol.T @ V) ** 2, axis=0)
+        variance = np.maximum(variance, 1e-12)[:, None]
+        y, s = counts[rows], log_size[rows, None]
+        if noise == Noise.poisson:
+            cells = poisson_expected_log_lik_np(y, mean, variance, s)
+        else:
+            variance = np.broadcast_to(variance, mean.shape)
+            cells = negative_binomial_expected_log_lik_np(y, mean, variance, s, dispersion)
+        total += cells.sum(axis=0)
+    return total - column_kl(*q_u, Kuu)
