@@ -103,26 +103,27 @@ class CurveDatasetConfig(DatasetConfig):
 
 @dataclass
 class CountsDatasetConfig(DatasetConfig):
-    """Counts like single-cell data: Poisson draws with mean s_n exp(b_d + f_d(z_n)).
+    """Counts like single-cell data: Poisson (or negative-binomial) draws with mean s_n exp(b_d + f_d(z_n)).
 
-    z_n comes from one of ``n_clusters`` Gaussian clusters in 2-D (the labels), f_d is a
-    non-linear map (a random sum of Gaussian bumps), b_d a column's log level and s_n a row's
-    library size, log-normal with sd ``library_sd``. Z_true holds the 2-D latent.
+    z_n ~ N(0, I) in 2-D (labels: ``n_sectors`` angular sectors of it), f_d a non-linear map (a
+    random sum of Gaussian bumps), b_d a column's log level and s_n a row's library size,
+    log-normal with sd ``library_sd``. Z_true holds the 2-D latent.
     """
 
     name: str = "counts"
     n_obs: int = 2000
     n_features: int = 100
-    n_clusters: int = 4
+    n_sectors: int = 4
     library_sd: float = 0.5
     mean_count: float = 2.0  # a typical cell's count at the median library size
+    dispersion: float | None = None  # negative-binomial r (variance mu + mu^2 / r); null: Poisson
     seed: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         require(self.n_obs >= 2, "dataset.n_obs", self.n_obs, "it must be >= 2")
         require(self.n_features >= 1, "dataset.n_features", self.n_features, "it must be >= 1")
-        require(self.n_clusters >= 1, "dataset.n_clusters", self.n_clusters, "it must be >= 1")
+        require(self.n_sectors >= 1, "dataset.n_sectors", self.n_sectors, "it must be >= 1")
         require(
             math.isfinite(self.library_sd) and self.library_sd >= 0,
             "dataset.library_sd",
@@ -130,6 +131,8 @@ class CountsDatasetConfig(DatasetConfig):
             "it must be >= 0",
         )
         positive_finite("dataset.mean_count", self.mean_count)
+        if self.dispersion is not None:
+            positive_finite("dataset.dispersion", self.dispersion)
 
 
 @dataclass

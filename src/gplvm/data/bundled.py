@@ -45,24 +45,27 @@ def curve(cfg: CurveDatasetConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def counts(cfg: CountsDatasetConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Poisson counts y_nd with mean s_n exp(b_d + f_d(z_n)) from a known 2-D latent.
 
-    z_n: a cluster centre (seeded, spread over [-2, 2]^2) plus N(0, 0.35^2 I); the labels name the
-    clusters. f_d(z) = sum_k w_dk exp(-|z - c_k|^2 / 2) over 12 seeded bump centres c_k, w_dk ~
-    N(0, 1): a smooth non-linear map, so that PCA of the log counts cannot straighten it. b_d sets
-    the columns' levels around log ``mean_count``; log s_n ~ N(0, ``library_sd``^2).
+    z_n ~ N(0, I); the labels name ``n_sectors`` equal angular sectors of the plane around 0.
+    f_d(z) = sum_k w_dk exp(-|z - c_k|^2 / 2) over 12 seeded bump centres c_k, w_dk ~ N(0, 1): a
+    smooth non-linear map, so that PCA of the log counts cannot straighten it. b_d sets the
+    columns' levels around log ``mean_count``; log s_n ~ N(0, ``library_sd``^2). With a
+    ``dispersion`` r the draws are negative binomial, variance mu + mu^2 / r.
     Returns the counts (as float), Z_true (N x 2) and the labels.
     """
     rng = np.random.default_rng(cfg.seed)
-    centres = rng.uniform(-2.0, 2.0, (cfg.n_clusters, 2))
-    cluster = rng.integers(cfg.n_clusters, size=cfg.n_obs)
-    Z = centres[cluster] + 0.35 * rng.standard_normal((cfg.n_obs, 2))
+    Z = rng.standard_normal((cfg.n_obs, 2))
+    sector = np.floor((np.arctan2(Z[:, 1], Z[:, 0]) + np.pi) / (2 * np.pi) * cfg.n_sectors).astype(int)
     bumps = rng.uniform(-2.5, 2.5, (12, 2))
     weights = rng.standard_normal((12, cfg.n_features))
     level = np.log(cfg.mean_count) + 0.5 * rng.standard_normal(cfg.n_features)
     features = np.exp(-0.5 * ((Z[:, None, :] - bumps[None]) ** 2).sum(axis=-1))
     log_size = cfg.library_sd * rng.standard_normal(cfg.n_obs)
     rate = np.exp(log_size[:, None] + level + features @ weights)
-    labels = np.array([f"cluster{c}" for c in cluster])
-    return rng.poisson(rate).astype(float), Z, labels
+    labels = np.array([f"sector{k}" for k in np.minimum(sector, cfg.n_sectors - 1)])
+    if cfg.dispersion is None:
+        return rng.poisson(rate).astype(float), Z, labels
+    r = cfg.dispersion  # numpy's (n, p): mean n (1 - p) / p = rate when p = r / (r + rate)
+    return rng.negative_binomial(r, r / (r + rate)).astype(float), Z, labels
 
 
 IRIS_FEATURES = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"]

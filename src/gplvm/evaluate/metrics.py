@@ -72,6 +72,31 @@ def nearest_neighbour_error(Z: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(labels[nearest] != labels))
 
 
+def _pca_baseline(data: Dataset, latent_dim: int, noise: str) -> np.ndarray:
+    """PCA scores of the fitted data, or for counts of their log1p-normalised values."""
+    if noise == Noise.gaussian:
+        Y = filled(data.Y) if data.n_missing else data.Y  # missing cells at their column's mean
+    else:
+        counts = np.rint(data.to_original_units(data.Y))
+        Y = log1p_normalised(counts, size_factors(counts))
+    return pca_scores(Y, min(latent_dim, data.n_features, data.n_obs), centred=True)
+
+
+def procrustes_metrics(Z: np.ndarray, data: Dataset, latent_dim: int, noise: str = Noise.gaussian) -> dict:
+    """How far the fitted latents and PCA's are from the data's true latents (when it has them,
+    with Q dims): Procrustes disparity, the squared distance left after removing translation,
+    scale, rotation and reflection, with both sides scaled to unit norm (0 best, 1 worst)."""
+    if data.Z_true is None or data.Z_true.shape[1] != latent_dim:
+        return {}
+    from scipy.spatial import procrustes
+
+    pca = _pca_baseline(data, latent_dim, noise)
+    return {
+        "procrustes_error": float(procrustes(data.Z_true, Z)[2]),
+        "pca_procrustes_error": float(procrustes(data.Z_true, pca)[2]),
+    }
+
+
 def neighbour_metrics(
     Z: np.ndarray, data: Dataset, latent_dim: int, relevance=None, noise: str = Noise.gaussian
 ) -> dict:
@@ -84,12 +109,7 @@ def neighbour_metrics(
     if data.labels is None:
         return {"knn_error": None, "pca_knn_error": None}
 
-    if noise == Noise.gaussian:
-        Y = filled(data.Y) if data.n_missing else data.Y  # missing cells at their column's mean
-    else:
-        counts = np.rint(data.to_original_units(data.Y))
-        Y = log1p_normalised(counts, size_factors(counts))
-    pca = pca_scores(Y, min(latent_dim, data.n_features, data.n_obs), centred=True)
+    pca = _pca_baseline(data, latent_dim, noise)
     out = {
         "knn_error": nearest_neighbour_error(Z, data.labels),
         "pca_knn_error": nearest_neighbour_error(pca, data.labels),
@@ -218,6 +238,7 @@ def fit_metrics(
             out["map_compile_seconds"] = fit.start.compile_seconds
             out["map_fit_seconds"] = fit.start.fit_seconds
     fitted_Z = tree["alignment"]["Z_reference"].values if fit.has_draws else fit.point_estimate()
+    out.update(procrustes_metrics(fitted_Z, data, spec.latent_dim, spec.noise))
     if spec.noise == Noise.gaussian:  # counts: the Gaussian predictive mean does not apply
         out["reconstruction_rmse"] = reconstruction_rmse(
             fitted_Z, data.Y, spec, {**fitted, **spec.form_values(posterior)}

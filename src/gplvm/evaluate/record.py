@@ -91,7 +91,15 @@ class RunMetrics:
         report=True,
     )
     knn_error_relevant: float | None = _f("ARD with Q > 2: the same in the two most relevant dims")
-    pca_knn_error: float | None = _f("the same for PCA with as many dims")
+    pca_knn_error: float | None = _f(
+        "the same for PCA with as many dims (counts: of log1p-normalised counts)"
+    )
+    procrustes_error: float | None = _f(
+        "data with true latents of Q dims: Procrustes disparity of the fitted latents to them"
+        " (0 best, 1 worst)",
+        report=True,
+    )
+    pca_procrustes_error: float | None = _f("the same for PCA with as many dims")
     compile_seconds: float | None = _f("time before the first iteration or draw", summary=True, report=True)
     fit_seconds: float | None = _f("time optimising or sampling", summary=True, report=True)
     converged: bool | None = _f("the optimiser's or the sampler's verdict", summary=True, report=True)
