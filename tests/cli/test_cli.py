@@ -117,7 +117,14 @@ BAD_FILES = {
     # With dataset.missing=allow (the name says so): a column or a row with no observed cell.
     "allow_empty_column.csv": ("a,b\n1,\n2,\n3,\n", "column 'b' has no observed value (1 such); drop it"),
     "allow_empty_row.csv": ("a,b\n1,2\nnan,NA\n3,\n4,5\n", "row 1 has no observed value (1 such); drop it"),
+    # With a count likelihood (the name says so): a negative and a fractional count.
+    "counts_negative.csv": (
+        "a,b\n1,2\n-1,3\n2,2\n",
+        "model.noise=poisson needs non-negative integer counts, and column 'a' has -1 at row 1",
+    ),
+    "counts_fraction.csv": ("a,b\n1,2.5\n0,3\n2,2\n", "column 'b' has 2.5 at row 0 (1 such cells)"),
 }
+COUNT_RUN = ["model=rbf", "model.noise=poisson", "inference=svi", "inference.batch_size=2"]
 
 
 # A case caught once the data is read costs a full start-up (PyMC and all, about 5 s) where a bad
@@ -142,6 +149,7 @@ def _bad_runs(root: Path, names: set[str]) -> dict[str, subprocess.CompletedProc
     for name, (content, _) in BAD_FILES.items():
         if name in names:
             allow = ["dataset.missing=allow"] if name.startswith("allow") else []
+            allow += COUNT_RUN if name.startswith("counts") else []
             cases[name] = ["dataset=file", f"dataset.path={_write(root, name, content)}", *allow]
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = {case: pool.submit(run_gplvm, root / f"run_{case}", *args) for case, args in cases.items()}

@@ -182,6 +182,8 @@ def model_line(m: RunMetrics) -> str:
     line = f"  {m.dataset}: N={m.n_obs} D={m.n_features} Q={m.latent_dim}, {kernel} kernel, {values}" + (
         f" (learned: {', '.join(learned)})" if learned else ""
     )
+    if m.noise not in (None, "gaussian"):
+        line += f"\n  {m.noise.replace('_', '-')} counts with a log link (beta unused)"
     prior = m.latent_prior
     if prior is not None and prior["name"] == "back_constrained":
         line += (

@@ -175,11 +175,17 @@ class Run:
         )
         return replace(out, mean=out.mean * scale + offset, sd=out.sd * scale)
 
-    def _refuse_views(self, what: str) -> None:
+    def _refuse_unbuilt(self, what: str) -> None:
         if self.record.views:
             raise ValueError(
                 f"{self.path} has several views (dataset.views): {what} is not built for them;"
                 " predict_views() places new rows and predicts their missing views"
+            )
+        if self.record.noise not in (None, "gaussian"):
+            raise ValueError(
+                f"{self.path} fits counts (model.noise={self.record.noise}): {what} is built for"
+                " the Gaussian likelihood only; its q(Z) means are in latents.csv-style form via"
+                " Run.latents, and as an .h5ad via Run.write_h5ad"
             )
 
     @one_blas_thread
@@ -190,7 +196,7 @@ class Run:
         Bayesian GPLVM run gives each row its own q(z*); otherwise each of up to ``max_draws``
         point fits (one for a MAP) gives its optimum and Laplace sd.
         """
-        self._refuse_views("projecting new rows")
+        self._refuse_unbuilt("projecting new rows")
         Y_new = self.to_fitted_units(rows)
         mapping = self.spec.back_constraint
         if mapping is not None and through_mapping:
@@ -241,7 +247,7 @@ class Run:
         data had missing cells each column is predicted from its observed rows, and the variance
         is per column, (n, D), in either units.
         """
-        self._refuse_views("reconstruction")
+        self._refuse_unbuilt("reconstruction")
         Z_fit = self.latents
         Z_new = Z_fit if Z is None else np.atleast_2d(np.asarray(Z, dtype=float))
         if Z_new.shape[1] != Z_fit.shape[1]:
