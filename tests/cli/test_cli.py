@@ -47,7 +47,7 @@ def test_help_and_cfg_job_work():
     help_out = subprocess.run([*GPLVM, "--help"], capture_output=True, text=True, timeout=120)
     assert help_out.returncode == 0 and "gplvm" in help_out.stdout
     # Only options a user can pick: the schemas are registered outside every group.
-    assert "dataset: curve, digits, file, iris, synthetic\n" in help_out.stdout
+    assert "dataset: counts, curve, digits, file, iris, synthetic\n" in help_out.stdout
     assert "model: linear, matern52, rbf, rbf_ard\n" in help_out.stdout
     assert "base_" not in help_out.stdout and "schema" not in help_out.stdout
     cfg_out = subprocess.run(
@@ -82,7 +82,7 @@ BAD_INPUTS = {
     "wrong_type": (["model.beta=abc"], "model.beta=abc is invalid"),
     "unknown_option": (
         ["dataset=mnist"],
-        "dataset=mnist is not an option; choose one of curve, digits, file, iris, synthetic",
+        "dataset=mnist is not an option; choose one of counts, curve, digits, file, iris, synthetic",
     ),
     "linear_latent_dim_above_d": (
         ["dataset=iris", "model.latent_dim=5"],
