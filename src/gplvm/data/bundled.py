@@ -53,11 +53,12 @@ def counts(cfg: CountsDatasetConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray
     Returns the counts (as float), Z_true (N x 2) and the labels.
     """
     rng = np.random.default_rng(cfg.seed)
-    Z = rng.standard_normal((cfg.n_obs, 2))
-    sector = np.floor((np.arctan2(Z[:, 1], Z[:, 0]) + np.pi) / (2 * np.pi) * cfg.n_sectors).astype(int)
+    # the map first, so that a seed's map is the same whatever n_obs
     bumps = rng.uniform(-2.5, 2.5, (12, 2))
     weights = rng.standard_normal((12, cfg.n_features))
     level = np.log(cfg.mean_count) + 0.5 * rng.standard_normal(cfg.n_features)
+    Z = rng.standard_normal((cfg.n_obs, 2))
+    sector = np.floor((np.arctan2(Z[:, 1], Z[:, 0]) + np.pi) / (2 * np.pi) * cfg.n_sectors).astype(int)
     features = np.exp(-0.5 * ((Z[:, None, :] - bumps[None]) ** 2).sum(axis=-1))
     log_size = cfg.library_sd * rng.standard_normal(cfg.n_obs)
     rate = np.exp(log_size[:, None] + level + features @ weights)

@@ -37,6 +37,8 @@ class Schedule:
     tol: float = 1e-5
     window: int = 10
     progress_seconds: float = 0.0
+    row_rate_scale: float = 1.0  # the rows' q(z_n) step size over the global parameters'
+    natural_step: float = 0.1  # q(u)'s natural-gradient step (Gaussian), cut with the step size
 
     @classmethod
     def from_config(cls, cfg: SVIConfig, n_obs: int) -> Schedule:
@@ -90,6 +92,11 @@ class _Plateau:
         self.floor = schedule.learning_rate * schedule.min_rate_share * (1 + 1e-9)
         self.since = 0  # epochs since the last cut
 
+    @property
+    def share(self) -> float:
+        """The step size now, as a share of the first."""
+        return self.rate / self.schedule.learning_rate
+
     def after_epoch(self, bounds: list[float]) -> bool:
         """Update the rate after an epoch; True once converged."""
         self.since += 1
@@ -138,13 +145,18 @@ def climb(objective: SVIObjective, state: dict, schedule: Schedule, seed: int, l
                     f" lower inference.learning_rate (now {schedule.learning_rate:g})"
                 )
             estimates.append(value)
+            if objective.natural_q_u:
+                objective.natural_step(state, n_obs / len(rows), schedule.natural_step * plateau.share)
             for name, grad in zip(names, grads, strict=True):
+                if objective.natural_q_u and name in ("q_mean", "chol_raw"):
+                    continue
                 # Only the batch rows' q(z_n) move. Their Adam bias correction uses the global
                 # step, which damps a row's first updates: 3137 against 3105 with per-row counts
                 # (curve, 300 rows, 200 epochs; the collapsed fit: 3160).
                 if name in ROW_PARAMETERS:
                     part = [moments[name][0][rows], moments[name][1][rows]]
-                    state[name][rows] = _adam(state[name][rows], grad, part, trace.steps, plateau.rate)
+                    rate = plateau.rate * schedule.row_rate_scale
+                    state[name][rows] = _adam(state[name][rows], grad, part, trace.steps, rate)
                     moments[name][0][rows], moments[name][1][rows] = part
                 else:
                     state[name] = _adam(state[name], grad, moments[name], trace.steps, plateau.rate)

@@ -19,6 +19,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 from pytensor.tensor.linalg import cholesky
+from scipy import linalg as sla
 
 from gplvm.config import Noise, PriorDist
 from gplvm.model.count_model import count_row_terms, whiten
@@ -64,6 +65,8 @@ class SVIObjective:
     """
 
     has_optimal_q_u = False  # whether :meth:`optimal_q_u` gives q(u)'s optimum in closed form
+    natural_q_u = False  # whether q(u) moves by :meth:`natural_step` rather than by Adam
+    n_extra = 0
 
     def __init__(self, spec: ModelSpec, Y: np.ndarray, prior_scale: float, mode=None) -> None:
         self.spec = spec
@@ -94,13 +97,16 @@ class SVIObjective:
         terms = [log_prior(hyper[n], self.spec.priors[n]) for n in self.learned]
         return sum(terms, pt.constant(0.0))
 
-    def _compile(self, params, batch_inputs, rows, q_mean, chol, Kuu, hyper) -> None:
+    def _compile(self, params, batch_inputs, rows, q_mean, chol, Kuu, hyper, extra=()) -> None:
+        """Compile the step (value, gradients and ``extra`` outputs, kept as :attr:`last_extra`),
+        the rows' terms and the shared terms."""
         kl_u = q_u_kl(q_mean, chol, Kuu)
         priors = self._priors(hyper)
         scale = pt.scalar("scale")
         objective = scale * rows - kl_u + priors
         grads = pt.grad(objective, params)
-        self.fn = self._function([*params, *batch_inputs, scale], [objective, *grads])
+        self.n_extra = len(extra)
+        self.fn = self._function([*params, *batch_inputs, scale], [objective, *grads, *extra])
         self.row_part = self._function([*params, *batch_inputs], rows)
         self.shared = self._function(params[2:], [-kl_u, priors])
 
@@ -139,6 +145,8 @@ class SVIObjective:
             *self.batch_data(rows),
             scale,
         )
+        if self.n_extra:
+            grads, self.last_extra = grads[: -self.n_extra], grads[-self.n_extra :]
         return float(value), grads
 
     def full_bound(self, state: dict) -> tuple[float, float]:
@@ -163,6 +171,7 @@ class GaussianObjective(SVIObjective):
     (:func:`gplvm.model.uncollapsed_bound.row_terms`)."""
 
     has_optimal_q_u = True
+    natural_q_u = True
 
     def __init__(self, spec: ModelSpec, Y: np.ndarray, prior_scale: float, mode=None) -> None:
         super().__init__(spec, Y, prior_scale, mode)
@@ -176,12 +185,39 @@ class GaussianObjective(SVIObjective):
         Kuu = spec.form.K_uu(hyper)
         noise = spec.kernel.noise_variance(hyper)
         rows = row_terms(psi0, Psi1, Psi2, Y_batch, q_mean, chol, Kuu, noise) - self._kl_z(mean, log_var)
-        self._compile(params, [Y_batch], rows, q_mean, chol, Kuu, hyper)
+        # the batch's statistics for q(u)'s natural-gradient step
+        extra = [Psi1.T @ Y_batch, Psi2, Kuu, noise]
+        self._compile(params, [Y_batch], rows, q_mean, chol, Kuu, hyper, extra)
         # q(u)'s optimum needs Psi1^T Y and Psi2 summed over all rows, a chunk at a time
         self._stats = self._function(
             [mean, log_var, inducing, *params[5:], Y_batch], [Psi1.T @ Y_batch, Psi2]
         )
         self._kuu_noise = self._function([inducing, *params[5:]], [Kuu, noise])
+
+    def natural_step(self, state: dict, scale: float, step: float) -> None:
+        """Move q(u) a share ``step`` of the way to the optimum that the last batch's statistics
+        (scaled by N / B) imply, in natural parameters (Hensman, Fusi and Lawrence 2013).
+
+        In the whitened coordinates v = L^-1 u (L L^T = K_uu), better conditioned than u's, the
+        precision P = S_v^-1 and P m_v blend as (1 - step) x now + step x target, with target
+        P* = I + scale L^-1 Psi2 L^-T / noise and (P m_v)* = scale L^-1 Psi1^T Y / noise. A step of
+        1 with all rows in the batch is the optimum itself; unlike Adam, whose steps are
+        normalised by the gradients' noise, it does not keep q(u) jittering around its optimum.
+        """
+        psi1_y, psi2, Kuu, noise = self.last_extra
+        L_K = np.linalg.cholesky(Kuu)
+        half = sla.solve_triangular(L_K, psi2, lower=True)
+        target_precision = np.eye(len(L_K)) + scale * sla.solve_triangular(L_K, half.T, lower=True) / noise
+        target_theta = scale * sla.solve_triangular(L_K, psi1_y, lower=True) / noise
+        v_mean, v_chol = whiten(*self.q_u(state), L_K)
+        precision = sla.cho_solve((v_chol, True), np.eye(len(v_chol)))
+        theta = precision @ v_mean
+        precision = (1 - step) * precision + step * target_precision
+        theta = (1 - step) * theta + step * target_theta
+        L_P = np.linalg.cholesky(0.5 * (precision + precision.T))
+        covariance = sla.cho_solve((L_P, True), np.eye(len(L_P)))
+        v_chol = np.linalg.cholesky(0.5 * (covariance + covariance.T))
+        self.set_q_u(state, L_K @ (covariance @ theta), L_K @ v_chol)
 
     def optimal_q_u(self, state: dict) -> tuple[np.ndarray, np.ndarray]:
         """q(u)'s optimum (mean (M, D), lower Cholesky factor of S) for the state's q(Z) and
