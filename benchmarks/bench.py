@@ -172,13 +172,15 @@ def bench_map_digits(backend_list: list[str]) -> list[dict]:
 
 
 def _run_gplvm(
-    overrides: list[str], compiledir: str | None, sizes: dict | None = None
+    overrides: list[str], compiledir: str | None, sizes: dict | None = None, keep_dir: Path | None = None
 ) -> tuple[float, int, dict]:
     """Wall seconds, peak RSS (KiB) and metrics of one ``gplvm`` process.
 
-    ``sizes``, when given, receives the run directory's size in bytes under ``run_dir_bytes``.
+    ``sizes``, when given, receives the run directory's size in bytes under ``run_dir_bytes``;
+    ``keep_dir``, when given, is the run directory (else a temporary one).
     """
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = str(keep_dir) if keep_dir is not None else scratch
         env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
         if compiledir is not None:
             env["PYTENSOR_FLAGS"] = f"base_compiledir={compiledir}"
@@ -546,12 +548,17 @@ def main(argv: list[str] | None = None) -> int:
         "Bayesian GPLVM bound: one value + gradient on digits' shape against its flop floor",
         lambda: bench_sparse.bench_bound_floor(time_call),
     )
-    svi_sizes = [10_000, 30_000] if args.quick else [10_000, 100_000]
+    svi_sizes = [10_000, 30_000] if args.quick else [10_000, 100_000, 1_000_000]
     run(
         "svi_epochs",
         f"Minibatch SVI: seconds per epoch against N (D = {bench_svi.D}, Q = {bench_svi.Q},"
         f" M = {bench_svi.M}, batches of {bench_svi.BATCH})",
         lambda: bench_svi.bench_svi_epochs(svi_sizes),
+    )
+    run(
+        "svi_counts",
+        "Poisson SVI on synthetic counts from a known 2-D latent (dataset=counts, D = 200), whole process",
+        lambda: bench_svi.bench_counts(_run_gplvm, 10_000 if args.quick else 100_000),
     )
     if bench_sparse.gpy_available():
         run(

@@ -57,3 +57,57 @@ def bench_svi_epochs(sizes: list[int]) -> list[dict]:
             }
         )
     return rows
+
+
+def neighbours_kept(Z: np.ndarray, Z_true: np.ndarray, k: int = 10) -> float:
+    """Mean share of each point's k nearest neighbours in Z_true that are also among its k nearest
+    in Z: local structure, blind to the smooth warps that a linear alignment penalises."""
+    from scipy.spatial import cKDTree
+
+    ours = cKDTree(Z).query(Z, k + 1)[1][:, 1:]
+    truth = cKDTree(Z_true).query(Z_true, k + 1)[1][:, 1:]
+    return float(np.mean([len(set(a) & set(b)) / k for a, b in zip(ours, truth, strict=True)]))
+
+
+def bench_counts(run_gplvm, n_obs: int, n_features: int = 200) -> list[dict]:
+    """``gplvm`` on ``dataset=counts`` (Poisson, a known 2-D latent), Poisson SVI, as a whole
+    process: wall time, peak memory, epochs, and the latent against the truth and against PCA of
+    log1p-normalised counts (Procrustes disparity, 10-NN kept, 1-NN error of the sectors)."""
+    import tempfile
+    from pathlib import Path
+
+    import xarray as xr
+
+    from gplvm.config import load_config
+    from gplvm.data.loading import load_dataset
+    from gplvm.evaluate.baselines import pca_scores
+    from gplvm.model.count_model import log1p_normalised, size_factors
+
+    data_args = ["dataset=counts", f"dataset.n_obs={n_obs}", f"dataset.n_features={n_features}"]
+    overrides = [*data_args, "model=rbf_ard", "model.noise=poisson", "inference=svi", "plot=false"]
+    sizes: dict = {}
+    with tempfile.TemporaryDirectory() as keep:
+        wall, rss, m = run_gplvm(overrides, None, sizes, keep_dir=Path(keep))
+        tree = xr.open_datatree(Path(keep) / "posterior.nc")
+        Z = tree["variational"]["Z_mean"].values
+    data = load_dataset(load_config(*data_args).dataset)
+    counts = np.rint(data.to_original_units(data.Y))
+    pca = pca_scores(log1p_normalised(counts, size_factors(counts)), 2, centred=True)
+    return [
+        {
+            "N": n_obs,
+            "D": n_features,
+            "wall_seconds": round(wall, 1),
+            "peak_rss_mib": round(rss / 1024),
+            "compile_seconds": round(m["compile_seconds"], 1),
+            "fit_seconds": round(m["fit_seconds"], 1),
+            "epochs": m["epochs"],
+            "converged": m["converged"],
+            "procrustes_error": round(m["procrustes_error"], 3),
+            "pca_procrustes_error": round(m["pca_procrustes_error"], 3),
+            "neighbours_kept": round(neighbours_kept(Z, data.Z_true), 3),
+            "pca_neighbours_kept": round(neighbours_kept(pca, data.Z_true), 3),
+            "knn_error": round(m["knn_error"], 3),
+            "pca_knn_error": round(m["pca_knn_error"], 3),
+        }
+    ]
