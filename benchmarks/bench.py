@@ -560,6 +560,20 @@ def main(argv: list[str] | None = None) -> int:
         "Poisson SVI on synthetic counts from a known 2-D latent (dataset=counts, D = 200), whole process",
         lambda: bench_svi.bench_counts(_run_gplvm, 10_000 if args.quick else 100_000),
     )
+    gpytorch = bench_svi.gpytorch_python()
+    if gpytorch is not None:
+        run(
+            "gpytorch",
+            "GPyTorch's BayesianGPLVM beside inference=svi (log1p counts, Q = 2, M = 64, batches of 256)",
+            lambda: bench_svi.bench_gpytorch(_run_gplvm, gpytorch, 2_000 if args.quick else 10_000),
+        )
+    elif not only or "gpytorch" in only:
+        sections.append(
+            (
+                "GPyTorch beside gplvm",
+                "GPYTORCH_PYTHON is not set: point it at an interpreter with torch and gpytorch",
+            )
+        )
     if bench_sparse.gpy_available():
         run(
             "gpy",

@@ -1,11 +1,14 @@
-"""Minibatch SVI in ``make bench``: seconds per epoch against N (it should grow linearly).
+"""Minibatch SVI in ``make bench``: seconds per epoch against N, Poisson counts at 10^5 rows as a
+whole process, and GPyTorch's Bayesian GPLVM beside ours.
 
-Gaussian data of N rows x 50 columns drawn through tanh of a random map of a 2-D latent; Q = 2,
-M = 32 inducing inputs, batches of 256 rows, two epochs each with the C backend (the step's
-compile is excluded). The per-row cost should not change with N.
+Epochs: Gaussian data of N rows x 50 columns drawn through tanh of a random map of a 2-D latent;
+Q = 2, M = 32 inducing inputs, batches of 256 rows, two epochs each with the C backend (the
+step's compile is excluded). The per-row cost should not change with N.
 """
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 
@@ -111,3 +114,77 @@ def bench_counts(run_gplvm, n_obs: int, n_features: int = 200) -> list[dict]:
             "pca_knn_error": round(m["pca_knn_error"], 3),
         }
     ]
+
+
+def gpytorch_python() -> str | None:
+    """An interpreter with torch and gpytorch (``GPYTORCH_PYTHON``), or None: they are not gplvm's
+    dependencies (PyPI's torch brings the CUDA stack), so the comparison runs in their own venv."""
+    import os
+
+    return os.environ.get("GPYTORCH_PYTHON") or None
+
+
+def bench_gpytorch(run_gplvm, python: str, n_obs: int = 10_000, epochs: int = 30) -> list[dict]:
+    """GPyTorch's BayesianGPLVM (its tutorial's model, in ``python``) beside ``inference=svi`` on
+    the same data: log1p-normalised counts of ``dataset=counts`` (a Gaussian likelihood, which both
+    have), Q = 2, M = 64, batches of 256, the same number of epochs at a constant step size.
+    Whole-process and training seconds, and each latent space against the truth."""
+    import json
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    import xarray as xr
+    from scipy.spatial import procrustes
+
+    from gplvm.config import load_config
+    from gplvm.data.loading import load_dataset
+    from gplvm.evaluate.metrics import nearest_neighbour_error
+    from gplvm.model.count_model import log1p_normalised, size_factors
+
+    data = load_dataset(
+        load_config("dataset=counts", f"dataset.n_obs={n_obs}", "dataset.n_features=200").dataset
+    )
+    counts = np.rint(data.to_original_units(data.Y))
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "log1p.npy"
+        np.save(path, log1p_normalised(counts, size_factors(counts)))
+        ours = [
+            "dataset=file",
+            f"dataset.path={path}",
+            "model=rbf_ard",
+            "model.num_inducing=64",
+            "inference=svi",
+            "inference.batch_size=256",
+            f"inference.epochs={epochs}",
+            "inference.tol=0",
+            "plot=false",
+        ]
+        run_dir = Path(tmp) / "run"
+        wall, _, m = run_gplvm(ours, None, None, keep_dir=run_dir)
+        Z_ours = xr.open_datatree(run_dir / "posterior.nc")["variational"]["Z_mean"].values
+        script = Path(__file__).with_name("gpytorch_bgplvm.py")
+        cmd = [python, str(script), str(path), str(Path(tmp) / "z.npy"), "2", "64", "256", str(epochs)]
+        start = time.perf_counter()
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        gp_wall = time.perf_counter() - start
+        gp_seconds = json.loads(out.stdout.strip().splitlines()[-1])["seconds"]
+        Z_gp = np.load(Path(tmp) / "z.npy")
+    for name, Z, total, train in (
+        ("gplvm inference=svi", Z_ours, wall, m["fit_seconds"]),
+        ("GPyTorch BayesianGPLVM", Z_gp, gp_wall, gp_seconds),
+    ):
+        rows.append(
+            {
+                "fit": name,
+                "N": n_obs,
+                "epochs": epochs,
+                "wall_seconds": round(total, 1),
+                "training_seconds": round(train, 1),
+                "procrustes_error": round(float(procrustes(data.Z_true, Z)[2]), 3),
+                "neighbours_kept": round(neighbours_kept(Z, data.Z_true), 3),
+                "knn_error": round(nearest_neighbour_error(Z, data.labels), 3),
+            }
+        )
+    return rows

@@ -105,8 +105,8 @@ class CurveDatasetConfig(DatasetConfig):
 class CountsDatasetConfig(DatasetConfig):
     """Counts like single-cell data: Poisson (or negative-binomial) draws with mean s_n exp(b_d + f_d(z_n)).
 
-    z_n ~ N(0, I) in 2-D (labels: ``n_sectors`` angular sectors of it), f_d a non-linear map (a
-    random sum of Gaussian bumps), b_d a column's log level and s_n a row's library size,
+    z_n ~ N(0, I) in 2-D (labels: ``n_sectors`` angular sectors of it), f_d a draw from an rbf
+    GP (the model's own prior), b_d a column's log level and s_n a row's library size,
     log-normal with sd ``library_sd``. Z_true holds the 2-D latent.
     """
 

@@ -188,7 +188,7 @@ class SVIConfig(InferenceConfig):
     learning_rate: float = 0.02
     decay: float = 0.1
     min_rate_share: float = 0.01
-    tol: float = 1e-5
+    tol: float = 1e-4
     tol_window: int = 10
     init_variance: float = 0.1
     draws: int = 50  # draws from q per chain; each is scored over all N rows

@@ -45,23 +45,25 @@ def curve(cfg: CurveDatasetConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def counts(cfg: CountsDatasetConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Poisson counts y_nd with mean s_n exp(b_d + f_d(z_n)) from a known 2-D latent.
 
-    z_n ~ N(0, I); the labels name ``n_sectors`` equal angular sectors of the plane around 0.
-    f_d(z) = sum_k w_dk exp(-|z - c_k|^2 / 2) over 12 seeded bump centres c_k, w_dk ~ N(0, 1): a
-    smooth non-linear map, so that PCA of the log counts cannot straighten it. b_d sets the
-    columns' levels around log ``mean_count``; log s_n ~ N(0, ``library_sd``^2). With a
-    ``dispersion`` r the draws are negative binomial, variance mu + mu^2 / r.
-    Returns the counts (as float), Z_true (N x 2) and the labels.
+    z_n ~ N(0, I); the labels name ``n_sectors`` equal angular sectors of the plane around 0. Each
+    f_d is a draw from the GPLVM's own prior, a GP with the rbf kernel (length scale 1, variance
+    1), through 200 random Fourier features shared by the columns: smooth and non-linear
+    everywhere, so that PCA of the log counts cannot straighten it. b_d sets the columns' levels
+    around log ``mean_count``; log s_n ~ N(0, ``library_sd``^2). With a ``dispersion`` r the
+    draws are negative binomial, variance mu + mu^2 / r. Returns the counts (as float), Z_true
+    (N x 2) and the labels.
     """
     rng = np.random.default_rng(cfg.seed)
     # the map first, so that a seed's map is the same whatever n_obs
-    bumps = rng.uniform(-2.5, 2.5, (12, 2))
-    weights = rng.standard_normal((12, cfg.n_features))
+    n_fourier = 200
+    frequencies = rng.standard_normal((2, n_fourier))  # rbf, length scale 1
+    phases = rng.uniform(0.0, 2 * np.pi, n_fourier)
+    weights = rng.standard_normal((n_fourier, cfg.n_features)) * np.sqrt(2.0 / n_fourier)
     level = np.log(cfg.mean_count) + 0.5 * rng.standard_normal(cfg.n_features)
     Z = rng.standard_normal((cfg.n_obs, 2))
     sector = np.floor((np.arctan2(Z[:, 1], Z[:, 0]) + np.pi) / (2 * np.pi) * cfg.n_sectors).astype(int)
-    features = np.exp(-0.5 * ((Z[:, None, :] - bumps[None]) ** 2).sum(axis=-1))
     log_size = cfg.library_sd * rng.standard_normal(cfg.n_obs)
-    rate = np.exp(log_size[:, None] + level + features @ weights)
+    rate = np.exp(log_size[:, None] + level + np.cos(Z @ frequencies + phases) @ weights)
     labels = np.array([f"sector{k}" for k in np.minimum(sector, cfg.n_sectors - 1)])
     if cfg.dispersion is None:
         return rng.poisson(rate).astype(float), Z, labels

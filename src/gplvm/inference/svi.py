@@ -34,7 +34,7 @@ class Schedule:
     learning_rate: float
     decay: float = 0.1
     min_rate_share: float = 0.01
-    tol: float = 1e-5
+    tol: float = 1e-4
     window: int = 10
     progress_seconds: float = 0.0
     row_rate_scale: float = 1.0  # the rows' q(z_n) step size over the global parameters'

@@ -20,6 +20,7 @@ import pytensor
 import pytensor.tensor as pt
 from pytensor.tensor.linalg import cholesky
 from scipy import linalg as sla
+from scipy.special import gammaln
 
 from gplvm.config import Noise, PriorDist
 from gplvm.model.count_model import count_row_terms, whiten
@@ -272,6 +273,9 @@ class CountObjective(SVIObjective):
         params += extras
         mean, log_var, q_mean, chol_raw, inducing = params[:5]
         Y_batch, log_size_batch, eps = pt.matrix("Y"), pt.vector("log_size"), pt.matrix("eps")
+        log_factorials = pt.scalar("log_factorials")
+        # each row's sum of log y! once, rather than a log-gamma of every cell at every step
+        self.row_log_factorials = gammaln(np.asarray(counts) + 1.0).sum(axis=1)
         chol = lower_cholesky(chol_raw)
         Z = mean + pt.exp(0.5 * log_var) * eps
         Kfu = spec.kernel.cross(Z, inducing, hyper)
@@ -279,11 +283,22 @@ class CountObjective(SVIObjective):
         L_K = cholesky(spec.form.K_uu(hyper), lower=True)
         dispersion = pt.exp(extras[1]) if len(extras) > 1 else None
         rows = count_row_terms(
-            Kfu, kff, Y_batch, log_size_batch, q_mean, chol, L_K, extras[0], self.noise, dispersion
+            Kfu,
+            kff,
+            Y_batch,
+            log_size_batch,
+            q_mean,
+            chol,
+            L_K,
+            extras[0],
+            self.noise,
+            dispersion,
+            log_factorials,
         ) - self._kl_z(mean, log_var)
         # q(v) is whitened: its prior is N(0, I)
         identity = pt.eye(q_mean.shape[0])
-        self._compile(params, [Y_batch, log_size_batch, eps], rows, q_mean, chol, identity, hyper)
+        batch_inputs = [Y_batch, log_size_batch, eps, log_factorials]
+        self._compile(params, batch_inputs, rows, q_mean, chol, identity, hyper)
         self._chol_kuu = self._function([inducing, *params[5 : 5 + len(self.learned)]], L_K)
 
     def _L_K(self, state: dict) -> np.ndarray:
@@ -301,7 +316,8 @@ class CountObjective(SVIObjective):
     def batch_data(self, rows) -> list[np.ndarray]:
         counts = np.asarray(self.Y[rows], dtype=float)
         eps = self.rng.standard_normal((len(counts), self.spec.latent_dim))
-        return [counts, np.asarray(self.log_size[rows], dtype=float), eps]
+        log_factorials = float(np.sum(self.row_log_factorials[rows]))
+        return [counts, np.asarray(self.log_size[rows], dtype=float), eps, log_factorials]
 
     def full_bound(self, state: dict) -> tuple[float, float]:
         """The full-data bound with one seeded eps per row (the same at every call)."""
