@@ -124,7 +124,7 @@ def gpytorch_python() -> str | None:
     return os.environ.get("GPYTORCH_PYTHON") or None
 
 
-def bench_gpytorch(run_gplvm, python: str, n_obs: int = 10_000, epochs: int = 30) -> list[dict]:
+def bench_gpytorch(run_gplvm, python: str, n_obs: int = 10_000, epochs: int = 20) -> list[dict]:
     """GPyTorch's BayesianGPLVM (its tutorial's model, in ``python``) beside ``inference=svi`` on
     the same data: log1p-normalised counts of ``dataset=counts`` (a Gaussian likelihood, which both
     have), Q = 2, M = 64, batches of 256, the same number of epochs at a constant step size.

@@ -53,7 +53,7 @@ def main() -> dict:
     table = markdown.table(
         ["latent space (Q = 2)", "1-NN error of the 10 cell types", "ELBO", "whole fit (s)"],
         [(name, r["knn_error"], r["elbo"], r["seconds"]) for name, r in rows.items()],
-        lambda v: "-" if v is None else (f"{v:.3f}" if abs(v) < 10 else f"{v:,.0f}"),
+        lambda v: "-" if v is None else v if isinstance(v, str) else f"{v:.3f}" if abs(v) < 10 else f"{v:,.0f}",
     )
     (OUT / "comparison.md").write_text(table + "\n")
     print(table)

@@ -186,9 +186,12 @@ class SVIConfig(InferenceConfig):
     batch_size: int = 256
     epochs: int = 1000
     learning_rate: float = 0.02
+    # each row's q(z_n) moves once an epoch, the global parameters N / batch_size times: their
+    # step size is learning_rate x this
+    row_rate_scale: float = 5.0
     decay: float = 0.1
     min_rate_share: float = 0.01
-    tol: float = 1e-4
+    tol: float = 5e-4
     tol_window: int = 10
     init_variance: float = 0.1
     draws: int = 50  # draws from q per chain; each is scored over all N rows
@@ -205,6 +208,7 @@ class SVIConfig(InferenceConfig):
         require(self.batch_size >= 1, "inference.batch_size", self.batch_size, "it must be >= 1")
         require(self.epochs >= 1, "inference.epochs", self.epochs, "it must be >= 1")
         positive_finite("inference.learning_rate", self.learning_rate)
+        positive_finite("inference.row_rate_scale", self.row_rate_scale)
         require(0 < self.decay < 1, "inference.decay", self.decay, "it must lie in (0, 1)")
         require(
             0 < self.min_rate_share <= 1,

@@ -34,7 +34,7 @@ class Schedule:
     learning_rate: float
     decay: float = 0.1
     min_rate_share: float = 0.01
-    tol: float = 1e-4
+    tol: float = 5e-4
     window: int = 10
     progress_seconds: float = 0.0
     row_rate_scale: float = 1.0  # the rows' q(z_n) step size over the global parameters'
@@ -46,6 +46,7 @@ class Schedule:
             batch_size=min(cfg.batch_size, n_obs),
             epochs=cfg.epochs,
             learning_rate=cfg.learning_rate,
+            row_rate_scale=cfg.row_rate_scale,
             decay=cfg.decay,
             min_rate_share=cfg.min_rate_share,
             tol=cfg.tol,
