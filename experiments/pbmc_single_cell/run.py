@@ -35,6 +35,14 @@ def bundled_file() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "datasets" / "10x_pbmc68k_reduced.h5ad"
 
 
+def _cell(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        return value
+    return f"{value:.3f}" if abs(value) < 10 else f"{value:,.0f}"
+
+
 def main() -> dict:
     path = bundled_file()
     rows, record = {}, None
@@ -53,7 +61,7 @@ def main() -> dict:
     table = markdown.table(
         ["latent space (Q = 2)", "1-NN error of the 10 cell types", "ELBO", "whole fit (s)"],
         [(name, r["knn_error"], r["elbo"], r["seconds"]) for name, r in rows.items()],
-        lambda v: "-" if v is None else v if isinstance(v, str) else f"{v:.3f}" if abs(v) < 10 else f"{v:,.0f}",
+        _cell,
     )
     (OUT / "comparison.md").write_text(table + "\n")
     print(table)
