@@ -22,7 +22,6 @@ from gplvm.model.spec import ModelSpec
 from gplvm.model.variational_bound import expected_log_likelihood, gaussian_kl
 from gplvm.run.pipeline import fit_experiment
 
-
 ROW_SCALE = 5
 CURVE = [
     "dataset=curve",
