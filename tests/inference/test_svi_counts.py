@@ -59,10 +59,10 @@ def poisson_run():
 
 def test_a_poisson_fit_recovers_the_latent_better_than_pca(poisson_run):
     """400 synthetic cells x 40 genes: the fitted q means sit nearer the true 2-D latent than PCA
-    of log1p-normalised counts (Procrustes disparity; measured 2026-11-30: 0.39 against 0.58; 1-NN
-    error of the 4 sectors 0.10 against 0.34)."""
+    of log1p-normalised counts (Procrustes disparity; measured 2026-11-30: 0.087 against 0.390;
+    1-NN error of the 4 sectors 0.105 against 0.185)."""
     record = poisson_run.record
-    assert record.procrustes_error < 0.8 * record.pca_procrustes_error
+    assert record.procrustes_error < 0.5 * record.pca_procrustes_error
     assert record.knn_error < record.pca_knn_error
 
 
@@ -83,7 +83,7 @@ def test_a_count_run_scores_each_feature_by_its_bound(poisson_run):
 
 def test_a_negative_binomial_fit_finds_overdispersion(tmp_path):
     """Counts drawn with dispersion r = 2 get a median fitted r within a factor of two of it
-    (measured 2026-11-30: 1.70, the columns' 10-90% range 1.46-2.23)."""
+    (measured 2026-11-30: 1.72, the columns' 10-90% range 1.27-2.07)."""
     exp = fit_experiment(load_config(*COUNTS, "dataset.dispersion=2", "model.noise=negative_binomial"))
     dispersion = exp.idata["variational"]["dispersion"].values
     assert 1.0 < np.median(dispersion) < 4.0
