@@ -61,10 +61,11 @@ def q_summary(variational) -> dict:
         "q_warning": None,
     }
     if k > threshold:
+        # NUTS samples the Gaussian model only: a count run's remedies are its own
+        nuts = "" if out["q_log_p"] == UNCOLLAPSED else " sample the same model with inference=nuts,"
         out["q_warning"] = (
             f"q(Z) is far from the posterior: the importance ratios' Pareto k is {k:.2f} > {threshold:.2f},"
-            " so figures from its draws (uncertainties, LOO) are unreliable; sample the same model with"
-            " inference=nuts, use more inducing points (model.num_inducing), or try another"
-            " model.latent_dim"
+            f" so figures from its draws (uncertainties, LOO) are unreliable;{nuts} use more inducing"
+            " points (model.num_inducing), or try another model.latent_dim"
         )
     return out
