@@ -189,6 +189,9 @@ class SVIConfig(InferenceConfig):
     # each row's q(z_n) moves once an epoch, the global parameters N / batch_size times: their
     # step size is learning_rate x this
     row_rate_scale: float = 5.0
+    # Gaussian noise: q(u) moves this share of the way to the batch's optimum each step (a
+    # natural-gradient step), cut with the step size
+    natural_step: float = 0.1
     decay: float = 0.1
     min_rate_share: float = 0.01
     tol: float = 5e-4
@@ -209,6 +212,9 @@ class SVIConfig(InferenceConfig):
         require(self.epochs >= 1, "inference.epochs", self.epochs, "it must be >= 1")
         positive_finite("inference.learning_rate", self.learning_rate)
         positive_finite("inference.row_rate_scale", self.row_rate_scale)
+        require(
+            0 < self.natural_step <= 1, "inference.natural_step", self.natural_step, "it must lie in (0, 1]"
+        )
         require(0 < self.decay < 1, "inference.decay", self.decay, "it must lie in (0, 1)")
         require(
             0 < self.min_rate_share <= 1,
