@@ -71,7 +71,7 @@ class SVIObjective:
 
     def __init__(self, spec: ModelSpec, Y: np.ndarray, prior_scale: float, mode=None) -> None:
         self.spec = spec
-        self.Y = Y  # may be a read-only memory map: only batches and chunks of it are read
+        self.Y = Y  # read only by batches and chunks of rows
         self.prior_scale = prior_scale
         self.mode = mode
         self.learned = list(spec.learned)
