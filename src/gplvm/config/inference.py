@@ -174,10 +174,10 @@ class SVIConfig(InferenceConfig):
     q(Z) = prod_n N(mu_n, diag S_n) as in ``variational``, and q(u_d) = N(m_d, S) per column with
     S shared by the columns. Each Adam step draws ``batch_size`` rows; the bound is a sum over rows,
     so (N / batch) x the batch's terms estimate it without bias, and the fit's working memory is
-    O(batch M^2 + M D) whatever N (the data themselves are held in memory). The step size starts at ``learning_rate`` and is multiplied by ``decay``
-    whenever the bound, averaged over ``tol_window`` epochs, gains less than ``tol`` x |bound| on
-    the ``tol_window`` epochs before; at ``min_rate_share`` x ``learning_rate`` such a plateau is
-    convergence. ``epochs`` caps the run.
+    O(batch M^2 + M D) whatever N (the data themselves are held in memory). The step size starts
+    at ``learning_rate`` and is multiplied by ``decay`` whenever the bound, averaged over
+    ``tol_window`` epochs, gains less than ``tol`` x |bound| on the ``tol_window`` epochs before;
+    at ``min_rate_share`` x ``learning_rate`` such a plateau is convergence. ``epochs`` caps the run.
     """
 
     method: str = "svi"
