@@ -26,7 +26,7 @@ from gplvm.config import Noise, PriorDist
 from gplvm.model.count_model import count_row_terms, whiten
 from gplvm.model.expectations import expectations_of
 from gplvm.model.spec import ModelSpec
-from gplvm.model.uncollapsed_bound import q_u_kl, row_terms
+from gplvm.model.uncollapsed_bound import optimal_q_u, q_u_kl, row_terms
 
 ROW_PARAMETERS = ("mean", "log_var")
 GLOBAL_PARAMETERS = ("q_mean", "chol_raw", "inducing")
@@ -193,7 +193,10 @@ class GaussianObjective(SVIObjective):
         self._stats = self._function(
             [mean, log_var, inducing, *params[5:], Y_batch], [Psi1.T @ Y_batch, Psi2]
         )
-        self._kuu_noise = self._function([inducing, *params[5:]], [Kuu, noise])
+        psi1_y_sum, psi2_sum = pt.matrix("psi1_y_sum"), pt.matrix("psi2_sum")
+        self._optimum = self._function(
+            [psi1_y_sum, psi2_sum, inducing, *params[5:]], optimal_q_u(psi1_y_sum, psi2_sum, Kuu, noise)
+        )
 
     def natural_step(self, state: dict, scale: float, step: float) -> None:
         """Move q(u) a share ``step`` of the way to the optimum that the last batch's statistics
@@ -225,7 +228,6 @@ class GaussianObjective(SVIObjective):
         hyperparameters: with Sigma = K_uu + Psi2 / noise, S = K_uu Sigma^-1 K_uu and
         m = K_uu Sigma^-1 Psi1^T Y / noise (Titsias's q(u), at which the bounds agree)."""
         logs = [state[f"log_{n}"] for n in self.learned]
-        Kuu, noise = self._kuu_noise(state["inducing"], *logs)
         psi1_y, psi2 = 0.0, 0.0
         for first in range(0, len(self.Y), FULL_BOUND_CHUNK):
             rows = slice(first, first + FULL_BOUND_CHUNK)
@@ -233,10 +235,8 @@ class GaussianObjective(SVIObjective):
                 state["mean"][rows], state["log_var"][rows], state["inducing"], *logs, *self.batch_data(rows)
             )
             psi1_y, psi2 = psi1_y + a, psi2 + b
-        Sigma = Kuu + psi2 / noise
-        S = Kuu @ np.linalg.solve(Sigma, Kuu)
-        mean = Kuu @ np.linalg.solve(Sigma, psi1_y) / noise
-        return mean, np.linalg.cholesky(0.5 * (S + S.T))
+        mean, chol = self._optimum(psi1_y, psi2, state["inducing"], *logs)
+        return mean, chol
 
 
 class CountObjective(SVIObjective):
