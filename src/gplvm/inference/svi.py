@@ -37,7 +37,7 @@ class Schedule:
     tol: float = 5e-4
     window: int = 10
     progress_seconds: float = 0.0
-    row_rate_scale: float = 1.0  # the rows' q(z_n) step size over the global parameters'
+    row_rate_scale: float = 5.0  # the rows' q(z_n) step size over the global parameters'
     natural_step: float = 0.1  # q(u)'s natural-gradient step (Gaussian), cut with the step size
 
     @classmethod
