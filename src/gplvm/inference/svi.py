@@ -18,7 +18,7 @@ import numpy as np
 
 from gplvm.config import SVIConfig
 from gplvm.errors import NumericalError
-from gplvm.inference.svi_objectives import ROW_PARAMETERS, SVIObjective
+from gplvm.inference.svi_objectives import Q_U_PARAMETERS, ROW_PARAMETERS, SVIObjective
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +142,7 @@ def climb(objective: SVIObjective, state: dict, schedule: Schedule, seed: int, l
             if objective.natural_q_u:
                 objective.natural_step(state, n_obs / len(rows), schedule.natural_step * plateau.share)
             for name, grad in zip(names, grads, strict=True):
-                if objective.natural_q_u and name in ("q_mean", "chol_raw"):
+                if objective.natural_q_u and name in Q_U_PARAMETERS:
                     continue
                 # Only the batch rows' q(z_n) move. Their Adam bias correction uses the global
                 # step, which damps a row's first updates: on the curve that ended higher than
@@ -214,9 +214,8 @@ def initial_state(objective: SVIObjective, start: dict[str, np.ndarray]) -> dict
         "inducing": np.array(start["inducing"], dtype=float),
         **{f"log_{n}": np.log(np.asarray(spec.configured[n], dtype=float)) for n in objective.learned},
     }
-    for name in objective.names:  # the objective's own parameters (a count model's bias)
-        if name not in state and name not in ("q_mean", "chol_raw"):
-            state[name] = np.array(start[name], dtype=float)
+    for name in objective.extra_names:  # the objective's own parameters (a count model's bias)
+        state[name] = np.array(start[name], dtype=float)
     if "q_u_mean" in start:
         objective.set_q_u(state, start["q_u_mean"], start["q_u_chol"])
     else:
@@ -232,7 +231,6 @@ def fit_svi(
     trace = climb(objective, state, schedule, seed)
     elbo, log_prior = objective.full_bound(state)
     hyper = {n: np.exp(state[f"log_{n}"]) for n in objective.learned}
-    known = {"mean", "log_var", "q_mean", "chol_raw", "inducing", *(f"log_{n}" for n in objective.learned)}
     return SVIFit(
         state["mean"],
         np.exp(state["log_var"]),
@@ -241,5 +239,5 @@ def fit_svi(
         elbo,
         log_prior,
         trace,
-        {name: state[name] for name in objective.names if name not in known},
+        {name: state[name] for name in objective.extra_names},
     )

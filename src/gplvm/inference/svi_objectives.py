@@ -29,7 +29,8 @@ from gplvm.model.spec import ModelSpec
 from gplvm.model.uncollapsed_bound import optimal_q_u, q_u_kl, row_terms
 
 ROW_PARAMETERS = ("mean", "log_var")
-GLOBAL_PARAMETERS = ("q_mean", "chol_raw", "inducing")
+Q_U_PARAMETERS = ("q_mean", "chol_raw")
+GLOBAL_PARAMETERS = (*Q_U_PARAMETERS, "inducing")
 FULL_BOUND_CHUNK = 4096  # rows per call of the value-only full-data bound: memory O(chunk M^2)
 
 
@@ -68,6 +69,7 @@ class SVIObjective:
     has_optimal_q_u = False  # whether :meth:`optimal_q_u` gives q(u)'s optimum in closed form
     natural_q_u = False  # whether q(u) moves by :meth:`natural_step` rather than by Adam
     n_extra = 0
+    extra_names: tuple[str, ...] = ()  # the objective's own parameters, after the shared ones
 
     def __init__(self, spec: ModelSpec, Y: np.ndarray, prior_scale: float, mode=None) -> None:
         self.spec = spec
@@ -266,10 +268,10 @@ class CountObjective(SVIObjective):
         self.log_size = log_size
         self.noise = spec.noise
         self.rng = np.random.default_rng([seed, 2])
-        extra = ["bias"] + (["log_dispersion"] if spec.noise == Noise.negative_binomial else [])
-        self.names += extra
+        self.extra_names = ("bias", *(("log_dispersion",) if spec.noise == Noise.negative_binomial else ()))
+        self.names += self.extra_names
         params, hyper = self._inputs(spec)
-        extras = [pt.vector(name) for name in extra]
+        extras = [pt.vector(name) for name in self.extra_names]
         params += extras
         mean, log_var, q_mean, chol_raw, inducing = params[:5]
         Y_batch, log_size_batch, eps = pt.matrix("Y"), pt.vector("log_size"), pt.matrix("eps")
