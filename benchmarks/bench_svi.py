@@ -83,8 +83,8 @@ def bench_counts(run_gplvm, n_obs: int, n_features: int = 200) -> list[dict]:
 
     from gplvm.config import load_config
     from gplvm.data.loading import load_dataset
-    from gplvm.evaluate.baselines import pca_scores
-    from gplvm.model.count_model import log1p_normalised, size_factors
+    from gplvm.evaluate.metrics import pca_baseline
+    from gplvm.model.spec import ModelSpec
 
     data_args = ["dataset=counts", f"dataset.n_obs={n_obs}", f"dataset.n_features={n_features}"]
     overrides = [*data_args, "model=rbf_ard", "model.noise=poisson", "inference=svi", "plot=false"]
@@ -93,9 +93,9 @@ def bench_counts(run_gplvm, n_obs: int, n_features: int = 200) -> list[dict]:
         wall, rss, m = run_gplvm(overrides, None, sizes, keep_dir=Path(keep))
         tree = xr.open_datatree(Path(keep) / "posterior.nc")
         Z = tree["variational"]["Z_mean"].values
-    data = load_dataset(load_config(*data_args).dataset)
-    counts = np.rint(data.to_original_units(data.Y))
-    pca = pca_scores(log1p_normalised(counts, size_factors(counts)), 2, centred=True)
+    cfg = load_config(*data_args, "model.noise=poisson")
+    data = load_dataset(cfg.dataset)
+    pca = pca_baseline(data, 2, ModelSpec.from_config(cfg.model))
     return [
         {
             "N": n_obs,
@@ -140,16 +140,16 @@ def bench_gpytorch(run_gplvm, python: str, n_obs: int = 10_000, epochs: int = 20
     from gplvm.config import load_config
     from gplvm.data.loading import load_dataset
     from gplvm.evaluate.metrics import nearest_neighbour_error
-    from gplvm.model.count_model import log1p_normalised, size_factors
+    from gplvm.inference.svi_counts import CountData
+    from gplvm.model.spec import ModelSpec
 
-    data = load_dataset(
-        load_config("dataset=counts", f"dataset.n_obs={n_obs}", "dataset.n_features=200").dataset
-    )
-    counts = np.rint(data.to_original_units(data.Y))
+    data_args = ["dataset=counts", f"dataset.n_obs={n_obs}", "dataset.n_features=200"]
+    cfg = load_config(*data_args, "model.noise=poisson")
+    data = load_dataset(cfg.dataset)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "log1p.npy"
-        np.save(path, log1p_normalised(counts, size_factors(counts)))
+        np.save(path, CountData.of(data, ModelSpec.from_config(cfg.model)).normalised())
         ours = [
             "dataset=file",
             f"dataset.path={path}",

@@ -27,15 +27,18 @@ def test_separated_clusters_have_zero_error_and_duplicates_do_not_match_themselv
 def test_procrustes_error_is_zero_for_a_rotated_scaled_shifted_truth_and_null_without_one():
     from gplvm.config import load_config
     from gplvm.data.loading import load_dataset
-    from gplvm.evaluate.metrics import procrustes_metrics
+    from gplvm.evaluate.metrics import pca_baseline, procrustes_metrics
+    from gplvm.model.spec import ModelSpec
 
-    data = load_dataset(load_config("dataset=counts", "dataset.n_obs=200", "dataset.n_features=20").dataset)
+    cfg = load_config("dataset=counts", "dataset.n_obs=200", "dataset.n_features=20", "model.noise=poisson")
+    data = load_dataset(cfg.dataset)
+    pca = pca_baseline(data, 2, ModelSpec.from_config(cfg.model))
     angle = 0.7
     R = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     moved = 3.0 * data.Z_true @ R + 5.0
-    out = procrustes_metrics(moved, data, 2, "poisson")
+    out = procrustes_metrics(moved, data, pca)
     assert out["procrustes_error"] < 1e-12
     assert 0 < out["pca_procrustes_error"] < 1
     noisy = data.Z_true + np.random.default_rng(0).standard_normal(data.Z_true.shape)
-    assert procrustes_metrics(noisy, data, 2, "poisson")["procrustes_error"] > 0.3
-    assert procrustes_metrics(moved[:, :1], data, 1) == {}  # Q differs from the truth's dims
+    assert procrustes_metrics(noisy, data, pca)["procrustes_error"] > 0.3
+    assert procrustes_metrics(moved[:, :1], data, pca[:, :1]) == {}  # Q differs from the truth's dims

@@ -22,8 +22,8 @@ from gplvm.evaluate.q_quality import q_summary
 from gplvm.evaluate.record import RunMetrics
 from gplvm.evaluate.shading import top_two
 from gplvm.inference import Fit
+from gplvm.inference.svi_counts import CountData
 from gplvm.model.analytic import gram_relative_error
-from gplvm.model.count_model import log1p_normalised, size_factors
 from gplvm.model.spec import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -72,25 +72,25 @@ def nearest_neighbour_error(Z: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(labels[nearest] != labels))
 
 
-def _pca_baseline(data: Dataset, latent_dim: int, noise: str) -> np.ndarray:
-    """PCA scores of the fitted data, or for counts of their log1p-normalised values."""
-    if noise == Noise.gaussian:
-        Y = filled(data.Y) if data.n_missing else data.Y  # missing cells at their column's mean
+def pca_baseline(data: Dataset, latent_dim: int, spec: ModelSpec | None = None) -> np.ndarray:
+    """PCA scores of the fitted data with Q dims, the baseline of the latent-space figures; for a
+    count likelihood, of the log1p-normalised counts that also start the fit."""
+    if spec is not None and spec.noise != Noise.gaussian:
+        Y = CountData.of(data, spec).normalised()
     else:
-        counts = np.rint(data.to_original_units(data.Y))
-        Y = log1p_normalised(counts, size_factors(counts))
+        Y = filled(data.Y) if data.n_missing else data.Y  # missing cells at their column's mean
     return pca_scores(Y, min(latent_dim, data.n_features, data.n_obs), centred=True)
 
 
-def procrustes_metrics(Z: np.ndarray, data: Dataset, latent_dim: int, noise: str = Noise.gaussian) -> dict:
-    """How far the fitted latents and PCA's are from the data's true latents (when it has them,
-    with Q dims): Procrustes disparity, the squared distance left after removing translation,
-    scale, rotation and reflection, with both sides scaled to unit norm (0 best, 1 worst)."""
-    if data.Z_true is None or data.Z_true.shape[1] != latent_dim:
+def procrustes_metrics(Z: np.ndarray, data: Dataset, pca: np.ndarray) -> dict:
+    """How far the fitted latents Z and the PCA scores ``pca`` are from the data's true latents
+    (when it has them, with as many dims): Procrustes disparity, the squared distance left after
+    removing translation, scale, rotation and reflection, with both sides scaled to unit norm
+    (0 best, 1 worst)."""
+    if data.Z_true is None or data.Z_true.shape[1] != Z.shape[1]:
         return {}
     from scipy.spatial import procrustes
 
-    pca = _pca_baseline(data, latent_dim, noise)
     return {
         "procrustes_error": float(procrustes(data.Z_true, Z)[2]),
         "pca_procrustes_error": float(procrustes(data.Z_true, pca)[2]),
@@ -98,18 +98,19 @@ def procrustes_metrics(Z: np.ndarray, data: Dataset, latent_dim: int, noise: str
 
 
 def neighbour_metrics(
-    Z: np.ndarray, data: Dataset, latent_dim: int, relevance=None, noise: str = Noise.gaussian
+    Z: np.ndarray, data: Dataset, latent_dim: int, relevance=None, pca: np.ndarray | None = None
 ) -> dict:
     """1-NN error of the fitted latent space and of PCA with as many dims (null without labels).
 
-    PCA is of the fitted data, or for counts of their log1p-normalised values (each row over its
-    size factor), the usual baseline for count data. With ARD ``relevance`` and Q > 2, also in
-    the two most relevant dims (the ones plotted).
+    ``pca``: the PCA scores to compare with (:func:`pca_baseline`), by default those of the
+    fitted data. With ARD ``relevance`` and Q > 2, also in the two most relevant dims (the ones
+    plotted).
     """
     if data.labels is None:
         return {"knn_error": None, "pca_knn_error": None}
 
-    pca = _pca_baseline(data, latent_dim, noise)
+    if pca is None:
+        pca = pca_baseline(data, latent_dim)
     out = {
         "knn_error": nearest_neighbour_error(Z, data.labels),
         "pca_knn_error": nearest_neighbour_error(pca, data.labels),
@@ -212,8 +213,14 @@ def fit_metrics(
     if Y_heldout is not None:
         Z_draws = posterior["Z"].values.reshape(-1, data.n_obs, spec.latent_dim)
         out.update(heldout_metrics(Z_draws, spec.per_draw(posterior), Y_heldout, spec, heldout_names or []))
+    fitted_Z = tree["alignment"]["Z_reference"].values if fit.has_draws else fit.point_estimate()
+    # one PCA baseline for the 1-NN and Procrustes figures, when the data have labels or true latents
+    pca = None
+    if data.labels is not None or data.Z_true is not None:
+        pca = pca_baseline(data, spec.latent_dim, spec)
+    out.update(neighbour_metrics(fitted_Z, data, spec.latent_dim, relevance, pca))
+    out.update(procrustes_metrics(fitted_Z, data, pca))
     if not fit.has_draws:
-        out.update(neighbour_metrics(fit.point_estimate(), data, spec.latent_dim, relevance))
         out.update(analytic_metrics(fit.point_estimate(), data, spec, spec.first_draw(posterior)))
     else:
         out["log_likelihood"] = float(posterior["log_likelihood"].mean())
@@ -223,11 +230,6 @@ def fit_metrics(
             out.update(diagnostics.convergence(tree))
             out["converged"], out["diagnostic_problems"] = diagnostics.verdict(out, posterior.sizes["chain"])
         out["alignment_residual_mean"] = float(posterior["alignment_residual"].mean())
-        out.update(
-            neighbour_metrics(
-                tree["alignment"]["Z_reference"].values, data, spec.latent_dim, relevance, spec.noise
-            )
-        )
         if fit.start is not None and fit.start.method == "map":
             at_map = analytic_metrics(
                 fit.point_estimate(), data, spec, spec.first_draw(fit.start.idata.posterior.to_dataset())
@@ -237,8 +239,6 @@ def fit_metrics(
             out.update(at_map)
             out["map_compile_seconds"] = fit.start.compile_seconds
             out["map_fit_seconds"] = fit.start.fit_seconds
-    fitted_Z = tree["alignment"]["Z_reference"].values if fit.has_draws else fit.point_estimate()
-    out.update(procrustes_metrics(fitted_Z, data, spec.latent_dim, spec.noise))
     if spec.noise == Noise.gaussian:  # counts: the Gaussian predictive mean does not apply
         out["reconstruction_rmse"] = reconstruction_rmse(
             fitted_Z, data.Y, spec, {**fitted, **spec.form_values(posterior)}
