@@ -135,6 +135,20 @@ class NutsConfig(InferenceConfig):
         )
 
 
+def check_q_settings(cfg: VariationalConfig | SVIConfig) -> None:
+    """The settings every fit of a free q(Z) shares: where its means start, its variances' start,
+    and the draws from it stored as the posterior."""
+    require(
+        cfg.init in (Init.pca, Init.random),
+        "inference.init",
+        cfg.init.value,
+        "q's means start from pca or random",
+    )
+    positive_finite("inference.init_variance", cfg.init_variance)
+    require(cfg.draws >= 1, "inference.draws", cfg.draws, "it must be >= 1")
+    require(cfg.chains >= 1, "inference.chains", cfg.chains, "it must be >= 1")
+
+
 @dataclass
 class VariationalConfig(MapConfig):
     """The Bayesian GPLVM: q(Z) = prod_n N(mu_n, diag S_n) and the sparse bound minus KL(q || prior).
@@ -156,15 +170,7 @@ class VariationalConfig(MapConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        positive_finite("inference.init_variance", self.init_variance)
-        require(
-            self.init in (Init.pca, Init.random),
-            "inference.init",
-            self.init.value,
-            "q's means start from pca or random",
-        )
-        require(self.draws >= 1, "inference.draws", self.draws, "it must be >= 1")
-        require(self.chains >= 1, "inference.chains", self.chains, "it must be >= 1")
+        check_q_settings(self)
 
 
 @dataclass
@@ -202,12 +208,7 @@ class SVIConfig(InferenceConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        require(
-            self.init in (Init.pca, Init.random),
-            "inference.init",
-            self.init.value,
-            "q's means start from pca or random",
-        )
+        check_q_settings(self)
         require(self.batch_size >= 1, "inference.batch_size", self.batch_size, "it must be >= 1")
         require(self.epochs >= 1, "inference.epochs", self.epochs, "it must be >= 1")
         positive_finite("inference.learning_rate", self.learning_rate)
@@ -224,9 +225,6 @@ class SVIConfig(InferenceConfig):
         )
         require(self.tol >= 0, "inference.tol", self.tol, "it must be >= 0 (0: run all epochs)")
         require(self.tol_window >= 1, "inference.tol_window", self.tol_window, "it must be >= 1")
-        positive_finite("inference.init_variance", self.init_variance)
-        require(self.draws >= 1, "inference.draws", self.draws, "it must be >= 1")
-        require(self.chains >= 1, "inference.chains", self.chains, "it must be >= 1")
 
 
 # Methods whose q(Z) is free and integrated out of the sparse bound through the psi statistics
