@@ -159,6 +159,24 @@ class FileDatasetConfig(DatasetConfig):
     label_column: str | None = None  # csv, parquet: a column name; npz: an array name; h5ad: obs column
     array: str = "Y"  # npz: the name of the data array
     layer: str | None = None  # h5ad: a layer instead of X (e.g. counts)
+    # npy: leave the array on disk, read by rows (centred into a scratch file under TMPDIR)
+    memory_map: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.memory_map:
+            require(
+                not self.has_views,
+                "dataset.memory_map",
+                self.memory_map,
+                "views are scaled in memory: set dataset.memory_map=false, or drop dataset.views",
+            )
+            require(
+                self.missing == MissingCells.error,
+                "dataset.memory_map",
+                self.memory_map,
+                "a memory-mapped array cannot hold missing cells: set dataset.missing=error",
+            )
 
 
 DATASETS = {

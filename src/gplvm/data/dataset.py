@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from gplvm.data.label_view import LabelView
+from gplvm.data.on_disk import count_nan
 from gplvm.errors import DataError
 
 
@@ -36,7 +37,8 @@ class Dataset:
         standardised). None when unknown.
     raw : ndarray, shape (N, D), or None
         The values as read, kept when some cells are missing, so that imputed files repeat the
-        observed cells exactly rather than through the centring and back.
+        observed cells exactly rather than through the centring and back; with
+        ``dataset.memory_map``, the mapped file (counts are read from it).
     covariates : dict of str to ndarray, or None
         Columns of the data file kept out of Y, as text (the GP latent prior's inputs and group).
     views : dict of str to ndarray, or None
@@ -83,7 +85,7 @@ class Dataset:
     @functools.cached_property
     def n_missing(self) -> int:
         """How many cells of ``Y`` are missing (NaN); counted once (an O(N D) pass, asked for often)."""
-        return int(np.count_nonzero(np.isnan(self.Y)))
+        return count_nan(self.Y)
 
     @property
     def n_features(self) -> int:

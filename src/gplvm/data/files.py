@@ -12,6 +12,7 @@ import pandas as pd
 
 from gplvm.config import FileDatasetConfig
 from gplvm.data.h5ad import read_h5ad, read_obs_columns
+from gplvm.data.on_disk import map_npy
 from gplvm.errors import DataError
 
 _NAN_WORDS = ("nan", "+nan", "-nan", "", "na", "n/a", "null")
@@ -182,7 +183,7 @@ def read_file(
     cfg: FileDatasetConfig, headerless: bool = False, exclude: Sequence[str] = ()
 ) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
     """Read a ``.csv`` (header row), ``.parquet``, ``.npy``, ``.npz`` or ``.h5ad`` file: raw data,
-    labels, names.
+    labels, names. With ``dataset.memory_map`` the ``.npy`` array is mapped read-only, in its own dtype.
 
     ``headerless`` accepts a CSV without a header row (names None); otherwise it is refused.
     ``exclude`` names columns kept out of the data (covariates; read by :func:`read_columns`).
@@ -194,6 +195,11 @@ def read_file(
     names = None
     if cfg.layer is not None and suffix != ".h5ad":
         raise DataError(f"dataset.layer={cfg.layer!r} names a layer of an .h5ad file; {path.name} is not one")
+    if cfg.memory_map and suffix != ".npy":
+        raise DataError(
+            f"dataset.memory_map=true maps a .npy file; {path.name} is not one"
+            " (save the array with numpy.save)"
+        )
     try:
         if suffix == ".csv":
             Y, labels, names = _read_csv(path, cfg.label_column, headerless, exclude)
@@ -208,7 +214,7 @@ def read_file(
                 raise DataError(
                     "dataset.label_column needs a .csv, .parquet or .npz file; a .npy file holds one array"
                 )
-            Y, labels = np.load(path, allow_pickle=False), None
+            Y, labels = (map_npy(path) if cfg.memory_map else np.load(path, allow_pickle=False)), None
         else:
             raise DataError(
                 f"dataset.path={cfg.path!r}: unsupported file type {suffix!r};"
@@ -222,4 +228,4 @@ def read_file(
         raise DataError(f"{path}: the data array has dtype {Y.dtype}; expected real numbers")
     if labels is not None and len(labels) != Y.shape[0]:
         raise DataError(f"{path}: {len(labels)} labels for {Y.shape[0]} observations")
-    return Y.astype(float, copy=False), labels, names
+    return (Y if cfg.memory_map else Y.astype(float, copy=False)), labels, names

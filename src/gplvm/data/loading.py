@@ -21,6 +21,7 @@ from gplvm.data.bundled import counts, curve, load_digits_array, load_iris_array
 from gplvm.data.dataset import Dataset, prepare
 from gplvm.data.files import read_columns, read_file
 from gplvm.data.label_view import one_hot_view
+from gplvm.data.on_disk import centre_on_disk
 from gplvm.data.views import IMPLICIT_VIEW, view_columns, view_scales
 from gplvm.errors import DataError
 
@@ -70,8 +71,12 @@ def load_dataset(cfg: DatasetConfig, covariates: Sequence[str] = ()) -> Dataset:
         Z_true = None if Z_true is None else Z_true[: cfg.max_obs]
         extra = None if extra is None else {k: v[: cfg.max_obs] for k, v in extra.items()}
     allow = cfg.missing == MissingCells.allow
-    raw = np.array(Y, dtype=float) if allow and np.isnan(Y).any() else None  # prepare() works in place
-    Y, offset, scale = prepare(Y, f"dataset {cfg.name}", cfg.standardize, allow, names)
+    if isinstance(cfg, FileDatasetConfig) and cfg.memory_map:  # raw stays mapped: counts read from it
+        raw = Y
+        Y, offset, scale = centre_on_disk(raw, f"dataset {cfg.name}", cfg.standardize)
+    else:
+        raw = np.array(Y, dtype=float) if allow and np.isnan(Y).any() else None  # prepare() works in place
+        Y, offset, scale = prepare(Y, f"dataset {cfg.name}", cfg.standardize, allow, names)
     names = list(names or [f"x{j}" for j in range(Y.shape[1])])
     views, label_view = None, None
     if cfg.has_views:  # each view scaled as a whole: raw = Y * scale + offset still

@@ -75,11 +75,12 @@ def nearest_neighbour_error(Z: np.ndarray, labels: np.ndarray) -> float:
 def pca_baseline(data: Dataset, latent_dim: int, spec: ModelSpec | None = None) -> np.ndarray:
     """PCA scores of the fitted data with Q dims, the baseline of the latent-space figures; for a
     count likelihood, of the log1p-normalised counts that also start the fit."""
+    dims = min(latent_dim, data.n_features, data.n_obs)
     if spec is not None and spec.noise != Noise.gaussian:
-        Y = CountData.of(data, spec).normalised()
-    else:
-        Y = filled(data.Y) if data.n_missing else data.Y  # missing cells at their column's mean
-    return pca_scores(Y, min(latent_dim, data.n_features, data.n_obs), centred=True)
+        U, sing = CountData.of(data, spec).pca(dims)
+        return U * sing
+    Y = filled(data.Y) if data.n_missing else data.Y  # missing cells at their column's mean
+    return pca_scores(Y, dims, centred=True)
 
 
 def procrustes_metrics(Z: np.ndarray, data: Dataset, pca: np.ndarray) -> dict:

@@ -1,4 +1,5 @@
-"""An L-BFGS-B callback: progress in the terminal and the log, and the stop at a tolerance."""
+"""Progress in the terminal and the log: an L-BFGS-B callback (with the stop at a tolerance), and
+progress through the items of other long work."""
 
 from __future__ import annotations
 
@@ -53,3 +54,23 @@ class Progress:
             float(np.max(np.abs(gradient))),
             now - self.start,
         )
+
+
+class ItemProgress:
+    """Progress through ``total`` items of long work (draws to score, rows to project): a line
+    ``label: k of total, elapsed`` every ``every`` seconds, in the terminal and the log."""
+
+    def __init__(self, total: int, label: str, every: float = 5.0) -> None:
+        self.total = total
+        self.label = label
+        self.every = every
+        self.done = 0
+        self.start = self.last = time.perf_counter()
+
+    def advance(self) -> None:
+        """One more item done."""
+        self.done += 1
+        now = time.perf_counter()
+        if self.every > 0 and now - self.last >= self.every and self.done < self.total:
+            self.last = now
+            log.info("%s: %d of %d, %.1f s", self.label, self.done, self.total, now - self.start)

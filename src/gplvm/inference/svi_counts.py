@@ -9,6 +9,7 @@ dispersion by moments (:mod:`gplvm.model.count_model`).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,24 +17,31 @@ import xarray as xr
 
 from gplvm.config import Init, Noise
 from gplvm.data.dataset import Dataset
+from gplvm.data.on_disk import row_chunks
+from gplvm.inference.progress import ItemProgress
 from gplvm.inference.svi import SVIFit
-from gplvm.model.analytic import top_singular
+from gplvm.model.analytic import top_singular_by_rows
 from gplvm.model.count_model import (
+    check_counts,
     column_bounds,
+    column_constants,
+    column_moments,
     counts_of,
     initial_bias,
     initial_dispersion,
-    log1p_normalised,
+    log1p_rows,
     size_factors,
 )
 from gplvm.model.spec import ModelSpec
 
-CHUNK = 8192  # rows at a time for the start's K_uf products
-
 
 @dataclass
 class CountData:
-    """The counts (N, D) and each row's log size factor (N,)."""
+    """The counts (N, D) and each row's log size factor (N,).
+
+    The counts may be a memory-mapped file (``dataset.memory_map``): everything here reads them by
+    chunks of rows.
+    """
 
     counts: np.ndarray
     log_size: np.ndarray
@@ -41,23 +49,37 @@ class CountData:
     @classmethod
     def of(cls, data: Dataset, spec: ModelSpec) -> CountData:
         """The counts of ``data``, or a one-line DataError naming a negative or non-integer cell
-        (or an empty row, with size factors)."""
-        raw = data.raw if data.raw is not None else data.to_original_units(data.Y)
-        counts = counts_of(raw, list(data.feature_names), spec.noise)
+        (or an empty row, with size factors). Counts kept as read (``data.raw``) are used as they
+        are; otherwise they are the centred data back in the file's units, rounded."""
+        names = list(data.feature_names)
+        if data.raw is not None:
+            check_counts(data.raw, names, spec.noise)
+            counts = data.raw
+        else:
+            counts = counts_of(data.to_original_units(data.Y), names, spec.noise)
         sizes = size_factors(counts) if spec.size_factors else np.ones(len(counts))
         return cls(counts, np.log(sizes))
 
-    def normalised(self) -> np.ndarray:
-        """log1p of the size-normalised counts, centred per column."""
-        return log1p_normalised(self.counts, np.exp(self.log_size))
+    @functools.cached_property
+    def _log1p_mean(self) -> np.ndarray:
+        sizes = np.exp(self.log_size)
+        mean, _ = column_moments(self.counts, lambda rows: log1p_rows(self.counts, sizes, rows))
+        return mean
+
+    def normalised_rows(self, rows: slice) -> np.ndarray:
+        """log1p of the size-normalised counts of ``rows``, centred per column (over all rows)."""
+        return log1p_rows(self.counts, np.exp(self.log_size), rows) - self._log1p_mean
+
+    def pca(self, latent_dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """The top ``latent_dim`` left singular vectors and values of the normalised counts."""
+        return top_singular_by_rows(self.normalised_rows, self.counts.shape, latent_dim)
 
     def starting_point(self, spec: ModelSpec, init: Init, seed: int) -> dict[str, np.ndarray]:
         """``Z_mean``, ``inducing``, ``q_u_mean``, ``q_u_chol``, ``bias`` and, for the negative
         binomial, ``log_dispersion``."""
-        g = self.normalised()
-        n_obs = len(g)
+        n_obs, n_features = self.counts.shape
         if init == Init.pca:
-            U, _ = top_singular(g, spec.latent_dim)
+            U, _ = self.pca(spec.latent_dim)
             Z0 = U * np.sqrt(n_obs)
         else:
             Z0 = spec.prior_scale * np.random.default_rng(seed).standard_normal((n_obs, spec.latent_dim))
@@ -65,11 +87,11 @@ class CountData:
         hyper = {**spec.configured, "inducing": inducing}
         Kuu = spec.form.K_uu_np(hyper)
         # u's Gaussian posterior given g = f + unit-variance noise: a start near the data's shape
-        KufKfu, Kuf_g = np.zeros_like(Kuu), np.zeros((len(Kuu), g.shape[1]))
-        for first in range(0, n_obs, CHUNK):
-            Kfu = spec.kernel.cross_np(Z0[first : first + CHUNK], inducing, hyper)
+        KufKfu, Kuf_g = np.zeros_like(Kuu), np.zeros((len(Kuu), n_features))
+        for rows in row_chunks(self.counts.shape):
+            Kfu = spec.kernel.cross_np(Z0[rows], inducing, hyper)
             KufKfu += Kfu.T @ Kfu
-            Kuf_g += Kfu.T @ g[first : first + CHUNK]
+            Kuf_g += Kfu.T @ self.normalised_rows(rows)
         Sigma = Kuu + KufKfu
         S = Kuu @ np.linalg.solve(Sigma, Kuu)
         sizes = np.exp(self.log_size)
@@ -87,22 +109,28 @@ class CountData:
     def draw_columns(self, posterior: xr.Dataset, fit: SVIFit, spec: ModelSpec) -> np.ndarray:
         """Each column's bound at every draw of Z (chain, draw, feature): its log_likelihood group."""
         Z = posterior["Z"].values
+        draws = Z.reshape(-1, *Z.shape[-2:])
         Kuu = spec.form.K_uu_np(fit.hyper)
         dispersion = fit.extra.get("log_dispersion")
         dispersion = None if dispersion is None else np.exp(dispersion)
-        columns = [
-            column_bounds(
-                z,
-                self.counts,
-                self.log_size,
-                spec.kernel,
-                fit.hyper,
-                Kuu,
-                (fit.q_u_mean, fit.q_u_chol),
-                fit.extra["bias"],
-                spec.noise,
-                dispersion,
+        constants = column_constants(self.counts, spec.noise, dispersion)
+        progress = ItemProgress(len(draws), "scoring draws of Z per column (the log_likelihood group)")
+        columns = []
+        for z in draws:
+            columns.append(
+                column_bounds(
+                    z,
+                    self.counts,
+                    self.log_size,
+                    spec.kernel,
+                    fit.hyper,
+                    Kuu,
+                    (fit.q_u_mean, fit.q_u_chol),
+                    fit.extra["bias"],
+                    spec.noise,
+                    dispersion,
+                    constants=constants,
+                )
             )
-            for z in Z.reshape(-1, *Z.shape[-2:])
-        ]
+            progress.advance()
         return np.reshape(columns, (*Z.shape[:2], self.counts.shape[1]))

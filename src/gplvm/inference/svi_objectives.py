@@ -23,6 +23,7 @@ from scipy import linalg as sla
 from scipy.special import gammaln
 
 from gplvm.config import Noise, PriorDist
+from gplvm.data.on_disk import per_row
 from gplvm.model.count_model import count_row_terms, whiten
 from gplvm.model.expectations import expectations_of
 from gplvm.model.spec import ModelSpec
@@ -277,7 +278,7 @@ class CountObjective(SVIObjective):
         Y_batch, log_size_batch, eps = pt.matrix("Y"), pt.vector("log_size"), pt.matrix("eps")
         log_factorials = pt.scalar("log_factorials")
         # each row's sum of log y! once, rather than a log-gamma of every cell at every step
-        self.row_log_factorials = gammaln(np.asarray(counts) + 1.0).sum(axis=1)
+        self.row_log_factorials = per_row(lambda block: gammaln(block + 1.0).sum(axis=1), counts)
         chol = lower_cholesky(chol_raw)
         Z = mean + pt.exp(0.5 * log_var) * eps
         Kfu = spec.kernel.cross(Z, inducing, hyper)

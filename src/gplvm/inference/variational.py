@@ -27,8 +27,10 @@ from gplvm.model.spec import ModelSpec
 
 def draws_from_q(mean: np.ndarray, variance: np.ndarray, chains: int, draws: int, seed: int) -> np.ndarray:
     """Independent draws of Z from q, shape (chains, draws, N, Q)."""
-    rng = np.random.default_rng(seed)
-    return mean + np.sqrt(variance) * rng.standard_normal((chains, draws, *mean.shape))
+    Z = np.random.default_rng(seed).standard_normal((chains, draws, *mean.shape))
+    Z *= np.sqrt(variance)  # in place: at 10^5 rows the stack of draws is 150 MB
+    Z += mean
+    return Z
 
 
 def draws_from_gp_q(

@@ -31,9 +31,16 @@ def poisson_expected_log_lik(y, mean, variance, log_size):
     return y * (log_size + mean) - pt.exp(log_size + mean + variance / 2) - pt.gammaln(y + 1.0)
 
 
-def poisson_expected_log_lik_np(y, mean, variance, log_size) -> np.ndarray:
-    """The same in NumPy."""
-    return y * (log_size + mean) - np.exp(log_size + mean + variance / 2) - gammaln(y + 1.0)
+def poisson_expected_log_lik_np(y, mean, variance, log_size, constant: bool = True) -> np.ndarray:
+    """The same in NumPy; without ``constant``, less :func:`poisson_constant_np` (which does not
+    depend on f: a sum over many draws adds it once)."""
+    varying = y * (log_size + mean) - np.exp(log_size + mean + variance / 2)
+    return varying + poisson_constant_np(y) if constant else varying
+
+
+def poisson_constant_np(y) -> np.ndarray:
+    """The Poisson log likelihood's term free of f: -log y!."""
+    return -gammaln(y + 1.0)
 
 
 def _softplus(x):
@@ -60,18 +67,21 @@ def negative_binomial_expected_log_lik(y, mean, variance, log_size, dispersion):
     )
 
 
-def negative_binomial_expected_log_lik_np(y, mean, variance, log_size, dispersion) -> np.ndarray:
-    """The same in NumPy."""
+def negative_binomial_expected_log_lik_np(
+    y, mean, variance, log_size, dispersion, constant: bool = True
+) -> np.ndarray:
+    """The same in NumPy; without ``constant``, less :func:`negative_binomial_constant_np`."""
     r = np.asarray(dispersion, dtype=float)
     nodes = np.asarray(mean)[..., None] + np.sqrt(2.0 * np.asarray(variance))[..., None] * _GH_X
     log_r = np.log(r)[..., None]
     log_r_plus_mu = log_r + np.logaddexp(0.0, np.asarray(log_size)[..., None] + nodes - log_r)
     expected = np.sum(log_r_plus_mu * _GH_W, axis=-1)
-    return (
-        gammaln(y + r)
-        - gammaln(r)
-        - gammaln(y + 1.0)
-        + r * np.log(r)
-        + y * (log_size + mean)
-        - (y + r) * expected
-    )
+    varying = y * (log_size + mean) - (y + r) * expected
+    return varying + negative_binomial_constant_np(y, r) if constant else varying
+
+
+def negative_binomial_constant_np(y, dispersion) -> np.ndarray:
+    """The negative binomial's log likelihood's terms free of f: log G(y + r) - log G(r) - log y!
+    + r log r."""
+    r = np.asarray(dispersion, dtype=float)
+    return gammaln(y + r) - gammaln(r) - gammaln(y + 1.0) + r * np.log(r)

@@ -20,16 +20,21 @@ column's bound at a draw of Z in NumPy for the run's ``log_likelihood`` group.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.tensor.linalg import solve_triangular
 from scipy import linalg as sla
 
 from gplvm.config import Noise
+from gplvm.data.on_disk import per_row, row_chunks
 from gplvm.errors import DataError
 from gplvm.model.count_likelihoods import (
+    negative_binomial_constant_np,
     negative_binomial_expected_log_lik,
     negative_binomial_expected_log_lik_np,
+    poisson_constant_np,
     poisson_expected_log_lik,
     poisson_expected_log_lik_np,
 )
@@ -38,24 +43,36 @@ from gplvm.model.kernels import Hyper, Kernel
 INTEGER_TOL = 1e-6  # how far from an integer a count may be after centring and back (rounding)
 
 
+def check_counts(values: np.ndarray, names: list[str], noise: str) -> None:
+    """A one-line :class:`DataError` naming the first negative or non-integer cell of ``values``
+    (read by chunks of rows, so that a memory-mapped file is never loaded whole)."""
+    n_bad, first = 0, None
+    for rows in row_chunks(values.shape):
+        block = np.asarray(values[rows], dtype=float)
+        counts = np.rint(block)
+        bad = (counts < 0) | (np.abs(block - counts) > INTEGER_TOL * np.maximum(1.0, np.abs(block)))
+        if bad.any() and first is None:
+            n, d = (int(i) for i in np.argwhere(bad)[0])
+            first = (rows.start + n, d, block[n, d])
+        n_bad += int(np.count_nonzero(bad))
+    if first is not None:
+        n, d, value = first
+        raise DataError(
+            f"model.noise={noise} needs non-negative integer counts, and column {names[d]!r} has"
+            f" {value:.6g} at row {n} ({n_bad} such cells); use model.noise=gaussian for other data"
+        )
+
+
 def counts_of(values: np.ndarray, names: list[str], noise: str) -> np.ndarray:
     """The data as counts (float64 integers), or a one-line :class:`DataError` naming the first
     negative or non-integer cell."""
-    counts = np.rint(values)
-    bad = (counts < 0) | (np.abs(values - counts) > INTEGER_TOL * np.maximum(1.0, np.abs(values)))
-    if bad.any():
-        n, d = (int(i) for i in np.argwhere(bad)[0])
-        raise DataError(
-            f"model.noise={noise} needs non-negative integer counts, and column {names[d]!r} has"
-            f" {values[n, d]:.6g} at row {n} ({int(bad.sum())} such cells); use model.noise=gaussian"
-            " for other data"
-        )
-    return counts
+    check_counts(values, names, noise)
+    return np.rint(values)
 
 
 def size_factors(counts: np.ndarray) -> np.ndarray:
     """Each row's total count over the median row total; a row with no count is refused."""
-    totals = counts.sum(axis=1)
+    totals = per_row(lambda block: block.sum(axis=1), counts)
     empty = np.flatnonzero(totals == 0)
     if len(empty):
         raise DataError(
@@ -65,23 +82,38 @@ def size_factors(counts: np.ndarray) -> np.ndarray:
     return totals / np.median(totals)
 
 
-def log1p_normalised(counts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """log(1 + y_nd / s_n), centred per column: counts on a log scale with library size removed."""
-    values = np.log1p(counts / sizes[:, None])
-    return values - values.mean(axis=0)
+def log1p_rows(counts: np.ndarray, sizes: np.ndarray, rows: slice) -> np.ndarray:
+    """log(1 + y_nd / s_n) for the rows ``rows``: counts on a log scale with library size removed."""
+    return np.log1p(np.asarray(counts[rows], dtype=float) / sizes[rows, None])
+
+
+def column_moments(
+    counts: np.ndarray, transform: Callable[[slice], np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each column's mean and variance of ``transform(rows)``, a function of ``counts``' rows, by
+    chunks of rows."""
+    n_obs = counts.shape[0]
+    total = np.zeros(counts.shape[1])
+    for rows in row_chunks(counts.shape):
+        total += transform(rows).sum(axis=0)
+    mean = total / n_obs
+    squares = np.zeros(counts.shape[1])
+    for rows in row_chunks(counts.shape):
+        squares += ((transform(rows) - mean) ** 2).sum(axis=0)
+    return mean, squares / n_obs
 
 
 def initial_bias(counts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     """Each column's log level at f = 0: log(its total / the size factors' total), half a count
     added so that an all-zero column starts finite."""
-    return np.log((counts.sum(axis=0) + 0.5) / sizes.sum())
+    totals = sum(np.asarray(counts[rows], dtype=float).sum(axis=0) for rows in row_chunks(counts.shape))
+    return np.log((totals + 0.5) / sizes.sum())
 
 
 def initial_dispersion(counts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     """Each column's negative-binomial r by moments of the size-normalised counts, mean^2 /
     (variance - mean), clipped to [0.1, 1000] (large r: nearly Poisson)."""
-    normalised = counts / sizes[:, None]
-    mean, var = normalised.mean(axis=0), normalised.var(axis=0)
+    mean, var = column_moments(counts, lambda rows: np.asarray(counts[rows], dtype=float) / sizes[rows, None])
     excess = np.maximum(var - mean, 1e-3 * np.maximum(mean, 1e-3))
     return np.clip(mean**2 / excess, 0.1, 1000.0)
 
@@ -137,6 +169,19 @@ def column_kl(q_u_mean: np.ndarray, q_u_chol: np.ndarray, Kuu: np.ndarray) -> np
     return 0.5 * (shared + np.sum(scaled_mean**2, axis=0))
 
 
+def column_constants(counts: np.ndarray, noise: str, dispersion: np.ndarray | None = None) -> np.ndarray:
+    """Each column's sum over rows of its log likelihood's terms free of f (log y! and, for the
+    negative binomial, the dispersion's), shape (D,), by chunks of rows: the same at every draw."""
+    total = np.zeros(counts.shape[1])
+    for rows in row_chunks(counts.shape):
+        y = np.asarray(counts[rows], dtype=float)
+        cells = (
+            poisson_constant_np(y) if noise == Noise.poisson else negative_binomial_constant_np(y, dispersion)
+        )
+        total += cells.sum(axis=0)
+    return total
+
+
 def column_bounds(
     Z: np.ndarray,
     counts: np.ndarray,
@@ -149,25 +194,27 @@ def column_bounds(
     noise: str,
     dispersion: np.ndarray | None = None,
     chunk: int = 8192,
+    constants: np.ndarray | None = None,
 ) -> np.ndarray:
     """Each column's bound on log p(y_d | Z) at the latent points Z, shape (D,): sum_n E[log p(y_nd
     | f)] under q(u) minus KL(q(u_d) || p(u_d)). It is the column's share of the uncollapsed bound
-    at Z, as a Gaussian run's column terms are of the collapsed one; rows go ``chunk`` at a time."""
+    at Z, as a Gaussian run's column terms are of the collapsed one; rows go ``chunk`` at a time.
+    ``constants``: :func:`column_constants`, computed once for many draws (by default here)."""
     U = np.asarray(hyper["inducing"])
     L_K = np.linalg.cholesky(Kuu)
     v_mean, v_chol = whiten(*q_u, L_K)
-    total = np.zeros(counts.shape[1])
+    total = column_constants(counts, noise, dispersion) if constants is None else np.array(constants)
     for first in range(0, len(Z), chunk):
         rows = slice(first, first + chunk)
         V = sla.solve_triangular(L_K, kernel.cross_np(Z[rows], U, hyper).T, lower=True)
         mean = V.T @ v_mean + bias
         variance = kernel.diag_np(Z[rows], hyper) - np.sum(V**2, axis=0) + np.sum((v_chol.T @ V) ** 2, axis=0)
         variance = np.maximum(variance, 1e-12)[:, None]
-        y, s = counts[rows], log_size[rows, None]
+        y, s = np.asarray(counts[rows], dtype=float), log_size[rows, None]
         if noise == Noise.poisson:
-            cells = poisson_expected_log_lik_np(y, mean, variance, s)
+            cells = poisson_expected_log_lik_np(y, mean, variance, s, constant=False)
         else:
             variance = np.broadcast_to(variance, mean.shape)
-            cells = negative_binomial_expected_log_lik_np(y, mean, variance, s, dispersion)
+            cells = negative_binomial_expected_log_lik_np(y, mean, variance, s, dispersion, constant=False)
         total += cells.sum(axis=0)
     return total - column_kl(*q_u, Kuu)

@@ -30,10 +30,14 @@ class QMoments:
 
     def log_density(self, Z: np.ndarray) -> np.ndarray:
         """log q(Z) of draws ``Z`` (..., N, Q), summed over rows and dims: shape (...)."""
-        residual = np.asarray(Z, dtype=float) - self.mean
-        if self.covariances is None:
-            terms = residual**2 / self.variance + np.log(2.0 * np.pi * self.variance)
-            return -0.5 * terms.sum(axis=(-2, -1))
+        Z = np.asarray(Z, dtype=float)
+        if self.covariances is None:  # draw by draw: no temporaries the size of the stack
+            log_norm = np.sum(np.log(2.0 * np.pi * self.variance))
+            out = np.zeros(Z.shape[:-2])
+            for index in np.ndindex(out.shape):
+                out[index] = -0.5 * (np.sum((Z[index] - self.mean) ** 2 / self.variance) + log_norm)
+            return out
+        residual = Z - self.mean
         out = 0.0
         for q, S in enumerate(self.covariances):  # each latent dim a full N x N Gaussian
             L = np.linalg.cholesky(S)
