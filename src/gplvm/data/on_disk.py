@@ -20,11 +20,12 @@ from gplvm.errors import DataError
 CHUNK_BYTES = 16 * 2**20  # each chunk of rows: about 16 MiB of float64 (its temporaries several times that)
 
 
-def row_chunks(shape: tuple[int, ...], chunk_bytes: int = CHUNK_BYTES) -> Iterator[slice]:
-    """Slices of consecutive rows of an array of ``shape``, each about ``chunk_bytes`` as float64."""
+def row_chunks(shape: tuple[int, ...], chunk_bytes: int | None = None) -> Iterator[slice]:
+    """Slices of consecutive rows of an array of ``shape``, each about ``chunk_bytes`` (by default
+    ``CHUNK_BYTES``) as float64."""
     n_obs = shape[0]
     width = int(np.prod(shape[1:])) if len(shape) > 1 else 1
-    step = max(1, chunk_bytes // (8 * max(width, 1)))
+    step = max(1, (chunk_bytes or CHUNK_BYTES) // (8 * max(width, 1)))
     for first in range(0, n_obs, step):
         yield slice(first, min(first + step, n_obs))
 
@@ -73,8 +74,9 @@ def centre_on_disk(
             squares += ((np.asarray(raw[rows], dtype=float) - offset) ** 2).sum(axis=0)
         sd = np.sqrt(squares / n_obs)
         scale = np.where(sd > 0, sd, 1.0)  # constant columns stay zero
-    scratch = tempfile.TemporaryFile(prefix="gplvm-centred-", suffix=".f64")
-    Y = np.memmap(scratch, dtype=np.float64, mode="w+", shape=(n_obs, n_features))
+    # The map keeps the scratch file alive after it is closed; it is gone once the map is.
+    with tempfile.TemporaryFile(prefix="gplvm-centred-", suffix=".f64") as scratch:
+        Y = np.memmap(scratch, dtype=np.float64, mode="w+", shape=(n_obs, n_features))
     for rows in row_chunks(raw.shape):
         Y[rows] = (np.asarray(raw[rows], dtype=float) - offset) / scale
     Y.flush()
