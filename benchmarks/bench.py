@@ -560,6 +560,12 @@ def main(argv: list[str] | None = None) -> int:
         "Poisson SVI on synthetic counts from a known 2-D latent (dataset=counts, D = 200), whole process",
         lambda: bench_svi.bench_counts(_run_gplvm, 10_000 if args.quick else 100_000),
     )
+    run(
+        "svi_on_disk",
+        "Poisson SVI on int32 counts (D = 200, 2 epochs and the draws' scores), whole process:"
+        " dataset.memory_map=true against the file loaded",
+        lambda: bench_svi.bench_on_disk(100_000 if args.quick else 1_000_000),
+    )
     gpytorch = bench_svi.gpytorch_python()
     if gpytorch is not None:
         run(

@@ -1,5 +1,6 @@
 """Minibatch SVI in ``make bench``: seconds per epoch against N, Poisson counts at 10^5 rows as a
-whole process, and GPyTorch's Bayesian GPLVM beside ours.
+whole process, counts on disk (``dataset.memory_map``) against the same counts in memory, and
+GPyTorch's Bayesian GPLVM beside ours.
 
 Epochs: Gaussian data of N rows x 50 columns drawn through tanh of a random map of a 2-D latent;
 Q = 2, M = 32 inducing inputs, batches of 256 rows, two epochs each with the C backend (the
@@ -188,4 +189,82 @@ def bench_gpytorch(run_gplvm, python: str, n_obs: int = 10_000, epochs: int = 20
                 "knn_error": round(nearest_neighbour_error(Z, data.labels), 3),
             }
         )
+    return rows
+
+
+def _run_sampled(cmd: list[str], env: dict) -> tuple[float, dict]:
+    """Run ``cmd``; wall seconds and its peak anonymous and file-backed resident memory (MiB),
+    sampled from /proc every 0.1 s (file-backed pages, a mapped file's, can be reclaimed)."""
+    import subprocess
+
+    peaks = {"RssAnon": 0, "RssFile": 0}
+    began = time.perf_counter()
+    process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while process.poll() is None:
+        try:
+            with open(f"/proc/{process.pid}/status") as status:
+                for line in status:
+                    key, _, value = line.partition(":")
+                    if key in peaks:
+                        peaks[key] = max(peaks[key], int(value.split()[0]) // 1024)
+        except OSError:
+            pass
+        time.sleep(0.1)
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed (exit {process.returncode})")
+    return time.perf_counter() - began, peaks
+
+
+def bench_on_disk(n_obs: int, n_features: int = 200, epochs: int = 2) -> list[dict]:
+    """Poisson SVI on ``dataset=counts`` saved as an int32 ``.npy``, read memory-mapped
+    (``dataset.memory_map=true``) and loaded: whole process for ``epochs`` epochs (with the draws'
+    scores), peak anonymous and file-backed memory."""
+    import json
+    import os
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from gplvm.config import load_config
+    from gplvm.data.loading import load_dataset
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "counts.npy"
+        data = load_dataset(
+            load_config(
+                "dataset=counts", f"dataset.n_obs={n_obs}", f"dataset.n_features={n_features}"
+            ).dataset
+        )
+        np.save(path, np.rint(data.to_original_units(data.Y)).astype(np.int32))
+        del data
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+        for mapped in (True, False):
+            run_dir = Path(tmp) / f"run_{mapped}"
+            overrides = [
+                "dataset=file",
+                f"dataset.path={path}",
+                f"dataset.memory_map={str(mapped).lower()}",
+                "model=rbf_ard",
+                "model.noise=poisson",
+                "inference=svi",
+                f"inference.epochs={epochs}",
+                "plot=false",
+                f"hydra.run.dir={run_dir}",
+            ]
+            wall, peaks = _run_sampled([sys.executable, "-m", "gplvm", *overrides], env)
+            m = json.loads((run_dir / "metrics.json").read_text())
+            rows.append(
+                {
+                    "N": n_obs,
+                    "D": n_features,
+                    "data": "memory-mapped" if mapped else "in memory",
+                    "file_mib": round(path.stat().st_size / 2**20),
+                    "wall_seconds": round(wall, 1),
+                    "seconds_per_epoch": round(m["fit_seconds"] / m["epochs"], 1),
+                    "peak_anonymous_mib": peaks["RssAnon"],
+                    "peak_file_backed_mib": peaks["RssFile"],
+                    "elbo": round(m["elbo"]),
+                }
+            )
     return rows

@@ -100,6 +100,8 @@ def test_wrong_type_fails_at_composition(override):
         (["inference.maxiter=0"], "inference.maxiter"),
         (["inference.backend=jax"], "inference.backend"),
         (["inference=nuts", "inference.draws=0"], "inference.draws"),
+        (["inference=svi", "inference.draws=5"], "inference.draws"),
+        (["inference=variational", "inference.chains=1", "inference.draws=20"], "inference.draws"),
         (["inference=nuts", "inference.tune=-1"], "inference.tune"),
         (["inference=nuts", "inference.chains=0"], "inference.chains"),
         (["inference=nuts", "inference.cores=0"], "inference.cores"),

@@ -135,6 +135,11 @@ class NutsConfig(InferenceConfig):
         )
 
 
+# The fewest draws from q whose importance ratios leave a Pareto tail to fit (ArviZ's PSIS needs
+# 5 in its tail of min(20%, 3 sqrt(S)); at 25 the fit is still undefined).
+MIN_Q_DRAWS = 30
+
+
 def check_q_settings(cfg: VariationalConfig | SVIConfig) -> None:
     """The settings every fit of a free q(Z) shares: where its means start, its variances' start,
     and the draws from it stored as the posterior."""
@@ -147,6 +152,13 @@ def check_q_settings(cfg: VariationalConfig | SVIConfig) -> None:
     positive_finite("inference.init_variance", cfg.init_variance)
     require(cfg.draws >= 1, "inference.draws", cfg.draws, "it must be >= 1")
     require(cfg.chains >= 1, "inference.chains", cfg.chains, "it must be >= 1")
+    require(
+        cfg.chains * cfg.draws >= MIN_Q_DRAWS,
+        "inference.draws",
+        cfg.draws,
+        f"chains x draws must be >= {MIN_Q_DRAWS} (here {cfg.chains} x {cfg.draws}): q's Pareto k and"
+        " PSIS-LOO fit a tail to the draws' largest importance ratios",
+    )
 
 
 @dataclass
