@@ -96,14 +96,6 @@ def _unpack(values, c) -> None:  # pragma: no cover (compiled)
             index += 1
 
 
-@numba.njit(cache=True)
-def _packed_to_square(packed):  # pragma: no cover (compiled)
-    n_inducing = int((np.sqrt(8 * packed.shape[0] + 1) - 1) / 2)
-    out = np.empty((n_inducing, n_inducing))
-    _unpack(packed, out)
-    return out
-
-
 # Below this many (n, m, m') terms one thread does the work: waking the others costs more.
 PARALLEL_MIN_TERMS = 2_000_000
 # Larger sums split into this many blocks of rows, whatever the thread count, so that the result
@@ -137,7 +129,9 @@ def _coupling_sum(a, w, U, b, bounds, blocks):  # pragma: no cover (compiled)
             _packed_terms(a[n], w[n], U_T, b, work, k_buf, row)
             for i in range(size):
                 partial[chunk, i] += row[i]
-    return _packed_to_square(partial.sum(axis=0))
+    total = np.empty((n_inducing, n_inducing))
+    _unpack(partial.sum(axis=0), total)
+    return total
 
 
 @numba.njit(cache=True, parallel=True, fastmath=_SUMS)
@@ -186,6 +180,17 @@ def _coupling_sum_grad(a, w, U, b, G, bounds, blocks):  # pragma: no cover (comp
 KEEP_BLOCKS_BYTES = 2**28
 
 
+def _kept_shape(n_obs: int, n_inducing: int) -> tuple[int, int]:
+    """The shape of the terms kept for the gradient: every row's packed triangle, or no rows
+    when they would take more than KEEP_BLOCKS_BYTES."""
+    size = n_inducing * (n_inducing + 1) // 2
+    return (n_obs if n_obs * size * 8 <= KEEP_BLOCKS_BYTES else 0), size
+
+
+# The same for the numba backend's compiled call (which reads KEEP_BLOCKS_BYTES when it compiles).
+_kept_shape_numba = numba.njit(_kept_shape)
+
+
 class CouplingSumGrad(Op):
     """Gradients of :class:`CouplingSum` with respect to a, w and U, given that of T."""
 
@@ -225,8 +230,7 @@ class CouplingSum(Op):
     def perform(self, node, inputs, outputs):
         a, w, U, b = (np.ascontiguousarray(x) for x in inputs)
         n_obs, n_inducing = a.shape
-        keep = n_obs * n_inducing * (n_inducing + 1) // 2 * 8 <= KEEP_BLOCKS_BYTES
-        shape = (n_obs if keep else 0, n_inducing * (n_inducing + 1) // 2)
+        shape = _kept_shape(n_obs, n_inducing)
         blocks = self._blocks.get(node)
         if blocks is None or blocks.shape != shape:
             blocks = self._blocks[node] = np.empty(shape)
@@ -249,8 +253,7 @@ def coupling_sum(a, w, U, b) -> pt.TensorVariable:
 @numba.njit
 def _coupling_sum_numba(a, w, U, b):  # pragma: no cover (compiled)
     n_obs, n_inducing = a.shape
-    keep = n_obs * n_inducing * (n_inducing + 1) // 2 * 8 <= KEEP_BLOCKS_BYTES
-    blocks = np.empty((n_obs if keep else 0, n_inducing * (n_inducing + 1) // 2))
+    blocks = np.empty(_kept_shape_numba(n_obs, n_inducing))
     return _coupling_sum(a, w, U, b, _chunks(n_obs, n_inducing), blocks), blocks
 
 
