@@ -37,6 +37,15 @@ def per_row(function: Callable[[np.ndarray], np.ndarray], array: np.ndarray) -> 
     )
 
 
+def column_totals(function: Callable[[slice], np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
+    """Each column's sum over all rows of ``function(rows)`` (a block of rows of an array of
+    ``shape``, or a function of them), by chunks of rows."""
+    total = np.zeros(shape[1])
+    for rows in row_chunks(shape):
+        total += function(rows).sum(axis=0)
+    return total
+
+
 def map_npy(path: Path) -> np.ndarray:
     """A ``.npy`` file's array, mapped read-only (nothing is read until it is indexed)."""
     try:
@@ -69,9 +78,7 @@ def centre_on_disk(
     offset = total / n_obs
     scale = np.ones(n_features)
     if standardize:
-        squares = np.zeros(n_features)
-        for rows in row_chunks(raw.shape):
-            squares += ((np.asarray(raw[rows], dtype=float) - offset) ** 2).sum(axis=0)
+        squares = column_totals(lambda rows: (np.asarray(raw[rows], dtype=float) - offset) ** 2, raw.shape)
         sd = np.sqrt(squares / n_obs)
         scale = np.where(sd > 0, sd, 1.0)  # constant columns stay zero
     # The map keeps the scratch file alive after it is closed; it is gone once the map is.

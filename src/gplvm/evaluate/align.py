@@ -63,7 +63,7 @@ def align_draws(
     # One buffer for the aligned draws and no stack-sized temporaries: at 10^5 rows and 100
     # draws each copy of the stack is 150 MB.
     reference = np.asarray(Z_ref, dtype=float)
-    aligned = np.matmul(Z_draws, procrustes_rotations(Z_draws, reference))
+    aligned = align_to(Z_draws, reference)
     iterations = 0
     while generalized and iterations < max_iter:
         mean = aligned.mean(axis=(0, 1))

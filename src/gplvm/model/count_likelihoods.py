@@ -31,11 +31,9 @@ def poisson_expected_log_lik(y, mean, variance, log_size):
     return y * (log_size + mean) - pt.exp(log_size + mean + variance / 2) - pt.gammaln(y + 1.0)
 
 
-def poisson_expected_log_lik_np(y, mean, variance, log_size, constant: bool = True) -> np.ndarray:
-    """The same in NumPy; without ``constant``, less :func:`poisson_constant_np` (which does not
-    depend on f: a sum over many draws adds it once)."""
-    varying = y * (log_size + mean) - np.exp(log_size + mean + variance / 2)
-    return varying + poisson_constant_np(y) if constant else varying
+def poisson_expected_log_lik_np(y, mean, variance, log_size) -> np.ndarray:
+    """The same in NumPy: the part that depends on f plus :func:`poisson_constant_np`."""
+    return y * (log_size + mean) - np.exp(log_size + mean + variance / 2) + poisson_constant_np(y)
 
 
 def poisson_constant_np(y) -> np.ndarray:

@@ -28,7 +28,7 @@ from pytensor.tensor.linalg import solve_triangular
 from scipy import linalg as sla
 
 from gplvm.config import Noise
-from gplvm.data.on_disk import per_row, row_chunks
+from gplvm.data.on_disk import column_totals, per_row, row_chunks
 from gplvm.errors import DataError
 from gplvm.model.count_likelihoods import (
     negative_binomial_constant_np,
@@ -92,20 +92,14 @@ def column_moments(
     """Each column's mean and variance of ``transform(rows)``, a function of ``counts``' rows, by
     chunks of rows."""
     n_obs = counts.shape[0]
-    total = np.zeros(counts.shape[1])
-    for rows in row_chunks(counts.shape):
-        total += transform(rows).sum(axis=0)
-    mean = total / n_obs
-    squares = np.zeros(counts.shape[1])
-    for rows in row_chunks(counts.shape):
-        squares += ((transform(rows) - mean) ** 2).sum(axis=0)
-    return mean, squares / n_obs
+    mean = column_totals(transform, counts.shape) / n_obs
+    return mean, column_totals(lambda rows: (transform(rows) - mean) ** 2, counts.shape) / n_obs
 
 
 def initial_bias(counts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     """Each column's log level at f = 0: log(its total / the size factors' total), half a count
     added so that an all-zero column starts finite."""
-    totals = sum(np.asarray(counts[rows], dtype=float).sum(axis=0) for rows in row_chunks(counts.shape))
+    totals = column_totals(lambda rows: np.asarray(counts[rows], dtype=float), counts.shape)
     return np.log((totals + 0.5) / sizes.sum())
 
 
@@ -171,14 +165,14 @@ def column_kl(q_u_mean: np.ndarray, q_u_chol: np.ndarray, Kuu: np.ndarray) -> np
 def column_constants(counts: np.ndarray, noise: str, dispersion: np.ndarray | None = None) -> np.ndarray:
     """Each column's sum over rows of its log likelihood's terms free of f (log y! and, for the
     negative binomial, the dispersion's), shape (D,), by chunks of rows: the same at every draw."""
-    total = np.zeros(counts.shape[1])
-    for rows in row_chunks(counts.shape):
+
+    def constant(rows: slice) -> np.ndarray:
         y = np.asarray(counts[rows], dtype=float)
-        cells = (
+        return (
             poisson_constant_np(y) if noise == Noise.poisson else negative_binomial_constant_np(y, dispersion)
         )
-        total += cells.sum(axis=0)
-    return total
+
+    return column_totals(constant, counts.shape)
 
 
 def column_bounds(
