@@ -30,8 +30,6 @@ from gplvm.model.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 
-DRAWS_WARN_BYTES = 2**30
-
 
 def _point_posterior(fit: SVIFit, data: Dataset, spec: ModelSpec) -> xr.Dataset:
     """The fitted hyperparameters and inducing inputs as a one-draw posterior (PyMC's dims)."""
@@ -152,15 +150,6 @@ class SVIMethod(FitMethod):
     ) -> Fit:
         point = {"Z_mean": fit.mean, "Z_var": fit.variance}
         q = QMoments(fit.mean, fit.variance)
-        draw_bytes = 2 * 8 * self.cfg.chains * self.cfg.draws * fit.mean.size  # Z and Z_aligned
-        if draw_bytes > DRAWS_WARN_BYTES:
-            log.warning(
-                "the %d x %d draws of Z take %.1f GiB in memory and in posterior.nc (with their aligned"
-                " copy); lower inference.draws or inference.chains to save memory and time",
-                self.cfg.chains,
-                self.cfg.draws,
-                draw_bytes / 2**30,
-            )
         Z = draws_from_q(fit.mean, fit.variance, self.cfg.chains, self.cfg.draws, seed)
         posterior = _point_posterior(fit, data, spec)
         q_u = {

@@ -9,6 +9,8 @@ everything written for a sampler's draws (alignment, invariants, plots, ArviZ) a
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pymc as pm
 import xarray as xr
@@ -24,9 +26,23 @@ from gplvm.model.latent_priors import QMoments
 from gplvm.model.pymc_model import build_variational_model
 from gplvm.model.spec import ModelSpec
 
+log = logging.getLogger(__name__)
+
+DRAWS_WARN_BYTES = 2**30
+
 
 def draws_from_q(mean: np.ndarray, variance: np.ndarray, chains: int, draws: int, seed: int) -> np.ndarray:
-    """Independent draws of Z from q, shape (chains, draws, N, Q)."""
+    """Independent draws of Z from q, shape (chains, draws, N, Q); a warning when they (and the
+    run's aligned copy of them) would take over 1 GiB."""
+    draw_bytes = 2 * 8 * chains * draws * mean.size  # Z and Z_aligned
+    if draw_bytes > DRAWS_WARN_BYTES:
+        log.warning(
+            "the %d x %d draws of Z take %.1f GiB in memory and in posterior.nc (with their aligned"
+            " copy); lower inference.draws or inference.chains to save memory and time",
+            chains,
+            draws,
+            draw_bytes / 2**30,
+        )
     Z = np.random.default_rng(seed).standard_normal((chains, draws, *mean.shape))
     Z *= np.sqrt(variance)  # in place: at 10^5 rows the stack of draws is 150 MB
     Z += mean
