@@ -245,18 +245,25 @@ def test_coupling_sum_op_matches_the_elementwise_expression_and_its_gradient():
 
 
 def test_the_compiled_exp_equals_numpys_to_rounding():
-    """The psi statistics' vectorisable exp: within 4e-16 relative of NumPy's over [-708, 0] (the
-    exponents of Psi2 terms are at most about 0), exactly 1 at 0, and 0 below -708."""
+    """The psi statistics' vectorisable exp: within 4e-16 relative of NumPy's over [-708, 709]
+    (the exponents of Psi2 terms are at most twice the log kernel variance), exactly 1 at 0, 0
+    below -708 and inf above 709."""
     from gplvm.model.psi_ops import _exp_into
 
-    x = np.concatenate([-np.geomspace(1e-300, 708.0, 20_000), np.linspace(-708.0, 0.0, 20_001)])
+    x = np.concatenate(
+        [
+            -np.geomspace(1e-300, 708.0, 20_000),
+            np.linspace(-708.0, 0.0, 20_001),
+            np.geomspace(1e-300, 709.0, 20_000),
+        ]
+    )
     out, k_buf = np.empty_like(x), np.empty(len(x), dtype=np.int64)
     _exp_into(x, out, k_buf)
     np.testing.assert_allclose(out, np.exp(x), rtol=4e-16, atol=0)
-    assert out[-1] == 1.0
-    below = np.array([-708.5, -745.0, -1e4])
-    _exp_into(below, out[:3], k_buf[:3])
-    np.testing.assert_array_equal(out[:3], 0.0)
+    assert out[40_000] == 1.0
+    beyond = np.array([-708.5, -745.0, -1e4, 709.5, 800.0, 1e4])
+    _exp_into(beyond, out[:6], k_buf[:6])
+    np.testing.assert_array_equal(out[:6], [0.0, 0.0, 0.0, np.inf, np.inf, np.inf])
 
 
 @pytest.mark.parametrize("keep", [True, False])

@@ -11,7 +11,7 @@ rewrite below replaces the ``Blockwise`` by one batched ``AllocDiag``, which num
 
 from __future__ import annotations
 
-from gplvm.model import dense_ops
+from gplvm.model import bound_ops, dense_ops, psi_rows
 
 _registered = False
 
@@ -22,6 +22,8 @@ def register_numba_ops() -> None:
     if _registered:
         return
     dense_ops.register_numba()
+    bound_ops.register_numba()
+    psi_rows.register_numba()
     from pytensor.graph.rewriting.basic import node_rewriter
     from pytensor.tensor.basic import AllocDiag, alloc_diag
     from pytensor.tensor.blockwise import Blockwise

@@ -2,8 +2,9 @@
 
 T[m, m'] = sum_n exp(a[n, m] + a[n, m'] - 1/2 sum_q w[n, q] u[m, q] u[m', q] + b[m, m'])
 
-Each term is one exponential of its whole exponent, the log of a Psi2 term (at most 0): as a
-product of factors, inducing inputs far from the data gave 0 x inf = NaN where the term is tiny.
+Each term is one exponential of its whole exponent, the log of a Psi2 term (at most twice the
+log of the kernel variance, which a carries): as a product of factors, inducing inputs far from
+the data gave 0 x inf = NaN where the term is tiny.
 Written as PyTensor elementwise graphs, T and its gradient pass about ten times over (N, M^2)
 temporaries (60 MB each on digits); here a loop over n keeps one row's terms in cache, forward
 and backward, several times faster. T and its terms are symmetric, so only the upper triangle is
@@ -28,14 +29,15 @@ _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01  # ln 2 split in two: k ln 2 exact in the first part
 _LN2_LO = 1.90821492927058770002e-10
 _EXP_MIN = -708.0  # below it exp(x) < 3.3e-308 is returned as 0 (2^k would be subnormal)
+_EXP_MAX = 709.0  # above it exp(x) is returned as inf (2^k would overflow its exponent bits)
 
 
 @numba.njit(cache=True, fastmath={"contract"})
 def _exp_into(x, out, k_buf) -> None:  # pragma: no cover (compiled)
-    """out = exp(x) for x <= 0, in loops that LLVM vectorises (numba's exp is one scalar call per
+    """out = exp(x), in loops that LLVM vectorises (numba's exp is one scalar call per
     element, four times slower here): exp(x) = 2^k exp(r), k = round(x / ln 2), |r| <= ln 2 / 2,
     exp(r) by its Taylor polynomial to degree 13 (truncation below 1e-17), 2^k built from its
-    bits. Within 3e-16 relative of NumPy's exp for x >= -708 (tested); 0 below."""
+    bits. Within 3e-16 relative of NumPy's exp for -708 <= x <= 709 (tested); 0 below, inf above."""
     n = x.shape[0]
     for i in range(n):
         k_buf[i] = np.int64(np.floor(x[i] * _LOG2E + 0.5))
@@ -57,10 +59,12 @@ def _exp_into(x, out, k_buf) -> None:  # pragma: no cover (compiled)
         p = p * r + 1.0
         out[i] = p * r + 1.0
     for i in range(n):
-        k_buf[i] = (max(k_buf[i], -1022) + 1023) << 52
+        k_buf[i] = (min(max(k_buf[i], -1022), 1023) + 1023) << 52
     scale = k_buf.view(np.float64)
     for i in range(n):
         out[i] = out[i] * scale[i] if x[i] >= _EXP_MIN else 0.0
+        if x[i] > _EXP_MAX:
+            out[i] = np.inf
 
 
 @numba.njit(cache=True, fastmath=_SUMS)
