@@ -113,3 +113,24 @@ def test_learned_hyperparameters_are_free_variables_with_named_dims(case):
     assert fixed <= set(model.named_vars)  # as pm.Data
     if spec.kernel.ard:
         assert model.named_vars_to_dims["lengthscale"] == ("latent_dim",)
+
+
+@pytest.mark.parametrize("dist", list(PriorDist))
+def test_hyperparameter_prior_density_equals_scipys(dist):
+    """The written-out lognormal and half-normal log densities against scipy.stats, for an array
+    (summed) and a scalar; outside the support (<= 0 for the lognormal, < 0 for the half-normal)
+    -inf."""
+    from scipy import stats
+
+    from gplvm.config import PriorConfig
+    from gplvm.model.spec import prior_log_density
+
+    prior = PriorConfig(dist=dist, mu=0.4, sigma=1.7)
+    if dist == PriorDist.lognormal:
+        reference = stats.lognorm(s=prior.sigma, scale=np.exp(prior.mu))
+    else:
+        reference = stats.halfnorm(scale=prior.sigma)
+    values = np.array([1e-3, 0.2, 1.0, 3.5, 40.0])
+    assert prior_log_density(values, prior) == pytest.approx(np.sum(reference.logpdf(values)), rel=1e-13)
+    assert prior_log_density(2.0, prior) == pytest.approx(reference.logpdf(2.0), rel=1e-13)
+    assert prior_log_density(np.array([1.0, -0.5]), prior) == -np.inf
