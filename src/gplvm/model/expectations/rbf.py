@@ -12,6 +12,7 @@ import pytensor.tensor as pt
 
 from gplvm.model.expectations.base import Expectations
 from gplvm.model.kernels.rbf import RBF
+from gplvm.model.psi_rows import psi_rows
 
 
 class RBFExpectations(Expectations):
@@ -51,8 +52,6 @@ class RBFExpectations(Expectations):
     def _psi_parts(self, mean, variance, inducing, hyper):
         """(psi1 without the bias (N, M), log e (N, M), w2 (N, Q), U, ||u - u'||^2 / l^2 (M, M)):
         the pieces of :meth:`psi_statistics` shared by its per-column version."""
-        from gplvm.model.psi_rows import psi_rows
-
         mean, S, U = pt.as_tensor(mean), pt.as_tensor(variance), pt.as_tensor(inducing)
         ell2 = pt.as_tensor(hyper["lengthscale"]) ** 2 * pt.ones(mean.shape[1])
         # psi1 = prod_q (1 + S/l^2)^-1/2 exp(-(mu - u)^2 / (2 (l^2 + S))), and Psi2 = sum_n prod_q
