@@ -141,3 +141,29 @@ def test_psi_rows_on_the_numba_backend_equal_the_python_backend():
     ]
     for got, expected in zip(*outputs, strict=True):
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_the_rbf_cross_op_equals_the_distance_graph_and_finite_differences(backend):
+    """gplvm.model.psi_rows.rbf_cross against the squared-distance expression (SciPy's cdist) in
+    value, PyTensor's differentiation of the plain graph in gradient, and finite differences."""
+    from scipy.spatial.distance import cdist
+
+    from gplvm.model.psi_rows import rbf_cross
+
+    rng = np.random.default_rng(5)
+    Z, U = rng.normal(size=(11, 3)), rng.normal(size=(4, 3))
+    ell2, variance = rng.uniform(0.5, 2.0, 3), np.asarray(1.3)
+    expected = variance * np.exp(-0.5 * cdist(Z / np.sqrt(ell2), U / np.sqrt(ell2), "sqeuclidean"))
+    inputs = [pt.matrix("Z"), pt.matrix("U"), pt.vector("ell2"), pt.scalar("variance")]
+    G = rng.normal(size=expected.shape)
+    plain_r2 = pt.sum((inputs[0][:, None, :] - inputs[1][None, :, :]) ** 2 / inputs[2], axis=2)
+    outputs = {}
+    for name, K in [("op", rbf_cross(*inputs)), ("plain", inputs[3] * pt.exp(-0.5 * plain_r2))]:
+        fn = pytensor.function(inputs, [K, *pytensor.grad(pt.sum(G * K), inputs)], mode=compile_mode(backend))
+        outputs[name] = fn(Z, U, ell2, variance)
+    np.testing.assert_allclose(outputs["op"][0], expected, rtol=1e-13)
+    for got, want in zip(outputs["op"], outputs["plain"], strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-13)
+    register_numba_ops()
+    verify_grad(lambda *x: pt.sum(G * rbf_cross(*x)), [Z, U, ell2, variance], rng=rng, mode=TEST_MODE)

@@ -1,10 +1,25 @@
-"""PyTensor graph helpers for stacks of small matrices, one per column of Y (data with missing cells)."""
+"""PyTensor graph helpers: stacks of small matrices, one per column of Y (data with missing
+cells), and whether a hyperparameter is a fixed zero."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.tensor.linalg import slogdet, solve
+
+
+def is_fixed_zero(value) -> bool:
+    """Whether ``value`` is 0 and fixed: a number, a constant, or a ``pm.Data`` (shared variable)
+    holding 0. The model's fixed hyperparameters are ``pm.Data`` that nothing sets after the
+    model is built, so a term they zero out (a bias of 0, as in the rbf presets) can be left out
+    of the graph, with the (N, M) passes it would cost."""
+    from pytensor.compile.sharedvalue import SharedVariable
+
+    if isinstance(value, SharedVariable):
+        value = value.get_value(borrow=True)
+    elif isinstance(value, pt.TensorConstant):
+        value = value.data
+    return not isinstance(value, pt.Variable) and bool(np.all(np.asarray(value) == 0.0))
 
 
 def batch_diagonal(A: pt.TensorVariable) -> pt.TensorVariable:

@@ -13,6 +13,9 @@ gradient (written out in :func:`rows_backward`) is four more products and a few 
 shape (M = 64, Q = 5), a quarter of one evaluation of the Bayesian GPLVM's bound; most of it
 was the per-node overhead of the python backend and (N, M) temporaries. The variance is taken
 inside (as a term of each exponent) so that no (N, M) product by it is left outside.
+
+At s = 0, psi1 is the rbf cross-covariance k(Z, U) itself: :class:`RBFCross` is that case alone
+(the sparse form's Psi1, and every rbf k(Z, Z') of the package), with its own gradient.
 """
 
 from __future__ import annotations
@@ -81,6 +84,38 @@ def rows_backward(mean, S, U, ell2, variance, psi1, grad_psi1, grad_log_e):
     return grad_mean, grad_S, grad_U, grad_ell2, grad_variance
 
 
+def cross_forward(Z, U, ell2, variance):
+    """k(Z, U) = v exp(-1/2 sum_q (z_q - u_q)^2 / l_q^2) (N, M), without the bias."""
+    w = 1.0 / ell2
+    Zw = Z * w
+    K = Zw @ U.T
+    K += (np.log(variance) - 0.5 * np.sum(Zw * Z, axis=1)).reshape((-1, 1))
+    K -= (0.5 * ((U * U) @ w)).reshape((1, -1))
+    np.exp(K, K)
+    return K
+
+
+def cross_backward(Z, U, ell2, variance, K, grad_K):
+    """Gradients of L with respect to (Z, U, ell2, variance) from dL/dK.
+
+    With P = dL/dK * K, p = P 1, t = P^T 1 and w = 1 / l^2::
+
+        dL/dZ   = w (P U - p Z)
+        dL/dU   = w (P^T Z - t U)
+        dL/dl^2 = w^2 (p^T Z^2 - 2 sum_n Z (P U) + t^T U^2) / 2
+        dL/dv   = sum P / v
+    """
+    w = 1.0 / ell2
+    P = grad_K * K
+    p = np.sum(P, axis=1)
+    t = np.sum(P, axis=0)
+    PU = P @ U
+    grad_Z = w * (PU - p.reshape((-1, 1)) * Z)
+    grad_U = w * (P.T @ Z - t.reshape((-1, 1)) * U)
+    grad_ell2 = 0.5 * w * w * (p @ (Z * Z) - 2.0 * np.sum(Z * PU, axis=0) + t @ (U * U))
+    return grad_Z, grad_U, grad_ell2, np.asarray(np.sum(P) / variance)
+
+
 def _float_inputs(*values):
     return [pt.as_tensor(x).astype("float64") for x in values]
 
@@ -120,6 +155,42 @@ class RBFPsiRows(Op):
         return list(RBFPsiRowsGrad()(*inputs, outputs[0], *grads))
 
 
+class RBFCrossGrad(Op):
+    """Gradients of :class:`RBFCross` with respect to (Z, U, ell2, variance)."""
+
+    __props__ = ()
+
+    def make_node(self, Z, U, ell2, variance, K, grad_K):
+        inputs = _float_inputs(Z, U, ell2, variance, K, grad_K)
+        return Apply(self, inputs, [x.type() for x in inputs[:4]])
+
+    def perform(self, node, inputs, outputs):
+        for slot, value in zip(outputs, cross_backward(*inputs), strict=True):
+            slot[0] = value
+
+
+class RBFCross(Op):
+    """k(Z, U) (N, M) of the rbf kernel without its bias, from Z (N, Q), U (M, Q), ell2 (Q,) and
+    the variance."""
+
+    __props__ = ()
+
+    def make_node(self, Z, U, ell2, variance):
+        inputs = _float_inputs(Z, U, ell2, variance)
+        return Apply(self, inputs, [pt.matrix(dtype="float64")])
+
+    def perform(self, node, inputs, outputs):
+        outputs[0][0] = cross_forward(*inputs)
+
+    def pullback(self, inputs, outputs, cotangents):
+        return list(RBFCrossGrad()(*inputs, outputs[0], cotangents[0]))
+
+
+def rbf_cross(Z, U, ell2, variance) -> pt.TensorVariable:
+    """k(Z, U) of the rbf kernel without its bias; see :class:`RBFCross`."""
+    return RBFCross()(Z, U, ell2, variance)
+
+
 def psi_rows(mean, S, U, ell2, variance) -> tuple[pt.TensorVariable, pt.TensorVariable]:
     """(psi1, log_e) of the rbf kernel without its bias; see :class:`RBFPsiRows`."""
     psi1, log_e = RBFPsiRows()(mean, S, U, ell2, variance)
@@ -131,6 +202,11 @@ def register_numba() -> None:
     import numba
     from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key
 
-    forward, backward = numba.njit(rows_forward), numba.njit(rows_backward)
-    register_funcify_default_op_cache_key(RBFPsiRows)(lambda op, node=None, **kwargs: forward)
-    register_funcify_default_op_cache_key(RBFPsiRowsGrad)(lambda op, node=None, **kwargs: backward)
+    for op, function in [
+        (RBFPsiRows, rows_forward),
+        (RBFPsiRowsGrad, rows_backward),
+        (RBFCross, cross_forward),
+        (RBFCrossGrad, cross_backward),
+    ]:
+        compiled = numba.njit(function)
+        register_funcify_default_op_cache_key(op)(lambda op, node=None, compiled=compiled, **kwargs: compiled)

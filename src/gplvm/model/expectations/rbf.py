@@ -7,10 +7,10 @@ of Psi2 is a compiled Op (:mod:`gplvm.model.psi_ops`) that forms no (N, M^2) tem
 
 from __future__ import annotations
 
-import numpy as np
 import pytensor.tensor as pt
 
 from gplvm.model.expectations.base import Expectations
+from gplvm.model.graph_ops import is_fixed_zero
 from gplvm.model.kernels.rbf import RBF
 from gplvm.model.psi_rows import psi_rows
 
@@ -28,7 +28,7 @@ class RBFExpectations(Expectations):
         s2, bias = hyper["variance"], hyper["bias"]
         Psi2 = coupling_sum(log_e, w2, U, -0.25 * apart)
         n_obs = psi1.shape[0]
-        if _is_zero(bias):  # the rbf presets: no (N, M) pass for a bias that is not there
+        if is_fixed_zero(bias):  # the rbf presets: no (N, M) pass for a bias that is not there
             return n_obs * s2, psi1, Psi2
         column_sums = pt.sum(psi1, axis=0)
         Psi2 = Psi2 + bias * (column_sums[:, None] + column_sums[None, :]) + n_obs * bias**2
@@ -62,10 +62,3 @@ class RBFExpectations(Expectations):
         w2 = 1.0 / (ell2 + 2.0 * S)
         apart = pt.sum((U[:, None, :] - U[None, :, :]) ** 2 / ell2, axis=2)
         return psi1, log_e, w2, U, apart
-
-
-def _is_zero(value) -> bool:
-    """Whether ``value`` is a constant 0 (a fixed bias), not a learned variable."""
-    if isinstance(value, pt.TensorConstant):
-        value = value.data
-    return not isinstance(value, pt.Variable) and bool(np.all(np.asarray(value) == 0.0))
