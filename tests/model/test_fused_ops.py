@@ -167,3 +167,28 @@ def test_the_rbf_cross_op_equals_the_distance_graph_and_finite_differences(backe
         np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-13)
     register_numba_ops()
     verify_grad(lambda *x: pt.sum(G * rbf_cross(*x)), [Z, U, ell2, variance], rng=rng, mode=TEST_MODE)
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_the_point_bound_equals_the_bound_op_on_psi1_products(backend):
+    """gplvm.model.bound_ops.point_bound_op (Psi1^T Y and Psi1^T Psi1 formed inside, one pass for
+    the gradient in Psi1) against collapsed_bound_op given those products as graph nodes."""
+    from gplvm.model.bound_ops import point_bound_op
+
+    rng = np.random.default_rng(6)
+    n_obs, n_features, n_inducing = 30, 4, 5
+    Psi1_value, Y = rng.uniform(0.0, 1.0, (n_obs, n_inducing)), rng.normal(size=(n_obs, n_features))
+    W_value = rng.normal(size=(n_inducing, n_inducing))
+    Psi1, W, noise = pt.matrix("Psi1"), pt.matrix("W"), pt.scalar("noise")
+    Kuu = W @ W.T + 0.3 * pt.eye(n_inducing)
+    y_sq = float(np.sum(Y**2))
+    outputs = {}
+    for name, F in [
+        ("point", point_bound_op(7.0, Psi1, Y, Kuu, noise, y_sq)),
+        ("graph", collapsed_bound_op(7.0, Psi1.T @ Y, Psi1.T @ Psi1, Kuu, noise, y_sq, n_obs, n_features)),
+    ]:
+        wrt = [Psi1, W, noise]
+        fn = pytensor.function(wrt, [F, *pytensor.grad(F, wrt)], mode=compile_mode(backend))
+        outputs[name] = fn(Psi1_value, W_value, 0.4)
+    for got, expected in zip(outputs["point"], outputs["graph"], strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)

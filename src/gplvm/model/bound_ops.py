@@ -133,6 +133,60 @@ class CollapsedBound(Op):
         return [*grads, pt.zeros_like(inputs[6]), pt.zeros_like(inputs[7])]
 
 
+class PointBoundGrad(Op):
+    """dF/dPsi1 of :class:`PointBound`: g (Y (dF/dP)^T + 2 Psi1 dF/dPsi2), dF/dPsi2 symmetric."""
+
+    __props__ = ()
+
+    def make_node(self, Psi1, Y, grad_P, grad_Psi2, g):
+        inputs = [pt.as_tensor(x).astype("float64") for x in (Psi1, Y, grad_P, grad_Psi2, g)]
+        return Apply(self, inputs, [inputs[0].type()])
+
+    def perform(self, node, inputs, outputs):
+        Psi1, Y, grad_P, grad_Psi2, g = inputs
+        out = Y @ (g * grad_P.T)
+        out += Psi1 @ (2.0 * g * grad_Psi2)
+        outputs[0][0] = out
+
+
+class PointBound(Op):
+    """:class:`CollapsedBound` with the psi statistics of a point Z (the sparse form): from psi0,
+    Psi1 = k(Z, U) (N, M), Y, K_uu, noise and ||Y||^2, with P = Psi1^T Y and Psi2 = Psi1^T Psi1
+    formed inside. Its gradient with respect to Psi1 is one pass over (N, M) (two products into
+    one array) where the graph took three products and a sum of three (N, M) arrays."""
+
+    __props__ = ()
+
+    def make_node(self, psi0, Psi1, Y, Kuu, noise, Y_sq_norm):
+        inputs = [pt.as_tensor(x).astype("float64") for x in (psi0, Psi1, Y, Kuu, noise, Y_sq_norm)]
+        scalar, matrix = pt.scalar(dtype="float64"), pt.matrix(dtype="float64")
+        outputs = [scalar, scalar.type(), matrix, matrix.type(), matrix.type(), scalar.type(), scalar.type()]
+        return Apply(self, inputs, outputs)
+
+    def perform(self, node, inputs, outputs):
+        psi0, Psi1, Y, Kuu, noise, Y_sq_norm = inputs
+        P, Psi2 = Psi1.T @ Y, Psi1.T @ Psi1
+        try:
+            values = bound_and_gradients(psi0, P, Psi2, Kuu, noise, Y_sq_norm, *Y.shape)
+        except np.linalg.LinAlgError:
+            values = _failed(P, Psi2)
+        for slot, value in zip(outputs, values, strict=True):
+            slot[0] = value
+
+    def pullback(self, inputs, outputs, cotangents):
+        Psi1, Y = inputs[1], inputs[2]
+        _, grad_psi0, grad_P, grad_Psi2, grad_Kuu, grad_noise, grad_Y_sq = outputs
+        g = cotangents[0]
+        grad_Psi1 = PointBoundGrad()(Psi1, Y, grad_P, grad_Psi2, g)
+        # Y is data: nothing upstream of it is learned.
+        return [g * grad_psi0, grad_Psi1, pt.zeros_like(Y), g * grad_Kuu, g * grad_noise, g * grad_Y_sq]
+
+
+def point_bound_op(psi0, Psi1, Y, Kuu, noise, Y_sq_norm) -> pt.TensorVariable:
+    """F of the sparse form; see :class:`PointBound`."""
+    return PointBound()(psi0, Psi1, Y, Kuu, noise, Y_sq_norm)[0]
+
+
 def collapsed_bound_op(psi0, P, Psi2, Kuu, noise, Y_sq_norm, n_obs, n_features) -> pt.TensorVariable:
     """F; see :class:`CollapsedBound`."""
     return CollapsedBound()(psi0, P, Psi2, Kuu, noise, Y_sq_norm, n_obs, n_features)[0]
@@ -161,4 +215,16 @@ def register_numba() -> None:
         except Exception:
             return failed(P, Psi2)
 
+    @numba.njit
+    def point_bound(psi0, Psi1, Y, Kuu, noise, Y_sq_norm):  # pragma: no cover (compiled)
+        P, Psi2 = Psi1.T @ Y, Psi1.T @ Psi1
+        n_obs, n_features = Y.shape
+        return bound(psi0, P, Psi2, Kuu, noise, Y_sq_norm, np.float64(n_obs), np.float64(n_features))
+
+    @numba.njit
+    def point_bound_grad(Psi1, Y, grad_P, grad_Psi2, g):  # pragma: no cover (compiled)
+        return Y @ (g * grad_P.T) + Psi1 @ (2.0 * g * grad_Psi2)
+
     register_funcify_default_op_cache_key(CollapsedBound)(lambda op, node=None, **kwargs: bound)
+    register_funcify_default_op_cache_key(PointBound)(lambda op, node=None, **kwargs: point_bound)
+    register_funcify_default_op_cache_key(PointBoundGrad)(lambda op, node=None, **kwargs: point_bound_grad)

@@ -10,7 +10,7 @@ import numpy as np
 import pytensor.tensor as pt
 from pytensor.tensor.linalg import cholesky, solve_triangular
 
-from gplvm.model.bound_ops import collapsed_bound_op
+from gplvm.model.bound_ops import collapsed_bound_op, point_bound_op
 from gplvm.model.constants import LOG_2PI
 from gplvm.model.graph_ops import batch_diagonal, stacked_logdet, stacked_quadratic
 
@@ -38,6 +38,20 @@ def collapsed_bound(
     Psi1, Y = pt.as_tensor(Psi1), pt.as_tensor(Y)
     Y_sq_norm = pt.sum(Y**2) if Y_sq_norm is None else pt.as_tensor(Y_sq_norm)
     return collapsed_bound_op(psi0, Psi1.T @ Y, Psi2, Kuu, noise, Y_sq_norm, Y.shape[0], Y.shape[1])
+
+
+def point_collapsed_bound(
+    psi0: pt.TensorLike,
+    Psi1: pt.TensorLike,
+    Kuu: pt.TensorLike,
+    Y: pt.TensorLike,
+    noise: pt.TensorLike,
+    Y_sq_norm: pt.TensorLike | None = None,
+) -> pt.TensorVariable:
+    """:func:`collapsed_bound` with the statistics of a point Z: Psi2 = Psi1^T Psi1 (the sparse form)."""
+    Y = pt.as_tensor(Y)
+    Y_sq_norm = pt.sum(Y**2) if Y_sq_norm is None else pt.as_tensor(Y_sq_norm)
+    return point_bound_op(psi0, Psi1, Y, Kuu, noise, Y_sq_norm)
 
 
 def collapsed_bound_by_column(

@@ -16,7 +16,7 @@ from scipy import linalg as sla
 from scipy.cluster.vq import kmeans2
 
 from gplvm.errors import NumericalError
-from gplvm.model.collapsed_bound import collapsed_bound, collapsed_bound_by_column
+from gplvm.model.collapsed_bound import collapsed_bound_by_column, point_collapsed_bound
 from gplvm.model.constants import LOG_2PI
 from gplvm.model.forms.base import LikelihoodForm, describe
 from gplvm.model.graph_ops import column_outer_sums
@@ -81,7 +81,7 @@ class Sparse(LikelihoodForm):
         Psi1 = self.kernel.cross(Z, hyper["inducing"], hyper)
         psi0 = pt.sum(self.kernel.diagonal(Z, hyper))
         noise = self.kernel.noise_variance(hyper)
-        return collapsed_bound(psi0, Psi1, Psi1.T @ Psi1, self.K_uu(hyper), Y, noise, Y_sq_norm)
+        return point_collapsed_bound(psi0, Psi1, self.K_uu(hyper), Y, noise, Y_sq_norm)
 
     def missing_log_likelihood(self, Z, Y, hyper, observed):
         Psi1 = self.kernel.cross(Z, hyper["inducing"], hyper)
