@@ -48,6 +48,15 @@ def test_bound_evaluations_time_each_bound_at_each_size():
     assert all(r["ms"] > 0 and r["us_per_row"] == pytest.approx(1e3 * r["ms"] / r["n_obs"]) for r in rows)
 
 
+def test_rbf_evaluations_time_numpy_eq3_and_each_backend():
+    """The section crashed for a while (it called kernel methods that a refactor removed)."""
+    from benchmarks.bench import bench_rbf_evaluations
+
+    rows = bench_rbf_evaluations([30], ["python"])
+    assert [(r["backend"], r["n_obs"]) for r in rows] == [("numpy eq. 3", 30), ("python", 30)]
+    assert all(r["ms"] > 0 and r["over_numpy_eq3"] > 0 for r in rows)
+
+
 @pytest.mark.slow  # compiles every form's graph
 def test_missing_evaluations_time_each_form_complete_and_with_missing_cells():
     from benchmarks.bench_missing import CASES, bench_missing_evaluations
