@@ -310,7 +310,9 @@ def bench_rbf_evaluations(sizes: list[int], backend_list: list[str]) -> list[dic
 
     # The tests' NumPy derivatives of the kernels, chained with eq. 3 (the repository's root is
     # where `make bench` runs).
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    root = str(Path(__file__).resolve().parents[1])
+    if root not in sys.path:
+        sys.path.insert(0, root)
     from tests.model.derivatives import grad_hyper, grad_Z
 
     Z_in, Y_in = pt.matrix("Z"), pt.matrix("Y")

@@ -105,6 +105,22 @@ def _failed(P, Psi2):
     return nan, nan, np.full_like(P, np.nan), np.full_like(Psi2, np.nan), np.full_like(Psi2, np.nan), nan, nan
 
 
+def _bound_outputs() -> list:
+    """The output types of both bound Ops: F, then the gradients in psi0, P, Psi2, K_uu, noise, ||Y||^2."""
+    scalar, matrix = pt.scalar(dtype="float64"), pt.matrix(dtype="float64")
+    return [scalar, scalar.type(), matrix, matrix.type(), matrix.type(), scalar.type(), scalar.type()]
+
+
+def _store_bound(outputs, psi0, P, Psi2, Kuu, noise, Y_sq_norm, n_obs, n_features) -> None:
+    """Both bound Ops' perform: :func:`bound_and_gradients` into ``outputs``, NaN where it fails."""
+    try:
+        values = bound_and_gradients(psi0, P, Psi2, Kuu, noise, Y_sq_norm, n_obs, n_features)
+    except np.linalg.LinAlgError:
+        values = _failed(P, Psi2)
+    for slot, value in zip(outputs, values, strict=True):
+        slot[0] = value
+
+
 class CollapsedBound(Op):
     """F from (psi0, P = Psi1^T Y, Psi2, K_uu, noise, ||Y||^2, N, D); the other outputs are its
     gradients with respect to the first six inputs (see the module's docstring)."""
@@ -114,17 +130,10 @@ class CollapsedBound(Op):
     def make_node(self, psi0, P, Psi2, Kuu, noise, Y_sq_norm, n_obs, n_features):
         values = (psi0, P, Psi2, Kuu, noise, Y_sq_norm, n_obs, n_features)
         inputs = [pt.as_tensor(x).astype("float64") for x in values]
-        scalar, matrix = pt.scalar(dtype="float64"), pt.matrix(dtype="float64")
-        outputs = [scalar, scalar.type(), matrix, matrix.type(), matrix.type(), scalar.type(), scalar.type()]
-        return Apply(self, inputs, outputs)
+        return Apply(self, inputs, _bound_outputs())
 
     def perform(self, node, inputs, outputs):
-        try:
-            values = bound_and_gradients(*inputs)
-        except np.linalg.LinAlgError:
-            values = _failed(inputs[1], inputs[2])
-        for slot, value in zip(outputs, values, strict=True):
-            slot[0] = value
+        _store_bound(outputs, *inputs)
 
     def pullback(self, inputs, outputs, cotangents):
         g = cotangents[0]
@@ -159,19 +168,11 @@ class PointBound(Op):
 
     def make_node(self, psi0, Psi1, Y, Kuu, noise, Y_sq_norm):
         inputs = [pt.as_tensor(x).astype("float64") for x in (psi0, Psi1, Y, Kuu, noise, Y_sq_norm)]
-        scalar, matrix = pt.scalar(dtype="float64"), pt.matrix(dtype="float64")
-        outputs = [scalar, scalar.type(), matrix, matrix.type(), matrix.type(), scalar.type(), scalar.type()]
-        return Apply(self, inputs, outputs)
+        return Apply(self, inputs, _bound_outputs())
 
     def perform(self, node, inputs, outputs):
         psi0, Psi1, Y, Kuu, noise, Y_sq_norm = inputs
-        P, Psi2 = Psi1.T @ Y, Psi1.T @ Psi1
-        try:
-            values = bound_and_gradients(psi0, P, Psi2, Kuu, noise, Y_sq_norm, *Y.shape)
-        except np.linalg.LinAlgError:
-            values = _failed(P, Psi2)
-        for slot, value in zip(outputs, values, strict=True):
-            slot[0] = value
+        _store_bound(outputs, psi0, Psi1.T @ Y, Psi1.T @ Psi1, Kuu, noise, Y_sq_norm, *Y.shape)
 
     def pullback(self, inputs, outputs, cotangents):
         Psi1, Y = inputs[1], inputs[2]

@@ -11,6 +11,7 @@ import numpy as np
 import pytensor.tensor as pt
 from scipy.spatial.distance import cdist
 
+from gplvm.model.graph_ops import is_fixed_zero
 from gplvm.model.kernels.base import Kernel
 
 
@@ -31,8 +32,14 @@ class Stationary(Kernel):
         return pt.maximum(sq, 0.0)  # rounding can take it below 0
 
     def cross(self, Z, Z_other, hyper):
+        K = self.unbiased_cross(Z, Z_other, hyper)
+        # A bias fixed at 0 (the presets') is left out of the graph: it would cost an (N, M) pass.
+        return K if is_fixed_zero(hyper["bias"]) else K + hyper["bias"]
+
+    def unbiased_cross(self, Z, Z_other, hyper):
+        """variance * f(r^2) between the rows of Z and Z_other, without the bias."""
         r2 = self._scaled_sq_dist(Z, Z_other, hyper["lengthscale"])
-        return hyper["variance"] * self.profile(r2) + hyper["bias"]
+        return hyper["variance"] * self.profile(r2)
 
     def diagonal(self, Z, hyper):
         return (hyper["variance"] + hyper["bias"]) * pt.ones(pt.as_tensor(Z).shape[0])
